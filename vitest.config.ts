@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+// Temporal's native bridge and wasm misbehave in worker threads (sdk-typescript #876): use forks.
+export default defineConfig({
+  test: {
+    pool: 'forks',
+    include: ['test/**/*.test.ts'],
+    globalSetup: ['test/support/global-setup.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 180_000,
+    fileParallelism: false,
+  },
+});
