@@ -1,0 +1,152 @@
+// The deployment plan: the only input of a run. The same schema runs in the CLI (before a run
+// starts) and inside the workflow (for runs started straight from the Temporal CLI), so it must stay
+// deterministic and free of Node APIs: it is bundled into the workflow sandbox.
+import { z } from 'zod';
+
+// Values that end up in shell commands, HAProxy commands or workflow ids are held to strict
+// patterns here, so nothing hostile gets past the plan.
+export const RELEASE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,39}$/;
+const LB_NAME_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+const HOSTNAME_PATTERN = /^[A-Za-z0-9.-]{1,253}$|^\[?[0-9A-Fa-f:.]{2,45}\]?$/;
+const USER_PATTERN = /^[a-z_][a-z0-9_.-]{0,31}$/;
+const PLACEHOLDER_PATTERN = /\{([a-zA-Z]+)\}/g;
+
+const release = z.string().regex(RELEASE_PATTERN, {
+  message: 'a release: 1-64 characters of letters, digits, ".", "_", "-", starting with a letter or digit',
+});
+const seconds = (max: number) =>
+  z.number().int({ message: 'whole seconds' }).min(1, { message: 'at least 1 second' }).max(max, { message: `at most ${max} seconds` });
+const httpUrl = z.url({ protocol: /^https?$/, message: 'an http:// or https:// URL' });
+const urlPath = z.string().regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]{0,200}$/, { message: 'a path starting with "/"' });
+
+const sshTarget = z.strictObject({
+  host: z.string().regex(HOSTNAME_PATTERN, { message: 'a hostname or IP address' }),
+  port: z.number().int().min(1).max(65535).default(22),
+  user: z.string().regex(USER_PATTERN, { message: 'a Unix user name' }),
+});
+
+const host = z.strictObject({
+  name: z.string().regex(LB_NAME_PATTERN, { message: 'the server name in the load balancer (letters, digits, ".", "_", ":", "-")' }),
+  ssh: sshTarget,
+  healthUrl: httpUrl,
+});
+
+const cluster = z.strictObject({
+  hosts: z.array(host).min(1, { message: 'at least one host' }).max(500),
+});
+
+const gate = z.strictObject({
+  enabled: z.boolean(),
+  timeoutSeconds: seconds(30 * 24 * 3600).default(24 * 3600),
+  onTimeout: z.enum(['reject', 'wait']).default('reject'),
+  approvers: z.array(z.string().min(1).max(100)).min(1).optional(),
+});
+const disabledGate = { enabled: false, timeoutSeconds: 24 * 3600, onTimeout: 'reject' as const };
+
+const command = (placeholders: string[]) =>
+  z
+    .string()
+    .min(1)
+    .max(1000)
+    .refine((s) => !/[\n\r\0]/.test(s), { message: 'a single line' })
+    .refine((s) => [...s.matchAll(PLACEHOLDER_PATTERN)].every((m) => placeholders.includes(m[1] ?? '')), {
+      message: `a command whose only placeholders are ${placeholders.map((p) => `{${p}}`).join(', ') || 'none'}`,
+    });
+
+const smokeTest = z
+  .strictObject({
+    path: urlPath,
+    expectStatus: z.number().int().min(100).max(599).optional(),
+    expectBodyContains: z.string().min(1).max(1000).optional(),
+    expectRelease: z.boolean().optional(),
+    timeoutSeconds: seconds(300).default(10),
+  })
+  .refine((t) => t.expectStatus !== undefined || t.expectBodyContains !== undefined || t.expectRelease === true, {
+    message: 'a smoke test needs at least one expectation (expectStatus, expectBodyContains or expectRelease)',
+  });
+
+export const planSchema = z
+  .strictObject({
+    environment: z.string().regex(NAME_PATTERN, { message: 'an environment name: lowercase letters, digits and "-", up to 40' }),
+    release,
+    currentRelease: release,
+    order: z.array(z.string()).min(2, { message: 'at least two clusters' }),
+    clusters: z.record(z.string().regex(NAME_PATTERN, { message: 'a cluster name: lowercase letters, digits and "-"' }), cluster),
+    loadBalancer: z.strictObject({
+      type: z.literal('haproxy'),
+      runtimeApi: z.union([
+        z.strictObject({ socket: z.string().regex(/^\/[^\0\n]{0,200}$/, { message: 'an absolute socket path' }) }),
+        z.strictObject({ host: z.string().regex(HOSTNAME_PATTERN), port: z.number().int().min(1).max(65535) }),
+      ]),
+      liveBackend: z.string().regex(LB_NAME_PATTERN),
+      standbyBackend: z.string().regex(LB_NAME_PATTERN),
+      liveUrl: httpUrl.optional(),
+      standbyUrl: httpUrl,
+    }),
+    commands: z.strictObject({
+      install: command(['release']),
+      currentRelease: command([]),
+      migrate: command(['release']).optional(),
+    }),
+    migration: z.strictObject({ host: z.string().regex(LB_NAME_PATTERN) }).optional(),
+    health: z
+      .strictObject({
+        path: urlPath.default('/health'),
+        timeoutSeconds: seconds(3600).default(120),
+        intervalMs: z.number().int().min(100).max(60_000).default(1000),
+      })
+      .default({ path: '/health', timeoutSeconds: 120, intervalMs: 1000 }),
+    smoke: z.array(smokeTest).min(1, { message: 'at least one smoke test' }).max(50),
+    gates: z
+      .strictObject({ promote: gate.default(disabledGate), migrate: gate.default(disabledGate) })
+      .default({ promote: disabledGate, migrate: disabledGate }),
+    parallelism: z.number().int().min(1, { message: 'at least 1' }).max(64, { message: 'at most 64' }).default(2),
+    drain: z.strictObject({ deadlineSeconds: seconds(3600).default(120) }).default({ deadlineSeconds: 120 }),
+  })
+  .superRefine((plan, ctx) => crossCheck(plan, ctx));
+
+export type Plan = z.output<typeof planSchema>;
+export type PlanInput = z.input<typeof planSchema>;
+export type Host = Plan['clusters'][string]['hosts'][number];
+export type SmokeTest = Plan['smoke'][number];
+export type GateConfig = Plan['gates']['promote'];
+
+type RawPlan = z.output<typeof planSchema>;
+
+function crossCheck(plan: RawPlan, ctx: z.RefinementCtx): void {
+  const clusterNames = Object.keys(plan.clusters);
+  const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+
+  if (clusterNames.length < 2) issue(['clusters'], 'at least two clusters (e.g. blue and green)');
+  const seen = new Set<string>();
+  plan.order.forEach((name, i) => {
+    if (!plan.clusters[name]) issue(['order', i], `a cluster defined under clusters (${clusterNames.join(', ')})`);
+    else if (seen.has(name)) issue(['order', i], `each cluster once; "${name}" is repeated`);
+    seen.add(name);
+  });
+  for (const name of clusterNames) if (!seen.has(name)) issue(['order'], `every cluster in the order; "${name}" is missing`);
+
+  if (plan.loadBalancer.liveBackend === plan.loadBalancer.standbyBackend)
+    issue(['loadBalancer', 'standbyBackend'], 'a backend different from liveBackend');
+  if (plan.release === plan.currentRelease) issue(['release'], `a release different from currentRelease ("${plan.currentRelease}")`);
+
+  const names = new Map<string, string>();
+  const endpoints = new Map<string, string>();
+  for (const [clusterName, c] of Object.entries(plan.clusters)) {
+    c.hosts.forEach((h, i) => {
+      const where = `${clusterName}.hosts[${i}]`;
+      const prevName = names.get(h.name);
+      if (prevName) issue(['clusters', clusterName, 'hosts', i, 'name'], `a unique host name; "${h.name}" is also ${prevName}`);
+      names.set(h.name, where);
+      const endpoint = `${h.ssh.user}@${h.ssh.host}:${h.ssh.port}`;
+      const prevEndpoint = endpoints.get(endpoint);
+      if (prevEndpoint) issue(['clusters', clusterName, 'hosts', i, 'ssh'], `a host in one place only; ${endpoint} is also ${prevEndpoint}`);
+      endpoints.set(endpoint, where);
+    });
+  }
+  if (plan.migration && !names.has(plan.migration.host))
+    issue(['migration', 'host'], `the name of a host in the plan; "${plan.migration.host}" is not one`);
+  if (plan.migration && !plan.commands.migrate) issue(['commands', 'migrate'], 'a migrate command, since migration is set');
+  if (plan.commands.migrate && !plan.migration) issue(['migration'], 'the host to run the migrate command on');
+}
