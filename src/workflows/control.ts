@@ -1,0 +1,155 @@
+// Operator control of a run: approvals at gates, abort, pause/resume. Every decision is recorded
+// with who and why; decisions that do not apply are recorded as ignored, never silently dropped.
+import { condition, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { Plan, GateConfig } from '../plan/schema';
+import {
+  abortSignal,
+  approveSignal,
+  approveUpdate,
+  pauseSignal,
+  rejectSignal,
+  rejectUpdate,
+  resumeSignal,
+  statusQuery,
+  type Decider,
+  type GateDecision,
+} from './messages';
+import type { DeploymentStatus } from './state';
+
+export class AbortRequested extends Error {
+  constructor(readonly by: string, readonly why: string) {
+    super(`aborted by ${by}${why ? `: ${why}` : ''}`);
+    this.name = 'AbortRequested';
+  }
+}
+
+export class GateRejected extends Error {
+  constructor(readonly gate: string, message: string) {
+    super(message);
+    this.name = 'GateRejected';
+  }
+}
+
+export class Control {
+  private verdict?: { gate: string; approved: boolean; by: string; reason?: string };
+  private abortBy?: Decider;
+  private rollingBack = false;
+
+  constructor(private readonly plan: Plan, private readonly status: DeploymentStatus) {
+    setHandler(statusQuery, () => this.status);
+    setHandler(approveSignal, (d) => this.decideBySignal(d, true));
+    setHandler(rejectSignal, (d) => this.decideBySignal(d, false));
+    setHandler(approveUpdate, (d) => this.decide(d, true), { validator: (d) => this.assertApplies(d) });
+    setHandler(rejectUpdate, (d) => this.decide(d, false), { validator: (d) => this.assertApplies(d) });
+    setHandler(abortSignal, (d) => {
+      this.record('abort', d);
+      this.abortBy ??= d;
+      this.status.abortRequested = true;
+    });
+    setHandler(pauseSignal, (d) => {
+      this.record('pause', d);
+      this.status.paused = true;
+    });
+    setHandler(resumeSignal, (d) => {
+      this.record('resume', d);
+      this.status.paused = false;
+    });
+  }
+
+  get aborted(): boolean {
+    return this.abortBy !== undefined;
+  }
+
+  /** From here on abort and pause no longer apply: the run is already on its way back. */
+  enterRollback(): void {
+    this.rollingBack = true;
+  }
+
+  /** A safe point between steps: honours pause, and turns an abort request into AbortRequested. */
+  async safePoint(): Promise<void> {
+    if (this.rollingBack) return;
+    if (this.status.paused && !this.aborted) {
+      setCurrentDetails(`Paused before ${this.status.step}${this.status.cluster ? ` of ${this.status.cluster}` : ''}; send resume to go on`);
+      this.status.waitingFor = 'resume';
+      await condition(() => !this.status.paused || this.aborted);
+      this.status.waitingFor = undefined;
+    }
+    if (this.abortBy) throw new AbortRequested(this.abortBy.by, this.abortBy.reason ?? '');
+  }
+
+  /** Waits durably for a decision on the gate; throws GateRejected on reject or expiry (if the plan says so). */
+  async gate(gate: string, cfg: GateConfig): Promise<{ by: string; reason?: string }> {
+    this.status.pendingGate = {
+      gate,
+      since: new Date().toISOString(),
+      timeoutSeconds: cfg.timeoutSeconds,
+      onTimeout: cfg.onTimeout,
+      approvers: cfg.approvers,
+    };
+    this.status.waitingFor = `approval of gate ${gate}`;
+    setCurrentDetails(`Waiting for approval of gate **${gate}** (signal approve/reject with {"gate":"${gate}","by":...})`);
+    try {
+      for (;;) {
+        const decided = await condition(() => this.verdict?.gate === gate || this.aborted, cfg.timeoutSeconds * 1000);
+        if (this.abortBy) throw new AbortRequested(this.abortBy.by, this.abortBy.reason ?? '');
+        if (decided && this.verdict) {
+          const v = this.verdict;
+          if (!v.approved) throw new GateRejected(gate, `gate ${gate} rejected by ${v.by}${v.reason ? `: ${v.reason}` : ''}`);
+          return { by: v.by, reason: v.reason };
+        }
+        if (cfg.onTimeout === 'reject') {
+          this.record('reject', { by: 'timeout', reason: `no decision within ${cfg.timeoutSeconds} s` }, gate);
+          throw new GateRejected(gate, `gate ${gate} expired after ${cfg.timeoutSeconds} s without a decision (onTimeout: reject)`);
+        }
+      }
+    } finally {
+      this.status.pendingGate = undefined;
+      this.status.waitingFor = undefined;
+      this.verdict = undefined;
+    }
+  }
+
+  /** Why a decision does not apply, or undefined when it does. */
+  private whyNot(d: GateDecision): string | undefined {
+    if (!d || typeof d.gate !== 'string' || typeof d.by !== 'string' || d.by.trim() === '')
+      return 'a decision needs {"gate": "...", "by": "..."}';
+    const pending = this.status.pendingGate;
+    if (!pending) return `gate ${d.gate} is not pending: no gate is pending now`;
+    if (pending.gate !== d.gate) return `gate ${d.gate} is not pending: the pending gate is ${pending.gate}`;
+    if (d.runId && d.runId !== workflowInfo().runId) return `the decision names run ${d.runId}, not this run`;
+    if (pending.approvers && !pending.approvers.includes(d.by))
+      return `${d.by} may not decide gate ${d.gate} (approvers: ${pending.approvers.join(', ')})`;
+    return undefined;
+  }
+
+  private assertApplies(d: GateDecision): void {
+    const why = this.whyNot(d);
+    if (why) throw new Error(why);
+  }
+
+  private decideBySignal(d: GateDecision, approved: boolean): void {
+    const why = this.whyNot(d);
+    if (why) {
+      this.record('ignored', d, d?.gate, `${approved ? 'approve' : 'reject'} ignored: ${why}`);
+      return;
+    }
+    this.decide(d, approved);
+  }
+
+  private decide(d: GateDecision, approved: boolean) {
+    this.verdict = { gate: d.gate, approved, by: d.by, reason: d.reason };
+    this.record(approved ? 'approve' : 'reject', d, d.gate);
+    return { gate: d.gate, decision: approved ? ('approved' as const) : ('rejected' as const), by: d.by };
+  }
+
+  private record(kind: DeploymentStatus['decisions'][number]['kind'], d: Partial<Decider>, gate?: string, note?: string) {
+    this.status.decisions.push({
+      kind,
+      gate,
+      by: typeof d?.by === 'string' ? d.by.slice(0, 100) : 'unknown',
+      reason: typeof d?.reason === 'string' ? d.reason.slice(0, 500) : undefined,
+      at: new Date().toISOString(),
+      note,
+    });
+  }
+}

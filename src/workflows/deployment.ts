@@ -1,0 +1,110 @@
+// The blue-green deployment: preflight, then for each cluster in order standby → deploy → verify →
+// live (step 5 is the loop), then migrate. On failure, abort or cancellation it rolls back cluster by
+// cluster, most recent first, so that the live pool is never empty.
+import {
+  ApplicationFailure,
+  CancellationScope,
+  allHandlersFinished,
+  condition,
+  isCancellation,
+  setCurrentDetails,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import type { Plan } from '../plan/schema';
+import { PlanError, parsePlan } from '../plan/validate';
+import { activityCaller } from './activity-calls';
+import { AbortRequested, Control, GateRejected } from './control';
+import { ENVIRONMENT, FROM_RELEASE, OUTCOME, RELEASE } from './search-attributes';
+import { deploy, errorMessage, live, migrate, preflight, standby, step, verify, type StepContext } from './steps';
+import { rollback } from './rollback';
+import { initialStatus, toResult, type DeploymentResult } from './state';
+
+export async function blueGreenDeployment(input: unknown): Promise<DeploymentResult> {
+  const plan = validateInput(input);
+  const status = initialStatus(plan);
+  const control = new Control(plan, status);
+  const ctx: StepContext = { plan, status, call: activityCaller(plan), control };
+  upsertSearchAttributes([
+    { key: ENVIRONMENT, value: plan.environment },
+    { key: RELEASE, value: plan.release },
+    { key: FROM_RELEASE, value: plan.currentRelease },
+  ]);
+
+  const touched: string[] = [];
+  try {
+    await step(ctx, 'preflight', undefined, () => preflight(ctx));
+    await control.safePoint();
+    for (const cluster of plan.order) {
+      touched.push(cluster);
+      await step(ctx, 'standby', cluster, () => standby(ctx, cluster));
+      await control.safePoint();
+      await step(ctx, 'deploy', cluster, () => deploy(ctx, cluster, plan.release));
+      await control.safePoint();
+      await step(ctx, 'verify', cluster, () => verify(ctx, cluster, plan.release, true));
+      await control.safePoint();
+      await step(ctx, 'live', cluster, () => live(ctx, cluster));
+      await control.safePoint();
+    }
+  } catch (err) {
+    return await failBeforeMigration(ctx, touched, err);
+  }
+
+  try {
+    await step(ctx, 'migrate', undefined, () => migrate(ctx));
+  } catch (err) {
+    const why = describeFailure(err);
+    const reason = status.migrated
+      ? `${why}. The migration step had started, so the schema may have changed: nothing was rolled back. ` +
+        `Every cluster runs ${plan.release} and is live. Check the migration's output, then re-run it (it must be idempotent) or fix the schema by hand.`
+      : `${why}. The migration did not run; every cluster runs ${plan.release} and is live. Run the migration later, or deploy ${plan.currentRelease} again to go back.`;
+    return await finish(ctx, 'failed', reason);
+  }
+  return await finish(ctx, 'succeeded', `every cluster runs ${plan.release} and is live${status.migrated ? '; migration done' : ''}`);
+}
+
+function validateInput(input: unknown): Plan {
+  try {
+    return parsePlan(input);
+  } catch (err) {
+    if (err instanceof PlanError) throw ApplicationFailure.nonRetryable(err.message, 'PlanError', { issues: err.issues });
+    throw err;
+  }
+}
+
+async function failBeforeMigration(ctx: StepContext, touched: string[], err: unknown): Promise<DeploymentResult> {
+  const cancelled = isCancellation(err);
+  const why = cancelled ? 'the run was cancelled' : describeFailure(err);
+  if (touched.length === 0) {
+    // Failed in preflight: nothing changed, nothing to undo.
+    return finish(ctx, 'failed', why, cancelled ? err : undefined);
+  }
+  // Rollback must run even while the run is being cancelled.
+  const rolledBack = await CancellationScope.nonCancellable(() => rollback(ctx, touched, why));
+  return finish(ctx, rolledBack.ok ? 'rolled-back' : 'failed', rolledBack.reason, cancelled ? err : undefined);
+}
+
+function describeFailure(err: unknown): string {
+  if (err instanceof AbortRequested) return err.message;
+  if (err instanceof GateRejected) return err.message;
+  return errorMessage(err);
+}
+
+async function finish(
+  ctx: StepContext,
+  outcome: DeploymentResult['outcome'],
+  reason: string,
+  rethrow?: unknown,
+): Promise<DeploymentResult> {
+  ctx.status.step = 'done';
+  ctx.status.cluster = undefined;
+  ctx.status.outcome = outcome;
+  ctx.status.reason = reason;
+  upsertSearchAttributes([{ key: OUTCOME, value: outcome }]);
+  setCurrentDetails(`**${outcome}**: ${reason}`);
+  const result = toResult(ctx.status, outcome, reason);
+  await condition(allHandlersFinished);
+  if (rethrow) throw rethrow;
+  if (outcome === 'succeeded') return result;
+  // A run that did not ship its release shows as Failed in Temporal Web; the result rides along.
+  throw ApplicationFailure.nonRetryable(reason, outcome === 'rolled-back' ? 'DeploymentRolledBack' : 'DeploymentFailed', result);
+}

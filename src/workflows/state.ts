@@ -1,0 +1,139 @@
+// The run's state as the `status` query shows it. Plain data, mutated only by the workflow.
+import type { Plan } from '../plan/schema';
+
+export type StepName = 'preflight' | 'standby' | 'deploy' | 'verify' | 'live' | 'migrate' | 'rollback' | 'done';
+export type Pool = 'live' | 'standby' | 'none';
+export type Outcome = 'succeeded' | 'rolled-back' | 'failed';
+
+export type HostPhase =
+  | 'pending'
+  | 'checked'
+  | 'draining'
+  | 'standby'
+  | 'installing'
+  | 'starting'
+  | 'healthy'
+  | 'verified'
+  | 'live'
+  | 'rolling-back'
+  | 'failed';
+
+export interface HostStatus {
+  name: string;
+  cluster: string;
+  pool: Pool;
+  release: string | null;
+  phase: HostPhase;
+  lastError?: string;
+}
+
+export interface ClusterStatus {
+  name: string;
+  phase: 'pending' | 'standby' | 'deploying' | 'verifying' | 'live' | 'rolling-back' | 'rolled-back' | 'failed';
+  hosts: HostStatus[];
+}
+
+export interface PendingGate {
+  gate: string;
+  since: string;
+  timeoutSeconds: number;
+  onTimeout: 'reject' | 'wait';
+  approvers?: string[];
+}
+
+export interface DecisionRecord {
+  kind: 'approve' | 'reject' | 'abort' | 'pause' | 'resume' | 'ignored';
+  gate?: string;
+  by: string;
+  reason?: string;
+  at: string;
+  note?: string;
+}
+
+export interface StepRecord {
+  step: StepName;
+  cluster?: string;
+  startedAt: string;
+  ms?: number;
+}
+
+export interface DeploymentStatus {
+  environment: string;
+  release: string;
+  fromRelease: string;
+  step: StepName;
+  cluster?: string;
+  waitingFor?: string;
+  paused: boolean;
+  abortRequested: boolean;
+  migrated: boolean;
+  outcome?: Outcome;
+  reason?: string;
+  clusters: ClusterStatus[];
+  pendingGate?: PendingGate;
+  decisions: DecisionRecord[];
+  steps: StepRecord[];
+}
+
+export interface DeploymentResult {
+  outcome: Outcome;
+  reason: string;
+  environment: string;
+  release: string;
+  fromRelease: string;
+  migrated: boolean;
+  steps: { step: StepName; cluster?: string; ms: number }[];
+  hosts: { cluster: string; host: string; release: string | null; pool: Pool; phase: HostPhase; lastError?: string }[];
+  decisions: DecisionRecord[];
+}
+
+export function initialStatus(plan: Plan): DeploymentStatus {
+  return {
+    environment: plan.environment,
+    release: plan.release,
+    fromRelease: plan.currentRelease,
+    step: 'preflight',
+    paused: false,
+    abortRequested: false,
+    migrated: false,
+    clusters: plan.order.map((name) => ({
+      name,
+      phase: 'pending',
+      hosts: (plan.clusters[name]?.hosts ?? []).map((h) => ({
+        name: h.name,
+        cluster: name,
+        pool: 'live',
+        release: null,
+        phase: 'pending',
+      })),
+    })),
+    decisions: [],
+    steps: [],
+  };
+}
+
+export function hostsOf(status: DeploymentStatus, cluster: string): HostStatus[] {
+  return status.clusters.find((c) => c.name === cluster)?.hosts ?? [];
+}
+
+export function clusterOf(status: DeploymentStatus, cluster: string): ClusterStatus {
+  const c = status.clusters.find((x) => x.name === cluster);
+  if (!c) throw new Error(`unknown cluster ${cluster}`);
+  return c;
+}
+
+export function toResult(status: DeploymentStatus, outcome: Outcome, reason: string): DeploymentResult {
+  return {
+    outcome,
+    reason,
+    environment: status.environment,
+    release: status.release,
+    fromRelease: status.fromRelease,
+    migrated: status.migrated,
+    steps: status.steps.map((s) => ({ step: s.step, cluster: s.cluster, ms: s.ms ?? 0 })),
+    hosts: status.clusters.flatMap((c) =>
+      c.hosts.map((h) => ({ cluster: c.name, host: h.name, release: h.release, pool: h.pool, phase: h.phase, lastError: h.lastError })),
+    ),
+    decisions: status.decisions,
+  };
+}

@@ -1,0 +1,63 @@
+// Joins the run's one dev server (started by global-setup) and runs a worker for the duration of a test.
+import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection, Runtime, Worker, DefaultLogger, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { inject } from 'vitest';
+import type { Activities } from '../../src/activities';
+
+export const workflowsPath = fileURLToPath(new URL('../../src/workflows/index.ts', import.meta.url));
+
+let quietRuntime = false;
+/** Keeps the worker's own logs out of test output unless asked for. */
+export function quietTemporalLogs(): void {
+  if (quietRuntime || process.env.BG_TEST_VERBOSE) return;
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  quietRuntime = true;
+}
+
+let bundle: WorkflowBundleWithSourceMap | undefined;
+export async function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= await bundleWorkflowCode({ workflowsPath, logger: { info() {}, warn() {}, error: console.error, debug() {}, trace() {}, log() {} } });
+  return bundle;
+}
+
+export interface TemporalHandles {
+  address: string;
+  client: Client;
+  connection: Connection;
+  close(): Promise<void>;
+}
+
+export async function connectClient(): Promise<TemporalHandles> {
+  const address = inject('temporalAddress');
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection, namespace: 'default' });
+  return { address, client, connection, close: () => connection.close() };
+}
+
+/** Runs an in-process worker on its own task queue while `fn` runs, then shuts it down. */
+export async function withWorker<T>(
+  taskQueue: string,
+  activities: Activities,
+  fn: () => Promise<T>,
+): Promise<T> {
+  quietTemporalLogs();
+  const connection = await NativeConnection.connect({ address: inject('temporalAddress') });
+  try {
+    const worker = await Worker.create({
+      connection,
+      namespace: 'default',
+      taskQueue,
+      workflowBundle: await workflowBundle(),
+      activities,
+    });
+    return await worker.runUntil(fn);
+  } finally {
+    await connection.close();
+  }
+}
+
+let seq = 0;
+export function uniqueId(prefix: string): string {
+  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${++seq}`;
+}
