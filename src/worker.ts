@@ -1,0 +1,72 @@
+// The worker process: runs deployment workflows and their activities. It alone holds the secrets
+// (SSH private key, known_hosts); they never travel in workflow input or history.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities } from './activities';
+import { haproxyFromConfig } from './activities/haproxy';
+import { checkHealth, smokeTest } from './activities/http-check';
+import { loadKnownHosts } from './activities/known-hosts';
+import { createSshClient } from './activities/ssh';
+import type { ActivityDeps } from './activities/deps';
+import { connectionOptions, temporalSettings } from './config';
+
+export interface WorkerSecrets {
+  sshKeyPath: string;
+  knownHostsPath: string;
+}
+
+export function secretsFromEnv(env = process.env): WorkerSecrets {
+  const sshKeyPath = env.BG_SSH_KEY;
+  const knownHostsPath = env.BG_KNOWN_HOSTS;
+  if (!sshKeyPath) throw new Error('BG_SSH_KEY is not set: the path of the SSH private key the worker logs in with');
+  if (!knownHostsPath) throw new Error('BG_KNOWN_HOSTS is not set: the known_hosts file with the hosts\' pinned keys');
+  return { sshKeyPath, knownHostsPath };
+}
+
+/** The real dependencies: ssh2 with pinned host keys, HAProxy's Runtime API, HTTP checks. */
+export async function realDeps(secrets: WorkerSecrets): Promise<{ deps: ActivityDeps; close(): void }> {
+  const ssh = createSshClient({
+    privateKey: readFileSync(secrets.sshKeyPath),
+    knownHosts: await loadKnownHosts(secrets.knownHostsPath),
+  });
+  return {
+    deps: { ssh, lb: (config) => haproxyFromConfig(config), http: { checkHealth, smokeTest } },
+    close: () => ssh.close(),
+  };
+}
+
+export const workflowsPath = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
+
+export async function runWorker(env = process.env): Promise<void> {
+  const settings = temporalSettings(env);
+  const { deps, close } = await realDeps(secretsFromEnv(env));
+  const connection = await NativeConnection.connect(connectionOptions(settings));
+  try {
+    const worker = await Worker.create({
+      connection,
+      namespace: settings.namespace,
+      taskQueue: settings.taskQueue,
+      workflowsPath,
+      activities: createActivities(deps),
+      // Activities heartbeat; on SIGTERM running ones get this long to notice and finish.
+      shutdownGraceTime: '10 seconds',
+    });
+    console.log(`worker: task queue ${settings.taskQueue} on ${settings.address} (namespace ${settings.namespace})`);
+    // Worker.run() resolves after SIGINT/SIGTERM once in-flight tasks are done (graceful shutdown).
+    await worker.run();
+  } finally {
+    close();
+    await connection.close();
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  runWorker().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(`worker: ${err instanceof Error ? err.message : String(err)}`);
+      process.exit(1);
+    },
+  );
+}
