@@ -1,0 +1,102 @@
+// Fault injection: break one part of the lab on purpose, and undo it.
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { defaultLabDir, describeLab, labPaths, type LabHost } from './layout';
+import { isAlive, signal, stopPids, descendants } from './procs';
+import { startSshd } from './sshd';
+import { readState, updateState } from './state';
+
+const run = promisify(execFile);
+
+export const FAULTS = ['sshd', 'freeze', 'app', 'haproxy-api'] as const;
+export type FaultKind = (typeof FAULTS)[number];
+
+function hostOf(dir: string, name: string): LabHost {
+  const state = readState(dir);
+  if (!state) throw new Error(`no lab is up in ${dir}`);
+  const host = describeLab(dir, state.basePort, state.hostsPerCluster).hosts.find((h) => h.name === name);
+  if (!host) throw new Error(`no host "${name}" in the lab`);
+  return host;
+}
+
+function sshdPid(dir: string, name: string): number | undefined {
+  return readState(dir)?.sshdPids[name];
+}
+
+/** Stops the host's sshd (the listener; open sessions end too): connections are refused. */
+export async function stopSshd(dir: string, name: string): Promise<void> {
+  hostOf(dir, name);
+  const pid = sshdPid(dir, name);
+  if (isAlive(pid)) await stopPids([pid, ...descendants([pid])]);
+  updateState(dir, (s) => {
+    delete s.sshdPids[name];
+    if (!s.sshdStopped.includes(name)) s.sshdStopped.push(name);
+  });
+}
+
+export async function startSshdAgain(dir: string, name: string): Promise<void> {
+  const host = hostOf(dir, name);
+  if (isAlive(sshdPid(dir, name))) return;
+  const pid = await startSshd(host);
+  updateState(dir, (s) => {
+    s.sshdPids[name] = pid;
+    s.sshdStopped = s.sshdStopped.filter((n) => n !== name);
+  });
+}
+
+/** SIGSTOP the sshd listener: the kernel still completes TCP handshakes, nothing ever answers. */
+export function freezeHost(dir: string, name: string): void {
+  hostOf(dir, name);
+  const pid = sshdPid(dir, name);
+  if (!isAlive(pid)) throw new Error(`sshd of ${name} is not running`);
+  signal(pid, 'SIGSTOP');
+}
+
+export function thawHost(dir: string, name: string): void {
+  hostOf(dir, name);
+  const pid = sshdPid(dir, name);
+  if (isAlive(pid)) signal(pid, 'SIGCONT');
+}
+
+/** Stops / starts the host's app through its own host script, as an operator on the box would. */
+export async function stopApp(dir: string, name: string): Promise<void> {
+  const host = hostOf(dir, name);
+  await run(labPaths(dir).hostScript, ['stop-app'], { env: { ...process.env, BG_HOST_ROOT: host.root } });
+}
+
+export async function startApp(dir: string, name: string): Promise<void> {
+  const host = hostOf(dir, name);
+  await run(labPaths(dir).hostScript, ['start-app'], { env: { ...process.env, BG_HOST_ROOT: host.root } });
+}
+
+/** Moves the Runtime API socket away: connecting to its path fails with ENOENT, HAProxy keeps serving. */
+export function hideHaproxyApi(dir: string): void {
+  const p = labPaths(dir);
+  if (fs.existsSync(p.haproxySocket)) fs.renameSync(p.haproxySocket, p.haproxyHiddenSocket);
+}
+
+export function restoreHaproxyApi(dir: string): void {
+  const p = labPaths(dir);
+  if (fs.existsSync(p.haproxyHiddenSocket)) fs.renameSync(p.haproxyHiddenSocket, p.haproxySocket);
+}
+
+/** One entry point for the CLI: `lab fault <kind> <host> [--undo]` (haproxy-api takes no host). */
+export async function applyFault(kind: FaultKind, host: string | undefined, undo: boolean, dir = defaultLabDir()): Promise<void> {
+  dir = path.resolve(dir);
+  const need = () => {
+    if (!host) throw new Error(`fault ${kind} needs a host name`);
+    return host;
+  };
+  switch (kind) {
+    case 'sshd':
+      return undo ? startSshdAgain(dir, need()) : stopSshd(dir, need());
+    case 'freeze':
+      return undo ? thawHost(dir, need()) : freezeHost(dir, need());
+    case 'app':
+      return undo ? startApp(dir, need()) : stopApp(dir, need());
+    case 'haproxy-api':
+      return undo ? restoreHaproxyApi(dir) : hideHaproxyApi(dir);
+  }
+}

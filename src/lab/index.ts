@@ -1,0 +1,23 @@
+// The lab's library API, for tests and the demo.
+export { labUp, type LabUpOptions, type LabUpResult } from './up';
+export { labDown, type LabDownResult } from './down';
+export { labStatus, type LabStatus, type HostStatus } from './status';
+export { defaultLabDir, defaultBasePort, describeLab, labPaths, type Lab, type LabHost, type ClusterName } from './layout';
+export {
+  FAULTS,
+  applyFault,
+  stopSshd,
+  startSshdAgain,
+  freezeHost,
+  thawHost,
+  stopApp,
+  startApp,
+  hideHaproxyApi,
+  restoreHaproxyApi,
+  type FaultKind,
+} from './faults';
+export { startLoad, type Load, type LoadOptions, type LoadReport, type LoadFailure } from './loadgen';
+export { hostCurrentRelease, hostRestarts, hostReleases, type Restart } from './hosts';
+export { haproxyCommand, showStat, serverRow, type StatRow } from './haproxy';
+export { RELEASES, type ReleaseName } from './releases';
+export { labPlan } from './plan';

@@ -1,0 +1,131 @@
+// Where everything of a lab lives, and which ports it uses. Pure functions of (dir, basePort, N)
+// so that up, down, status and faults agree without talking to each other.
+import path from 'node:path';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+
+export const DEFAULT_BASE_PORT = 22000;
+export const DEFAULT_HOSTS_PER_CLUSTER = 2;
+export const MAX_HOSTS = 500;
+export const CLUSTERS = ['green', 'blue'] as const;
+export type ClusterName = (typeof CLUSTERS)[number];
+
+/** The repository root (src/lab/ is two levels below it). */
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export function defaultLabDir(): string {
+  return path.resolve(process.env.BG_LAB_DIR || path.join(repoRoot, '.lab'));
+}
+
+export function defaultBasePort(): number {
+  const raw = process.env.BG_LAB_BASE_PORT;
+  if (!raw) return DEFAULT_BASE_PORT;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1024 || n > 65535 - 2 * MAX_HOSTS - 200) throw new Error(`BG_LAB_BASE_PORT=${raw}: not a usable port`);
+  return n;
+}
+
+export interface LabHost {
+  name: string;
+  cluster: ClusterName;
+  sshPort: number;
+  appPort: number;
+  /** The directory that plays this host's filesystem (BG_HOST_ROOT in its SSH sessions). */
+  root: string;
+}
+
+export interface Lab {
+  dir: string;
+  basePort: number;
+  hostsPerCluster: number;
+  user: string;
+  planPath: string;
+  keyPath: string;
+  knownHostsPath: string;
+  haproxySocket: string;
+  liveUrl: string;
+  standbyUrl: string;
+  statsUrl: string;
+  dbPath: string;
+  hostScript: string;
+  hosts: LabHost[];
+}
+
+// Port map: base+80 live, +81 standby, +82 stats; host i (green first, then blue) has its sshd on
+// base+100+i and its app on base+100+MAX_HOSTS+i.
+export const ports = {
+  live: (base: number) => base + 80,
+  standby: (base: number) => base + 81,
+  stats: (base: number) => base + 82,
+  ssh: (base: number, i: number) => base + 100 + i,
+  app: (base: number, i: number) => base + 100 + MAX_HOSTS + i,
+};
+
+export function labPaths(dir: string) {
+  return {
+    state: path.join(dir, 'state.json'),
+    labJson: path.join(dir, 'lab.json'),
+    plan: path.join(dir, 'plan.json'),
+    keys: path.join(dir, 'keys'),
+    key: path.join(dir, 'keys', 'id_ed25519'),
+    authorizedKeys: path.join(dir, 'keys', 'authorized_keys'),
+    knownHosts: path.join(dir, 'known_hosts'),
+    bin: path.join(dir, 'bin'),
+    hostScript: path.join(dir, 'bin', 'lab-host'),
+    artifacts: path.join(dir, 'artifacts'),
+    db: path.join(dir, 'db', 'app.sqlite'),
+    hosts: path.join(dir, 'hosts'),
+    haproxyDir: path.join(dir, 'haproxy'),
+    haproxyCfg: path.join(dir, 'haproxy', 'haproxy.cfg'),
+    haproxySocket: path.join(dir, 'haproxy', 'admin.sock'),
+    haproxyHiddenSocket: path.join(dir, 'haproxy', 'admin.sock.unreachable'),
+    haproxyLog: path.join(dir, 'haproxy', 'haproxy.log'),
+  };
+}
+
+export function hostPaths(root: string) {
+  return {
+    hostJson: path.join(root, 'host.json'),
+    sshDir: path.join(root, 'ssh'),
+    hostKey: path.join(root, 'ssh', 'ssh_host_ed25519_key'),
+    sshdConfig: path.join(root, 'ssh', 'sshd_config'),
+    sshdLog: path.join(root, 'logs', 'sshd.log'),
+    appPid: path.join(root, 'app.pid'),
+    restarts: path.join(root, 'restarts.log'),
+    current: path.join(root, 'current'),
+  };
+}
+
+export function describeLab(dir: string, basePort: number, hostsPerCluster: number): Lab {
+  if (!Number.isInteger(hostsPerCluster) || hostsPerCluster < 1 || hostsPerCluster * 2 > MAX_HOSTS)
+    throw new Error(`hosts per cluster must be 1..${MAX_HOSTS / 2}, got ${hostsPerCluster}`);
+  const p = labPaths(dir);
+  const hosts: LabHost[] = [];
+  for (const cluster of CLUSTERS)
+    for (let n = 1; n <= hostsPerCluster; n++) {
+      const i = hosts.length;
+      const name = `${cluster}-${n}`;
+      hosts.push({ name, cluster, sshPort: ports.ssh(basePort, i), appPort: ports.app(basePort, i), root: path.join(p.hosts, name) });
+    }
+  return {
+    dir,
+    basePort,
+    hostsPerCluster,
+    user: os.userInfo().username,
+    planPath: p.plan,
+    keyPath: p.key,
+    knownHostsPath: p.knownHosts,
+    haproxySocket: p.haproxySocket,
+    liveUrl: `http://127.0.0.1:${ports.live(basePort)}`,
+    standbyUrl: `http://127.0.0.1:${ports.standby(basePort)}`,
+    statsUrl: `http://127.0.0.1:${ports.stats(basePort)}/`,
+    dbPath: p.db,
+    hostScript: p.hostScript,
+    hosts,
+  };
+}
+
+export function allPorts(lab: Lab): number[] {
+  const b = lab.basePort;
+  return [ports.live(b), ports.standby(b), ports.stats(b), ...lab.hosts.flatMap((h) => [h.sshPort, h.appPort])];
+}

@@ -1,0 +1,80 @@
+// `lab status`: what runs, per process and per host, plus the paths a deployer needs.
+import fs from 'node:fs';
+import path from 'node:path';
+import { defaultLabDir, describeLab, hostPaths, labPaths } from './layout';
+import { isAlive, procState, readPidFile } from './procs';
+import { readState } from './state';
+
+export interface HostStatus {
+  name: string;
+  cluster: string;
+  sshPort: number;
+  appPort: number;
+  root: string;
+  currentRelease: string | null;
+  sshd: { pid: number | null; running: boolean; frozen: boolean };
+  app: { pid: number | null; running: boolean };
+}
+
+export interface LabStatus {
+  dir: string;
+  /** Every recorded process runs (faults that stopped or froze something make this false). */
+  up: boolean;
+  exists: boolean;
+  basePort: number | null;
+  hostsPerCluster: number | null;
+  planPath: string;
+  keyPath: string;
+  knownHostsPath: string;
+  haproxySocket: string;
+  liveUrl: string | null;
+  standbyUrl: string | null;
+  statsUrl: string | null;
+  strictModes: boolean;
+  haproxy: { pid: number | null; running: boolean; socketReachable: boolean };
+  hosts: HostStatus[];
+}
+
+export async function labStatus(dir = defaultLabDir()): Promise<LabStatus> {
+  dir = path.resolve(dir);
+  const p = labPaths(dir);
+  const state = readState(dir);
+  const lab = state ? describeLab(dir, state.basePort, state.hostsPerCluster) : undefined;
+  const hosts: HostStatus[] = (lab?.hosts ?? []).map((h) => {
+    const hp = hostPaths(h.root);
+    const sshdPid = state?.sshdPids[h.name];
+    const appPid = readPidFile(hp.appPid);
+    let currentRelease: string | null = null;
+    try {
+      currentRelease = path.basename(fs.readlinkSync(hp.current));
+    } catch {}
+    return {
+      ...h,
+      currentRelease,
+      sshd: { pid: sshdPid ?? null, running: isAlive(sshdPid), frozen: sshdPid !== undefined && procState(sshdPid) === 'T' },
+      app: { pid: appPid ?? null, running: isAlive(appPid) },
+    };
+  });
+  const haproxyRunning = isAlive(state?.haproxyPid);
+  let strictModes = true;
+  try {
+    strictModes = !/^StrictModes no$/m.test(fs.readFileSync(hostPaths(hosts[0]!.root).sshdConfig, 'utf8'));
+  } catch {}
+  return {
+    dir,
+    exists: !!state,
+    up: !!state && haproxyRunning && hosts.every((h) => h.sshd.running && !h.sshd.frozen && h.app.running) && fs.existsSync(p.haproxySocket),
+    basePort: state?.basePort ?? null,
+    hostsPerCluster: state?.hostsPerCluster ?? null,
+    planPath: p.plan,
+    keyPath: p.key,
+    knownHostsPath: p.knownHosts,
+    haproxySocket: p.haproxySocket,
+    liveUrl: lab?.liveUrl ?? null,
+    standbyUrl: lab?.standbyUrl ?? null,
+    statsUrl: lab?.statsUrl ?? null,
+    strictModes,
+    haproxy: { pid: state?.haproxyPid ?? null, running: haproxyRunning, socketReachable: fs.existsSync(p.haproxySocket) },
+    hosts,
+  };
+}
