@@ -135,9 +135,13 @@ export function assertSafeName(what: string, value: string): void {
   if (typeof value !== 'string' || !LB_NAME_PATTERN.test(value)) throw new UnsafeLbNameError(what, String(value));
 }
 
-/** UP in rotation: "UP", or "UP 1/3" (still UP while a check fails, until `fall` is reached). */
+/**
+ * Ready and fully UP. Transitional "UP 1/2" does not count: HAProxy 2.6 shows it both for a
+ * server whose checks start failing and for one that just left maint, which it calls UP before
+ * any check has run; only plain "UP" (with fall > 1) proves a check passed since.
+ */
 export function isUp(s: ServerState): boolean {
-  return s.admin === 'ready' && (s.status === 'UP' || s.status.startsWith('UP '));
+  return s.admin === 'ready' && s.status === 'UP';
 }
 
 function describe(s: ServerState): string {
