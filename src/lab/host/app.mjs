@@ -106,8 +106,15 @@ function route(req, body) {
 const server = http.createServer((req, res) => {
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
-  req.on('end', () => {
+  req.on('end', async () => {
     try {
+      // GET /slow?ms=N: a read that stays in flight, so tests can drain a server mid-request.
+      const slow = /^\/slow(?:\?ms=(\d+))?$/.exec(req.url ?? '');
+      if (req.method === 'GET' && slow) {
+        const ms = Math.min(Number(slow[1] ?? 1000), 10_000);
+        await new Promise((r) => setTimeout(r, ms));
+        return send(res, 200, { slept: ms, items: q.count.get().n });
+      }
       const [status, payload] = route(req, Buffer.concat(chunks).toString('utf8'));
       send(res, status, payload);
     } catch (err) {
