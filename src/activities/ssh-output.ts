@@ -79,3 +79,33 @@ function sanitize(s: string): string {
     .replace(/\r\n/g, '\n')
     .replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '');
 }
+
+export function safeCall(fn: ((tail: string) => void) | undefined, value: string): void {
+  try {
+    fn?.(value);
+  } catch {
+    // A failing progress callback (e.g. a heartbeat after cancellation) must not break the command.
+  }
+}
+
+/** Calls `fn` at most once per interval, trailing calls included, until cancelled. */
+export function throttle(fn: () => void, intervalMs: number): (() => void) & { cancel(): void } {
+  let last = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const run = () => {
+    timer = undefined;
+    last = Date.now();
+    fn();
+  };
+  const call = () => {
+    if (timer) return;
+    const wait = last + intervalMs - Date.now();
+    if (wait <= 0) run();
+    else timer = setTimeout(run, wait);
+  };
+  call.cancel = () => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+  };
+  return call;
+}

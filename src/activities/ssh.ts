@@ -4,7 +4,7 @@
 import ssh2 from 'ssh2';
 import type { ClientChannel, ConnectConfig } from 'ssh2';
 import { hostKeyAlgorithmsFor, verifyHostKey, type HostKeyVerdict, type KnownHosts } from './known-hosts';
-import { HeadTailBuffer, OutputTail } from './ssh-output';
+import { HeadTailBuffer, OutputTail, safeCall, throttle } from './ssh-output';
 import {
   HostKeyError,
   SshCancelledError,
@@ -20,6 +20,10 @@ export * from './ssh-errors';
 
 const { Client, utils } = ssh2;
 
+/**
+ * Options of the client. Commands run under `/bin/sh` (via a small wrapper, see ssh-wrapper)
+ * with stdin from /dev/null, as the target's user, without a pty.
+ */
 export interface SshClientOptions {
   privateKey: Buffer | string;
   passphrase?: string;
@@ -113,9 +117,11 @@ export function createSshClient(options: SshClientOptions): SshClient {
       // group and EOF on its stdin (see ssh-wrapper), then wait for the channel to close.
       const stop = (makeError: (remoteStopped: boolean) => SshError) => {
         if (phase === 'done' || phase === 'stopping') return;
-        const wasRunning = phase === 'running' && channel !== undefined;
+        const execRequested = phase === 'running';
         phase = 'stopping';
-        if (!wasRunning || !channel) return finish(makeError(true));
+        // Without a channel the command never started, or its start is in flight: hanging up
+        // closes its stdin, which the wrapper treats as a kill, but nobody confirms it.
+        if (!channel) return finish(makeError(!execRequested));
         onChannelClose = () => finish(makeError(true));
         try {
           channel.signal('TERM');
@@ -165,6 +171,9 @@ export function createSshClient(options: SshClientOptions): SshClient {
             tail.push(chunk);
             if (opts.onOutput) emitOutput();
           };
+          ch.on('error', (e: Error) => {
+            if (phase === 'running') finish(new SshConnectError(target, 'lost', `channel failed during the command: ${e.message}`));
+          });
           ch.on('data', onData(stdout));
           ch.stderr.on('data', onData(stderr));
           ch.on('exit', (code: number | null, signal?: string) => {
@@ -258,33 +267,4 @@ function abortReason(signal: AbortSignal | undefined): string {
   const r: unknown = signal?.reason;
   if (r instanceof Error) return r.message || r.name;
   return r === undefined ? 'aborted' : String(r);
-}
-
-function safeCall(fn: ((tail: string) => void) | undefined, value: string): void {
-  try {
-    fn?.(value);
-  } catch {
-    // A failing progress callback (e.g. a heartbeat after cancellation) must not break the command.
-  }
-}
-
-function throttle(fn: () => void, intervalMs: number): (() => void) & { cancel(): void } {
-  let last = 0;
-  let timer: NodeJS.Timeout | undefined;
-  const run = () => {
-    timer = undefined;
-    last = Date.now();
-    fn();
-  };
-  const call = () => {
-    if (timer) return;
-    const wait = last + intervalMs - Date.now();
-    if (wait <= 0) run();
-    else timer = setTimeout(run, wait);
-  };
-  call.cancel = () => {
-    if (timer) clearTimeout(timer);
-    timer = undefined;
-  };
-  return call;
 }
