@@ -53,6 +53,8 @@ export async function freePort(): Promise<number> {
 export interface Haproxy {
   dir: string;
   socket: string;
+  /** The same Runtime API over TCP. */
+  apiPort: number;
   liveUrl: string;
   standbyUrl: string;
   child: ChildProcess;
@@ -62,7 +64,7 @@ export interface Haproxy {
 export async function startHaproxy(apps: App[]): Promise<Haproxy> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bg-haproxy-'));
   const socket = path.join(dir, 'admin.sock');
-  const [livePort, standbyPort] = [await freePort(), await freePort()];
+  const [livePort, standbyPort, apiPort] = [await freePort(), await freePort(), await freePort()];
   const servers = (extra: string) => apps.map((a) => `  server ${a.name} 127.0.0.1:${a.port} check${extra}`).join('\n');
   // `use-server` on X-Pin lets a test put a request on a chosen server, drained or not.
   const pins = apps.map((a) => `  use-server ${a.name} if { req.hdr(x-pin) -m str ${a.name} }`).join('\n');
@@ -74,6 +76,7 @@ ${servers(extra)}
 `;
   const cfg = `global
   stats socket ${socket} mode 600 level admin
+  stats socket ipv4@127.0.0.1:${apiPort} level admin
 defaults
   mode http
   timeout connect 1s
@@ -93,13 +96,22 @@ ${backend('standby', ' disabled')}`;
   const out = fs.openSync(logPath, 'a');
   const child = spawn(HAPROXY, ['-db', '-f', cfgPath], { stdio: ['ignore', out, out] });
   fs.closeSync(out);
+  // Should the test process die before afterAll, haproxy must not outlive it.
+  const pid = child.pid!;
+  process.once('exit', () => {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  });
   const log = () => fs.readFileSync(logPath, 'utf8');
   const deadline = Date.now() + 5000;
   while (!fs.existsSync(socket)) {
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`haproxy did not start:\n${log()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { dir, socket, liveUrl: `http://127.0.0.1:${livePort}`, standbyUrl: `http://127.0.0.1:${standbyPort}`, child, log };
+  return { dir, socket, apiPort, liveUrl: `http://127.0.0.1:${livePort}`, standbyUrl: `http://127.0.0.1:${standbyPort}`, child, log };
 }
 
 export async function stopHaproxy(h: Haproxy | undefined): Promise<void> {

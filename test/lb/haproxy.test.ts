@@ -146,6 +146,15 @@ describe('HAProxy adapter on a real haproxy', () => {
     expect((err as NotUpError).statuses).toEqual({ c: expect.stringMatching(/^DOWN/) });
   });
 
+  it('waitUntilUp does not take the "UP 1/2" HAProxy shows right after maint for UP', async () => {
+    // c fails its health check, yet leaving maint makes HAProxy call it UP before any check runs.
+    await lb.setState('standby', 'c', 'ready');
+    expect(byName(await lb.readServers('standby')).c!.status).toMatch(/^UP \d\/\d$/);
+    const err = await waitUntilUp(lb, 'standby', ['c'], { deadlineMs: 1200, pollMs: 100 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NotUpError);
+    expect((err as NotUpError).statuses.c).toMatch(/^DOWN/);
+  });
+
   it('waitUntilUp fails at once for a server held in maint', async () => {
     const t0 = Date.now();
     const err = await waitUntilUp(lb, 'standby', ['a'], { deadlineMs: 10_000 }).catch((e: unknown) => e);
@@ -160,6 +169,14 @@ describe('HAProxy adapter on a real haproxy', () => {
     await expect(ensureState(lb, 'live', ['a', 'zz'], 'drain')).rejects.toThrow(UnknownServerError);
     expect(byName(await lb.readServers('live')).a!.admin).toBe('ready');
     await expect(waitUntilUp(lb, 'live', ['zz'], { deadlineMs: 100 })).rejects.toThrow(/no server zz in the live pool \(it has: a, b, c\)/);
+  });
+
+  it('speaks the same protocol over a TCP Runtime API address', async () => {
+    const tcp = new HaproxyLoadBalancer({ runtimeApi: { host: '127.0.0.1', port: hx!.apiPort }, liveBackend: 'live', standbyBackend: 'standby' });
+    await tcp.setState('live', 'a', 'drain');
+    expect(byName(await lb.readServers('live')).a!.admin).toBe('drain');
+    expect(byName(await tcp.readServers('live')).a!.admin).toBe('drain');
+    expect(tcp.description).toBe(`HAProxy 127.0.0.1:${hx!.apiPort}`);
   });
 
   it('a backend that does not exist is a command error, not an empty pool', async () => {
