@@ -73,17 +73,20 @@ export async function runtimeCommand(addr: RuntimeAddress, command: string, opts
   });
 }
 
+// `severity-output number` on the socket line prefixes messages with "[3]: ".
+const stripSeverity = (text: string) => text.replace(/^\[\d\]: /, '');
+
 /** `set ...` commands: HAProxy answers an empty line on success, and text on any refusal. */
 export function expectEmptyReply(command: string, reply: string): void {
   const text = reply.trim();
-  if (text !== '') throw new LbCommandError(command, replyStart(text, 300));
+  if (text !== '') throw new LbCommandError(command, replyStart(stripSeverity(text), 300));
 }
 
 // What HAProxy 2.6 says when the named proxy does not exist: a refusal, not garbage.
 const MISSING_PROXY = new Set(['No such proxy.', "Can't find backend.", 'No such backend.']);
 
 function refusalOrGarbage(where: string, command: string, reply: string, problem: string): Error {
-  const text = reply.trim();
+  const text = stripSeverity(reply.trim());
   if (MISSING_PROXY.has(text)) return new LbCommandError(command, text);
   return new LbProtocolError(where, problem, replyStart(reply));
 }

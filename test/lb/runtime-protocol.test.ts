@@ -110,6 +110,12 @@ describe('reading replies strictly', () => {
     expect((err as Error).message).toBe('load balancer refused "set server live/a state drain": Permission denied');
   });
 
+  it('reads refusals the same with or without severity-output number', async () => {
+    const socket = await fakeSocket((c) => (c.startsWith('set') ? '[3]: No such server.\n\n' : '[3]: No such proxy.\n\n'));
+    await expect(lbAt(socket).setState('live', 'zz', 'drain')).rejects.toMatchObject({ name: 'LbCommandError', reply: 'No such server.' });
+    await expect(lbAt(socket).readServers('live')).rejects.toMatchObject({ name: 'LbCommandError', reply: 'No such proxy.' });
+  });
+
   it('maps srv_admin_state bits as HAProxy 2.6 defines them', () => {
     expect([0, 4, 1, 5, 2, 0x20, 8, 0x10, 8 | 4, 9].map(adminFromBits)).toEqual(['ready', 'ready', 'maint', 'maint', 'maint', 'maint', 'drain', 'drain', 'drain', 'maint']);
   });
