@@ -2,7 +2,7 @@
 // (SSH private key, known_hosts); they never travel in workflow input or history.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { haproxyFromConfig } from './activities/haproxy';
 import { checkHealth, smokeTest } from './activities/http-check';
@@ -39,6 +39,9 @@ export async function realDeps(secrets: WorkerSecrets): Promise<{ deps: Activity
 export const workflowsPath = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
 
 export async function runWorker(env = process.env): Promise<void> {
+  const level = (env.BG_LOG_LEVEL || 'INFO').toUpperCase();
+  if (!['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'].includes(level)) throw new Error(`BG_LOG_LEVEL=${env.BG_LOG_LEVEL}: expected one of trace, debug, info, warn, error`);
+  Runtime.install({ logger: new DefaultLogger(level as LogLevel) });
   const settings = temporalSettings(env);
   const { deps, close } = await realDeps(secretsFromEnv(env));
   const connection = await NativeConnection.connect(connectionOptions(settings));
