@@ -1,6 +1,8 @@
 // SSH command execution over ssh2, with the host key always checked against known_hosts.
 // One connection per exec: simple, no shared state to go stale, and never near sshd's
-// MaxSessions (10 channels per connection). The cost is a handshake per command (~50 ms on a LAN).
+// MaxSessions (10 channels per connection). The cost is a handshake per command (~100-300 ms
+// here). Many parallel execs to ONE host can hit sshd's MaxStartups (default 10:30:100: beyond
+// 10 unauthenticated connections sshd drops some), which surfaces as SshConnectError.
 import ssh2 from 'ssh2';
 import type { ClientChannel, ConnectConfig } from 'ssh2';
 import { hostKeyAlgorithmsFor, verifyHostKey, type HostKeyVerdict, type KnownHosts } from './known-hosts';
