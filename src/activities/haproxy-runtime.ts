@@ -148,15 +148,16 @@ export function parseShowStat(where: string, command: string, backend: string, r
     if (i < 0) throw bad(`CSV header has no "${name}" column`);
     return i;
   };
-  const [px, sv, scur, status, type] = ['pxname', 'svname', 'scur', 'status', 'type'].map(col) as [number, number, number, number, number];
+  const [px, sv, scur, qcur, status, type] = ['pxname', 'svname', 'scur', 'qcur', 'status', 'type'].map(col) as [number, number, number, number, number, number];
   return lines.slice(1).map((line, n) => {
     const f = splitCsvLine(line);
     if (!f || f.length !== header.length) throw bad(`CSV row ${n + 1} has ${f?.length ?? 'unreadable'} fields, header has ${header.length}`);
     if (f[px] !== backend) throw bad(`row ${n + 1} is for proxy "${f[px]}", asked for "${backend}"`);
     if (f[type] !== '2') throw bad(`row ${n + 1} is not a server row (type ${f[type]})`);
-    if (!/^\d{1,9}$/.test(f[scur]!)) throw bad(`row ${n + 1} has scur ${JSON.stringify(f[scur])}`);
+    for (const c of [scur, qcur]) if (!/^\d{1,9}$/.test(f[c]!)) throw bad(`row ${n + 1} has ${header[c]} ${JSON.stringify(f[c])}`);
     if (!f[sv] || !f[status]) throw bad(`row ${n + 1} has no server name or status`);
-    return { server: f[sv]!, status: f[status]!, sessions: Number(f[scur]) };
+    // Requests queued for this server will still be served by it: they count as sessions.
+    return { server: f[sv]!, status: f[status]!, sessions: Number(f[scur]) + Number(f[qcur]) };
   });
 }
 

@@ -12,7 +12,7 @@ export interface ServerState {
   admin: AdminState;
   /** What the LB reports: UP, DOWN, MAINT, DRAIN, NOLB, or a transitional text such as "UP 1/3". */
   status: string;
-  /** Sessions currently open to this server through this pool. */
+  /** Sessions open to this server through this pool, plus requests queued for it. */
   sessions: number;
 }
 

@@ -120,6 +120,10 @@ describe('reading replies strictly', () => {
     expect([0, 4, 1, 5, 2, 0x20, 8, 0x10, 8 | 4, 9].map(adminFromBits)).toEqual(['ready', 'ready', 'maint', 'maint', 'maint', 'maint', 'drain', 'drain', 'drain', 'maint']);
   });
 
+  it('counts requests queued for a server as its sessions (they will still be served by it)', () => {
+    expect(parseShowStat('x', 'show stat live 4 -1', 'live', `${HEADER}live,a,2,1,UP,2,,\n\n`)).toEqual([{ server: 'a', status: 'UP', sessions: 3 }]);
+  });
+
   it('parses a header-only reply as a backend with no servers', () => {
     expect(parseShowStat('x', 'show stat live 4 -1', 'live', `${HEADER}\n`)).toEqual([]);
   });
