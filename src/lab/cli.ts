@@ -38,7 +38,9 @@ program
   .option('--base-port <port>', 'first port of the lab (default BG_LAB_BASE_PORT or 22000)', int)
   .option('--json', 'machine-readable output')
   .action(async (o: { hostsPerCluster?: number; basePort?: number; json?: boolean }) => {
-    const lab = await labUp({ hostsPerCluster: o.hostsPerCluster, basePort: o.basePort, log: (m) => console.error(`lab: ${m}`) });
+    const t0 = Date.now();
+    const log = (m: string) => console.error(`lab: +${((Date.now() - t0) / 1000).toFixed(1)}s ${m}`);
+    const lab = await labUp({ hostsPerCluster: o.hostsPerCluster, basePort: o.basePort, log });
     const status = await labStatus(lab.dir);
     out(!!o.json, { ...status, alreadyUp: lab.alreadyUp, elapsedMs: lab.elapsedMs }, `${lab.alreadyUp ? 'already up' : `up in ${(lab.elapsedMs / 1000).toFixed(1)} s`}\n${describe(status)}`);
   });
@@ -48,8 +50,9 @@ program
   .description('stop every process of the lab (idempotent)')
   .option('--json', 'machine-readable output')
   .action(async (o: { json?: boolean }) => {
+    const t0 = Date.now();
     const r = await labDown();
-    out(!!o.json, r, `lab down: stopped ${r.stopped.length} processes`);
+    out(!!o.json, { ...r, elapsedMs: Date.now() - t0 }, `lab down: stopped ${r.stopped.length} processes in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   });
 
 program

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 
 export const DEFAULT_BASE_PORT = 22000;
 export const DEFAULT_HOSTS_PER_CLUSTER = 2;
-export const MAX_HOSTS = 500;
+export const MAX_HOSTS = 200;
 export const CLUSTERS = ['green', 'blue'] as const;
 export type ClusterName = (typeof CLUSTERS)[number];
 
@@ -51,8 +51,8 @@ export interface Lab {
   hosts: LabHost[];
 }
 
-// Port map: base+80 live, +81 standby, +82 stats; host i (green first, then blue) has its sshd on
-// base+100+i and its app on base+100+MAX_HOSTS+i.
+// Port map (a lab spans 500 ports): base+80 live, +81 standby, +82 stats; host i (green first,
+// then blue) has its sshd on base+100+i and its app on base+100+MAX_HOSTS+i.
 export const ports = {
   live: (base: number) => base + 80,
   standby: (base: number) => base + 81,

@@ -114,6 +114,7 @@ async function bringUp(lab: Lab, state: LabState, log: (m: string) => void, t0: 
   fs.writeFileSync(p.haproxyCfg, haproxyConfig(lab));
   state.haproxyPid = await startHaproxy(lab);
   writeState(lab.dir, state);
+  log('waiting until HAProxy reports every server UP');
   await waitAllUp(lab);
 
   writePlan(lab);

@@ -6,9 +6,12 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { Client } from 'ssh2';
 
-/** A base port per test file and process, away from the demo lab's default 22000. */
+/**
+ * A base port per test file and process: below Linux's ephemeral range (32768+), away from the
+ * demo lab's default 22000, and a lab spans 500 ports.
+ */
 export function testBasePort(slot: number): number {
-  return 33000 + ((process.pid * 7 + slot * 1300) % 24) * 1100;
+  return 23000 + ((process.pid * 7 + slot * 5) % 19) * 500;
 }
 
 export function tempLabDir(prefix: string): string {

@@ -135,6 +135,7 @@ process.on('SIGTERM', () => {
   stopping = true;
   console.error(`${new Date().toISOString()} ${host.name} ${release} SIGTERM: draining`);
   server.close(() => {
+    console.error(`${new Date().toISOString()} ${host.name} ${release} drained; exiting`);
     db.close();
     const pidFile = path.join(root, 'app.pid');
     try {

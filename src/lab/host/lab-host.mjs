@@ -36,9 +36,16 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 function alive(pid) {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
-    return e.code === 'EPERM';
+    if (e.code !== 'EPERM') return false;
+  }
+  // An exited app waits as a zombie until init reaps it, which some inits do only every second or
+  // so: it holds no port and no files, so it counts as stopped.
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return true; // no /proc (macOS): trust kill(0)
   }
 }
 
