@@ -242,6 +242,20 @@ describe('lab', () => {
     await expect(labUp({ dir, hostsPerCluster: 3 })).rejects.toThrow(/run "lab down" first/);
   });
 
+  it('lab up after a crash stops the leftover processes and starts a fresh lab', async () => {
+    const before = await labStatus(dir);
+    process.kill(before.haproxy.pid!, 'SIGKILL');
+    await until('haproxy gone', () => !processExists(before.haproxy.pid!));
+    expect((await labStatus(dir)).up).toBe(false);
+    const again = await labUp({ dir, hostsPerCluster: 2, basePort: lab.basePort });
+    expect(again.alreadyUp).toBe(false);
+    const oldPids = before.hosts.flatMap((h) => [h.sshd.pid!, h.app.pid!]);
+    expect(oldPids.filter(processExists)).toEqual([]);
+    const after = await labStatus(dir);
+    expect(after.up).toBe(true);
+    expect(after.hosts.map((h) => h.currentRelease)).toEqual(['v1', 'v1', 'v1', 'v1']);
+  });
+
   it('lab down leaves no process and no listener behind, and a second down does nothing', async () => {
     const s = await labStatus(dir);
     const roots = [s.haproxy.pid!, ...s.hosts.flatMap((h) => [h.sshd.pid!, h.app.pid!])];
