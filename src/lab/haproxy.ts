@@ -69,6 +69,8 @@ export async function startHaproxy(lab: Lab): Promise<number> {
   fs.rmSync(p.haproxySocket, { force: true });
   fs.rmSync(p.haproxyHiddenSocket, { force: true });
   const pid = spawnDetached(HAPROXY, ['-db', '-f', p.haproxyCfg], p.haproxyLog);
+  // Besides state.json, so that `lab down` finds it even if state.json was lost.
+  fs.writeFileSync(p.haproxyPid, `${pid}\n`);
   const deadline = Date.now() + 10_000;
   for (;;) {
     try {

@@ -80,6 +80,7 @@ export function labPaths(dir: string) {
     haproxySocket: path.join(dir, 'haproxy', 'admin.sock'),
     haproxyHiddenSocket: path.join(dir, 'haproxy', 'admin.sock.unreachable'),
     haproxyLog: path.join(dir, 'haproxy', 'haproxy.log'),
+    haproxyPid: path.join(dir, 'haproxy', 'haproxy.pid'),
   };
 }
 
