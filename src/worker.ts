@@ -26,10 +26,10 @@ export function secretsFromEnv(env = process.env): WorkerSecrets {
 
 /** The real dependencies: ssh2 with pinned host keys, HAProxy's Runtime API, HTTP checks. */
 export async function realDeps(secrets: WorkerSecrets): Promise<{ deps: ActivityDeps; close(): void }> {
-  const ssh = createSshClient({
-    privateKey: readFileSync(secrets.sshKeyPath),
-    knownHosts: await loadKnownHosts(secrets.knownHostsPath),
-  });
+  const knownHosts = await loadKnownHosts(secrets.knownHostsPath);
+  // Lines the parser could not use would otherwise go unnoticed until a host is refused.
+  for (const w of knownHosts.warnings) console.warn(`worker: ${secrets.knownHostsPath}: ${w}`);
+  const ssh = createSshClient({ privateKey: readFileSync(secrets.sshKeyPath), knownHosts });
   return {
     deps: { ssh, lb: (config) => haproxyFromConfig(config), http: { checkHealth, smokeTest } },
     close: () => ssh.close(),

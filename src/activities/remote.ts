@@ -15,15 +15,24 @@ export async function runOnHost(
 ): Promise<string> {
   const ctx = Context.current();
   const tail = (s: string) => (s.length > TAIL_CHARS ? s.slice(-TAIL_CHARS) : s);
+  let lastTail = '';
+  // A quiet command still heartbeats, so a dead worker is noticed within the heartbeat timeout
+  // and a live one is not mistaken for dead.
+  const beat = setInterval(() => ctx.heartbeat({ host: host.name, output: lastTail }), 2000);
   let result;
   try {
     result = await ssh.exec(host.ssh, command, {
       timeoutMs: opts.timeoutMs,
       signal: ctx.cancellationSignal,
-      onOutput: (t) => ctx.heartbeat({ host: host.name, output: tail(t) }),
+      onOutput: (t) => {
+        lastTail = tail(t);
+        ctx.heartbeat({ host: host.name, output: lastTail });
+      },
     });
   } catch (err) {
     throw toFailure(host, opts.what, err);
+  } finally {
+    clearInterval(beat);
   }
   if (result.code !== 0) {
     const out = tail(`${result.stdout}\n${result.stderr}`.trim());

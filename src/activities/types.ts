@@ -99,6 +99,8 @@ export const NON_RETRYABLE_ERRORS = [
   'UnsafeValueError',
   'LbCommandError',
   'LbProtocolError',
+  'UnknownServerError',
+  'UnsafeLbNameError',
   'EmptyLivePoolError',
   'ReleaseMismatch',
   'HealthCheckFailed',

@@ -20,10 +20,10 @@ const retry = {
 /** Timeouts derive from the plan so a long drain or a slow start has room, and nothing hangs past it. */
 export function activityOptions(plan: Plan): Record<Name, ActivityOptions> {
   const quick: ActivityOptions = { startToCloseTimeout: '1 minute', retry };
-  const ssh: ActivityOptions = { startToCloseTimeout: '10 minutes', heartbeatTimeout: '30 seconds', retry };
+  const ssh: ActivityOptions = { startToCloseTimeout: '10 minutes', heartbeatTimeout: '10 seconds', retry };
   const lbWait = (seconds: number): ActivityOptions => ({
     startToCloseTimeout: `${seconds + 60} seconds`,
-    heartbeatTimeout: '20 seconds',
+    heartbeatTimeout: '10 seconds',
     retry,
   });
   return {
@@ -36,12 +36,14 @@ export function activityOptions(plan: Plan): Record<Name, ActivityOptions> {
     installRelease: ssh,
     waitHealthy: {
       startToCloseTimeout: `${plan.health.timeoutSeconds + 60} seconds`,
-      heartbeatTimeout: '20 seconds',
-      // The activity itself polls until the plan's deadline; a retry would only double the wait.
-      retry: { ...retry, maximumAttempts: 1 },
+      heartbeatTimeout: '10 seconds',
+      // The activity polls until the plan's deadline and then fails for good (non-retryable); the
+      // retries here are for a worker that died while waiting.
+      retry,
     },
-    smokeTest: { startToCloseTimeout: '5 minutes', heartbeatTimeout: '30 seconds', retry: { ...retry, maximumAttempts: 2 } },
-    runMigration: { startToCloseTimeout: '1 hour', heartbeatTimeout: '30 seconds', retry: { ...retry, maximumAttempts: 1 } },
+    smokeTest: { startToCloseTimeout: '5 minutes', heartbeatTimeout: '30 seconds', retry },
+    // A migration command must be idempotent (README); a non-zero exit is never retried.
+    runMigration: { startToCloseTimeout: '1 hour', heartbeatTimeout: '10 seconds', retry },
   };
 }
 
