@@ -8,10 +8,13 @@ import { z } from 'zod';
 export const RELEASE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,39}$/;
 const LB_NAME_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
-const HOSTNAME_PATTERN = /^[A-Za-z0-9.-]{1,253}$|^\[?[0-9A-Fa-f:.]{2,45}\]?$/;
+// Starts with a letter or digit (a leading "-" could pass for an option to some tool), or is an IP.
+const HOSTNAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$|^\[?[0-9A-Fa-f:.]{2,45}\]?$/;
 const USER_PATTERN = /^[a-z_][a-z0-9_.-]{0,31}$/;
 const PLACEHOLDER_PATTERN = /\{([a-zA-Z]+)\}/g;
 
+const lbName = (what: string) =>
+  z.string().regex(LB_NAME_PATTERN, { message: `${what} (1-64 letters, digits, ".", "_", ":", "-")` });
 const release = z.string().regex(RELEASE_PATTERN, {
   message: 'a release: 1-64 characters of letters, digits, ".", "_", "-", starting with a letter or digit',
 });
@@ -27,7 +30,7 @@ const sshTarget = z.strictObject({
 });
 
 const host = z.strictObject({
-  name: z.string().regex(LB_NAME_PATTERN, { message: 'the server name in the load balancer (letters, digits, ".", "_", ":", "-")' }),
+  name: lbName('the server name in the load balancer'),
   ssh: sshTarget,
   healthUrl: httpUrl,
 });
@@ -63,7 +66,7 @@ const smokeTest = z
     timeoutSeconds: seconds(300).default(10),
   })
   .refine((t) => t.expectStatus !== undefined || t.expectBodyContains !== undefined || t.expectRelease === true, {
-    message: 'a smoke test needs at least one expectation (expectStatus, expectBodyContains or expectRelease)',
+    message: 'at least one expectation in a smoke test (expectStatus, expectBodyContains or expectRelease: true)',
   });
 
 export const planSchema = z
@@ -77,10 +80,10 @@ export const planSchema = z
       type: z.literal('haproxy'),
       runtimeApi: z.union([
         z.strictObject({ socket: z.string().regex(/^\/[^\0\n]{0,200}$/, { message: 'an absolute socket path' }) }),
-        z.strictObject({ host: z.string().regex(HOSTNAME_PATTERN), port: z.number().int().min(1).max(65535) }),
+        z.strictObject({ host: z.string().regex(HOSTNAME_PATTERN, { message: 'a hostname or IP address' }), port: z.number().int().min(1).max(65535) }),
       ]),
-      liveBackend: z.string().regex(LB_NAME_PATTERN),
-      standbyBackend: z.string().regex(LB_NAME_PATTERN),
+      liveBackend: lbName('a backend name'),
+      standbyBackend: lbName('a backend name'),
       liveUrl: httpUrl.optional(),
       standbyUrl: httpUrl,
     }),
@@ -89,7 +92,7 @@ export const planSchema = z
       currentRelease: command([]),
       migrate: command(['release']).optional(),
     }),
-    migration: z.strictObject({ host: z.string().regex(LB_NAME_PATTERN) }).optional(),
+    migration: z.strictObject({ host: lbName('a host name') }).optional(),
     health: z
       .strictObject({
         path: urlPath.default('/health'),

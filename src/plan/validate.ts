@@ -44,9 +44,14 @@ function describeIssue(issue: Issue, input: unknown): PlanIssue[] {
   const found = (extra: PathKey[] = []) => show(valueAt(input, [...issue.path, ...extra]));
   switch (issue.code) {
     case 'unrecognized_keys':
-      return issue.keys.map((k) => ({ path: at([k]), expected: 'no such field (unknown field)', found: found([k]) }));
+      return issue.keys.map((k) => ({
+        path: at([k]),
+        expected: unknownField(k, knownFieldsAt(issue.path)),
+        // A stray "password:" in a plan must not be echoed into logs and workflow history.
+        found: SECRET_LIKE.test(String(k)) ? 'a value (not shown: the field name suggests a secret)' : found([k]),
+      }));
     case 'invalid_type':
-      return [{ path: at(), expected: issue.expected === 'record' ? 'an object' : `a ${issue.expected}`, found: found() }];
+      return [{ path: at(), expected: typeName(issue.expected), found: found() }];
     case 'too_small':
       return [{ path: at(), expected: bound(issue.origin, '>=', issue.minimum, issue.message), found: found() }];
     case 'too_big':
@@ -58,6 +63,77 @@ function describeIssue(issue: Issue, input: unknown): PlanIssue[] {
     default:
       return [{ path: at(), expected: stripPrefix(issue.message), found: found() }];
   }
+}
+
+const SECRET_LIKE = /pass|secret|token|private|key|credential|auth/i;
+
+const TYPE_NAMES: Record<string, string> = {
+  record: 'an object',
+  object: 'an object',
+  array: 'a list',
+  int: 'a whole number',
+  number: 'a number',
+  string: 'a string',
+  boolean: 'a boolean (true or false)',
+};
+
+function typeName(expected: string): string {
+  return TYPE_NAMES[expected] ?? `${/^[aeiou]/i.test(expected) ? 'an' : 'a'} ${expected}`;
+}
+
+function unknownField(key: PropertyKey, known: string[]): string {
+  const name = String(key);
+  const close = known.filter((k) => editDistance(k.toLowerCase(), name.toLowerCase()) <= Math.max(1, Math.floor(k.length / 4)));
+  if (close.length > 0) return `no field "${name}" here (unknown field; did you mean ${close.map((k) => `"${k}"`).join(' or ')}?)`;
+  if (known.length > 0 && known.length <= 10) return `no field "${name}" here (unknown field; the fields here are ${known.join(', ')})`;
+  return `no field "${name}" here (unknown field; see README: the plan)`;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length] ?? 0;
+}
+
+// Just enough of zod 4's internals to find the object schema at a path (for "did you mean").
+interface SchemaDef {
+  type: string;
+  shape?: Record<string, { _zod: { def: SchemaDef } }>;
+  innerType?: { _zod: { def: SchemaDef } };
+  element?: { _zod: { def: SchemaDef } };
+  valueType?: { _zod: { def: SchemaDef } };
+  options?: { _zod: { def: SchemaDef } }[];
+}
+
+function knownFieldsAt(path: readonly PathKey[]): string[] {
+  const unwrap = (d: SchemaDef | undefined): SchemaDef | undefined => {
+    while (d && (d.type === 'default' || d.type === 'optional' || d.type === 'nullable') && d.innerType) d = d.innerType._zod.def;
+    return d;
+  };
+  let defs: SchemaDef[] = [(planSchema as unknown as { _zod: { def: SchemaDef } })._zod.def];
+  for (const k of path) {
+    defs = defs.flatMap((raw) => {
+      const d = unwrap(raw);
+      if (!d) return [];
+      if (d.type === 'object' && d.shape && typeof k === 'string' && d.shape[k]) return [d.shape[k]._zod.def];
+      if (d.type === 'array' && d.element && typeof k === 'number') return [d.element._zod.def];
+      if (d.type === 'record' && d.valueType) return [d.valueType._zod.def];
+      return [];
+    });
+  }
+  const out = new Set<string>();
+  for (const raw of defs) {
+    const d = unwrap(raw);
+    const objects = d?.type === 'union' ? (d.options ?? []).map((o) => unwrap(o._zod.def)) : [d];
+    for (const o of objects) if (o?.type === 'object' && o.shape) for (const k of Object.keys(o.shape)) out.add(k);
+  }
+  return [...out];
 }
 
 function bound(origin: string, op: string, limit: unknown, message: string): string {
@@ -90,7 +166,24 @@ function valueAt(root: unknown, path: readonly PathKey[]): unknown {
 function show(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (Array.isArray(value)) return `a list of ${value.length}`;
-  if (value !== null && typeof value === 'object') return 'an object';
+  if (value !== null && typeof value === 'object') {
+    const keys = Object.keys(value);
+    if (keys.length === 0) return 'an empty object';
+    const shown = keys.slice(0, 6).map((k) => (/^[A-Za-z0-9_-]{1,40}$/.test(k) ? k : JSON.stringify(k.slice(0, 40))));
+    return `an object with ${keys.length === 1 ? 'field' : 'fields'} ${shown.join(', ')}${keys.length > 6 ? ', ...' : ''}`;
+  }
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
+  // JSON escaping keeps newlines and control characters visible (and out of the terminal).
   const s = JSON.stringify(value) ?? String(value);
-  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+  const shown = s.length <= 80 ? s : `${s.slice(0, 60)}...${typeof value === 'string' ? ` (${[...value].length} characters)` : ''}`;
+  return typeof value === 'string' ? shown + nonAscii(value) : shown;
+}
+
+/** Lookalikes ("v２", Cyrillic "ѵ") read like ASCII: name the first character that is not. */
+function nonAscii(value: string): string {
+  const chars = [...value];
+  const i = chars.findIndex((c) => c > '\x7e');
+  if (i < 0) return '';
+  const cp = (chars[i] ?? '').codePointAt(0) ?? 0;
+  return ` (character ${i + 1} is U+${cp.toString(16).toUpperCase().padStart(4, '0')}, not ASCII)`;
 }
