@@ -1,0 +1,58 @@
+// Following a run until it ends: status --watch and deploy --wait.
+import type { DeploymentStatus } from '../workflows/state';
+import { CliError, EXIT, messageOf } from './errors';
+import type { RunRef, Session } from './context';
+import { LiveArea, sleep } from './live-area';
+import { loadRunView, type RunView } from './run-view';
+import { renderStatus, statusLine } from './status-view';
+
+export interface FollowOptions {
+  intervalMs: number;
+  json: boolean;
+  /** Full table (status --watch) or one line per change on a pipe (deploy --wait). */
+  compactOnPipe?: boolean;
+}
+
+export async function refreshRun(session: Session, run: RunRef): Promise<RunRef> {
+  const d = await run.handle.describe();
+  return { ...run, running: d.status.name === 'RUNNING', statusName: d.status.name, closeTime: d.closeTime };
+}
+
+/** Redraws until the run ends; returns the last view. */
+export async function follow(session: Session, first: RunRef, opts: FollowOptions): Promise<RunView> {
+  const area = new LiveArea();
+  let run = first;
+  for (;;) {
+    let view: RunView | undefined;
+    let problem: string | undefined;
+    try {
+      run = await refreshRun(session, run);
+      view = await loadRunView(session, run);
+    } catch (err) {
+      // A worker restart or a network blip should not end the watch: say so and keep trying.
+      problem = err instanceof CliError ? `${err.message}${err.hint ? ` (${err.hint})` : ''}` : messageOf(err);
+    }
+    if (view) {
+      if (opts.json) area.draw(JSON.stringify(view), JSON.stringify(view.status ?? view.failure ?? ''));
+      else if (opts.compactOnPipe && !area.isTty && view.status) area.draw(progressLine(view.status, view));
+      else area.draw(renderStatus(view), stableKey(view));
+      if (!run.running) return view;
+    } else if (problem) {
+      area.draw(`(retrying) ${problem}`);
+    }
+    await sleep(opts.intervalMs);
+  }
+}
+
+function progressLine(s: DeploymentStatus, v: RunView): string {
+  return s.outcome ? `${s.outcome}: ${s.reason ?? ''}` : v.temporalStatus !== 'RUNNING' ? v.temporalStatus : statusLine(s);
+}
+
+function stableKey(v: RunView): string {
+  return JSON.stringify({ t: v.temporalStatus, s: v.status, f: v.failure });
+}
+
+export function exitFor(v: RunView): number {
+  if (v.temporalStatus === 'RUNNING') return EXIT.ok;
+  return v.status?.outcome === 'succeeded' && v.temporalStatus === 'COMPLETED' ? EXIT.ok : EXIT.failed;
+}

@@ -1,0 +1,52 @@
+// The `bluegreen` CLI: operators' commands over a deployment run. Exit codes: 0 ok, 1 the operation
+// failed, 2 usage or invalid input, 3 not found. Every error says what to do next.
+import { Command, CommanderError } from 'commander';
+import { CliError, EXIT, formatError, messageOf } from './errors';
+import type { GlobalOptions } from './context';
+import { registerDecide } from './commands/decide';
+import { registerDeploy } from './commands/deploy';
+import { registerHistory } from './commands/history';
+import { registerPlan } from './commands/plan';
+import { registerStatus } from './commands/status';
+
+export function buildProgram(setExit: (n: number) => void): Command {
+  const program = new Command('bluegreen')
+    .description('Blue-green deployments as durable Temporal workflows')
+    .option('--address <host:port>', 'Temporal frontend (default: $TEMPORAL_ADDRESS or localhost:7233)')
+    .option('--namespace <name>', 'Temporal namespace (default: $TEMPORAL_NAMESPACE or default)')
+    .option('--task-queue <name>', 'task queue of the workers (default: $BG_TASK_QUEUE or bluegreen)')
+    .showHelpAfterError('(bluegreen --help lists the commands)')
+    .exitOverride();
+  const globals = () => program.opts<GlobalOptions>();
+  registerDeploy(program, globals, setExit);
+  registerStatus(program, globals, setExit);
+  registerDecide(program, globals);
+  registerHistory(program, globals);
+  registerPlan(program, setExit);
+  // Subcommands inherit exitOverride only when set before they are added: set it on every one.
+  const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
+  for (const c of all(program)) c.exitOverride();
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let code: number = EXIT.ok;
+  const program = buildProgram((n) => (code = n));
+  try {
+    await program.parseAsync(argv);
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version are not errors; everything else commander reports is a usage error.
+      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? EXIT.ok : EXIT.usage;
+    }
+    if (err instanceof CliError) {
+      console.error(formatError(err));
+      return err.exitCode;
+    }
+    console.error(`error: ${messageOf(err)}`);
+    console.error('next: this looks like a bug or an unexpected server answer; rerun with BG_DEBUG=1 for the stack trace');
+    if (process.env.BG_DEBUG) console.error(err);
+    return EXIT.failed;
+  }
+}

@@ -1,0 +1,91 @@
+// Everything `status` shows about a run: the workflow's own status (query) while it runs, its
+// result once it has ended (the result rides in the failure's details for a rolled-back run).
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { statusQuery } from '../workflows/messages';
+import type { DeploymentResult, DeploymentStatus } from '../workflows/state';
+import { CliError, EXIT, messageOf } from './errors';
+import type { RunRef, Session } from './context';
+
+export interface RunView {
+  environment: string;
+  workflowId: string;
+  runId: string;
+  /** Temporal's status of the run: RUNNING, COMPLETED, FAILED, CANCELLED, TERMINATED, ... */
+  temporalStatus: string;
+  startTime: string;
+  closeTime?: string;
+  link: string;
+  status?: DeploymentStatus;
+  /** Why the run ended, when it did not end through the workflow's own result. */
+  failure?: string;
+}
+
+const QUERY_DEADLINE_MS = 10_000;
+
+export async function loadRunView(session: Session, run: RunRef): Promise<RunView> {
+  const view: RunView = {
+    environment: run.environment,
+    workflowId: run.workflowId,
+    runId: run.runId,
+    temporalStatus: run.statusName,
+    startTime: run.startTime.toISOString(),
+    closeTime: run.closeTime?.toISOString(),
+    link: run.link,
+  };
+  if (run.running) {
+    view.status = await queryStatus(session, run);
+    return view;
+  }
+  try {
+    view.status = fromResult(await run.handle.result());
+  } catch (err) {
+    const details = err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure ? err.cause.details?.[0] : undefined;
+    if (isResult(details)) view.status = fromResult(details);
+    else view.failure = err instanceof WorkflowFailedError ? messageOf(err.cause ?? err) : messageOf(err);
+  }
+  if (!view.status || !view.status.steps.some((s) => s.startedAt)) {
+    // The query gives the full picture (decisions, step start times) when a worker is around.
+    view.status = (await queryStatus(session, run, 3000).catch(() => undefined)) ?? view.status;
+  }
+  return view;
+}
+
+export async function queryStatus(session: Session, run: RunRef, deadlineMs = QUERY_DEADLINE_MS): Promise<DeploymentStatus> {
+  try {
+    return await session.connection.withDeadline(Date.now() + deadlineMs, () => run.handle.query(statusQuery));
+  } catch (err) {
+    throw new CliError(
+      `the run ${run.workflowId} did not answer the status query within ${deadlineMs / 1000} s: ${messageOf(err)}`,
+      EXIT.failed,
+      `make sure a worker polls task queue "${run.taskQueue}" (npm run worker, see README), then try again`,
+    );
+  }
+}
+
+function isResult(x: unknown): x is DeploymentResult {
+  return typeof x === 'object' && x !== null && 'outcome' in x && 'hosts' in x && 'steps' in x;
+}
+
+function fromResult(r: DeploymentResult): DeploymentStatus {
+  const clusters = [...new Set(r.hosts.map((h) => h.cluster))];
+  return {
+    environment: r.environment,
+    release: r.release,
+    fromRelease: r.fromRelease,
+    step: 'done',
+    paused: false,
+    abortRequested: false,
+    migrated: r.migrated,
+    outcome: r.outcome,
+    reason: r.reason,
+    clusters: clusters.map((name) => ({
+      name,
+      phase: 'live',
+      hosts: r.hosts.filter((h) => h.cluster === name).map((h) => ({ name: h.host, cluster: h.cluster, pool: h.pool, release: h.release, phase: h.phase, lastError: h.lastError })),
+    })),
+    decisions: r.decisions,
+    steps: r.steps.map((s) => ({ step: s.step, cluster: s.cluster, startedAt: '', ms: s.ms })),
+  };
+}
+

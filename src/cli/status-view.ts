@@ -1,0 +1,60 @@
+// The status screen: header, pending gate, steps with durations, hosts, decisions.
+import type { DeploymentStatus } from '../workflows/state';
+import { ago, clip, duration, table, when } from './format';
+import type { RunView } from './run-view';
+
+export function renderStatus(v: RunView, now = new Date()): string {
+  const s = v.status;
+  const out: string[] = [];
+  const closed = v.closeTime ? `, ended ${when(v.closeTime, now)}` : '';
+  out.push(`${v.workflowId}  run ${v.runId}  ${v.temporalStatus}  (started ${when(v.startTime, now)}${closed})`);
+  out.push(`web: ${v.link}`);
+  if (!s) {
+    out.push(`No status available${v.failure ? `: ${v.failure}` : ''}.`);
+    return out.join('\n');
+  }
+  out.push(`${s.environment}: ${s.fromRelease} → ${s.release}   step: ${stepLabel(s)}${s.paused ? '   PAUSED' : ''}${s.abortRequested ? '   ABORT REQUESTED' : ''}`);
+  if (s.outcome) out.push(`outcome: ${s.outcome}: ${s.reason ?? ''}`);
+  else if (v.failure) out.push(`ended: ${v.failure}`);
+  if (s.pendingGate) {
+    const g = s.pendingGate;
+    const expires = new Date(new Date(g.since).getTime() + g.timeoutSeconds * 1000);
+    out.push(
+      `PENDING GATE ${g.gate} since ${when(g.since, now)} (${ago(g.since, now)}); ` +
+        `${g.onTimeout === 'reject' ? 'rejected' : 'still waiting'} at ${when(expires, now)} without a decision` +
+        (g.approvers ? `; approvers: ${g.approvers.join(', ')}` : ''),
+    );
+    out.push(`  approve: bluegreen approve ${s.environment} ${g.gate} --reason "..."   reject: bluegreen reject ${s.environment} ${g.gate} --reason "..."`);
+  } else if (s.waitingFor && !s.outcome) {
+    out.push(`waiting for: ${s.waitingFor}${s.paused ? `  (bluegreen resume ${s.environment})` : ''}`);
+  }
+  out.push('', 'Steps');
+  out.push(table(['step', 'cluster', 'started', 'duration'], s.steps.map((st, i) => {
+    const current = !s.outcome && i === s.steps.length - 1 && st.ms === undefined;
+    const ms = st.ms ?? (st.startedAt ? now.getTime() - new Date(st.startedAt).getTime() : undefined);
+    return [st.step, st.cluster ?? '', st.startedAt ? when(st.startedAt, now) : '', `${duration(ms)}${current ? ' …' : ''}`];
+  })));
+  out.push('', 'Hosts');
+  out.push(table(['cluster', 'host', 'release', 'pool', 'phase', 'last error'], s.clusters.flatMap((c) =>
+    c.hosts.map((h) => [c.name, h.name, h.release ?? '?', h.pool, h.phase, clip(h.lastError, 60)]),
+  )));
+  if (s.decisions.length > 0) {
+    out.push('', 'Decisions');
+    out.push(table(['at', 'decision', 'gate', 'by', 'reason'], s.decisions.map((d) => [
+      when(d.at, now), d.kind, d.gate ?? '', d.by, clip([d.reason, d.note].filter(Boolean).join(' — '), 60),
+    ])));
+  }
+  return out.join('\n');
+}
+
+function stepLabel(s: DeploymentStatus): string {
+  return s.cluster ? `${s.step} (${s.cluster})` : s.step;
+}
+
+/** One line for progress output (deploy --wait on a non-terminal). */
+export function statusLine(s: DeploymentStatus): string {
+  const hosts = s.clusters.flatMap((c) => c.hosts);
+  const onNew = hosts.filter((h) => h.release === s.release).length;
+  const gate = s.pendingGate ? `; waiting for gate ${s.pendingGate.gate}` : s.waitingFor ? `; waiting for ${s.waitingFor}` : '';
+  return `${stepLabel(s)}: ${onNew}/${hosts.length} hosts on ${s.release}${gate}`;
+}

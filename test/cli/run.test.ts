@@ -1,0 +1,116 @@
+// The bluegreen CLI end to end: the real bin as a child process, the real Temporal server, an
+// in-process worker with the in-memory fleet. A run waits at gates so every command has work to do.
+import fs from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities } from '../../src/activities';
+import { FakeFleet } from '../support/fake-fleet';
+import { uniqueId, withWorker } from '../support/temporal';
+import { bg, tempDir, uniqueEnv, until, writePlan } from './support';
+
+const HOSTS = ['green-1', 'green-2', 'blue-1', 'blue-2'];
+const gate = { enabled: true, timeoutSeconds: 600, onTimeout: 'reject' as const };
+let dir: string;
+
+beforeAll(() => {
+  dir = tempDir('cli-run');
+});
+afterAll(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+async function statusJson(env: string) {
+  const r = await bg(['status', env, '--json']);
+  if (r.code !== 0) throw new Error(`status exit ${r.code}: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+describe('a run with gates, driven by the CLI', () => {
+  it('deploy, status, approve (wrong gate refused), pause/resume, abort, watch to the end, history', async () => {
+    const fleet = new FakeFleet(HOSTS, 'v1');
+    const env = uniqueEnv('cli-run');
+    const planFile = writePlan(dir, 'gated.json', fleet.plan({ environment: env, gates: { promote: gate } }));
+    const taskQueue = uniqueId('tq-cli');
+
+    await withWorker(taskQueue, createActivities(fleet.deps()), async () => {
+      const started = await bg(['deploy', planFile, '--task-queue', taskQueue, '--by', 'alice']);
+      expect(started.stderr).toBe('');
+      expect(started.code).toBe(0);
+      expect(started.stdout).toMatch(new RegExp(`workflow  bluegreen-${env}`));
+      expect(started.stdout).toMatch(/run       [0-9a-f-]{36}/);
+      expect(started.stdout).toMatch(new RegExp(`web       http://localhost:8233/namespaces/default/workflows/bluegreen-${env}/[0-9a-f-]{36}/history`));
+
+      // A second start while it runs is refused with the way forward.
+      const again = await bg(['deploy', planFile, '--task-queue', taskQueue]);
+      expect(again.code).toBe(1);
+      expect(again.stderr).toMatch(/already running/);
+      expect(again.stderr).toMatch(/next: follow it: bluegreen status/);
+
+      await until(async () => (await statusJson(env)).status?.pendingGate?.gate === 'promote-green', 30_000, 'gate promote-green');
+      const table = await bg(['status', env]);
+      expect(table.code).toBe(0);
+      expect(table.stdout).toMatch(/PENDING GATE promote-green since \d\d:\d\d:\d\d/);
+      expect(table.stdout).toMatch(/bluegreen approve .* promote-green/);
+      expect(table.stdout).toMatch(/step: verify \(green\)/);
+      expect(table.stdout).toMatch(/│ green-1 .*│ v2 .*│ standby .*│ verified/);
+      expect(table.stdout).toMatch(/│ blue-1 .*│ v1 .*│ live /);
+      expect(table.stdout).toMatch(/│ preflight .*│ \d/);
+
+      // Status without ENV finds the one running deployment... unless others run too; only check it works.
+      const any = await bg(['status']);
+      expect([0, 2]).toContain(any.code);
+
+      const wrong = await bg(['approve', env, 'migrate', '--by', 'bob']);
+      expect(wrong.code).toBe(1);
+      expect(wrong.stderr).toMatch(/approve refused by the run: gate migrate is not pending: the pending gate is promote-green/);
+      expect(wrong.stderr).toMatch(/next: see the pending gate with: bluegreen status/);
+
+      expect((await bg(['pause', env, '--by', 'carol', '--reason', 'lunch'])).code).toBe(0);
+      const ok = await bg(['approve', env, 'promote-green', '--by', 'bob', '--reason', 'looks good']);
+      expect(ok.code).toBe(0);
+      expect(ok.stdout).toMatch(/approved gate promote-green of .* as bob: looks good/);
+      await until(async () => (await statusJson(env)).status?.waitingFor === 'resume', 20_000, 'paused');
+      expect((await bg(['status', env])).stdout).toMatch(/PAUSED/);
+      expect((await bg(['resume', env, '--by', 'carol'])).code).toBe(0);
+
+      await until(async () => (await statusJson(env)).status?.pendingGate?.gate === 'promote-blue', 30_000, 'gate promote-blue');
+      const aborted = await bg(['abort', env, '--by', 'dave', '--reason', 'change freeze']);
+      expect(aborted.code).toBe(0);
+      expect(aborted.stdout).toMatch(/abort requested/);
+
+      // --watch follows to the end (on a pipe: one frame per change) and exits 1: the run rolled back.
+      const watched = await bg(['status', env, '--watch', '--interval', '0.2']);
+      expect(watched.code).toBe(1);
+      expect(watched.stdout).toMatch(/outcome: rolled-back: .*aborted by dave: change freeze/);
+      expect(watched.stdout).toMatch(/│ approve .*│ promote-green .*│ bob .*│ looks good/);
+      expect(watched.stdout).toMatch(/│ pause .*│ carol .*│ lunch/);
+
+      const late = await bg(['approve', env, 'promote-blue']);
+      expect(late.code).toBe(1);
+      expect(late.stderr).toMatch(/has already ended/);
+    });
+    expect([...fleet.releases.values()]).toEqual(['v1', 'v1', 'v1', 'v1']);
+
+    const history = await until(async () => {
+      const h = await bg(['history', env]);
+      return h.code === 0 && /rolled-back/.test(h.stdout) ? h : undefined;
+    }, 20_000, 'history row');
+    expect(history.stdout).toMatch(/│ alice .*│ v1 → v2 .*│ rolled-back .*│ \d/);
+    const json = JSON.parse((await bg(['history', env, '--json'])).stdout);
+    expect(json[0]).toMatchObject({ startedBy: 'alice', fromRelease: 'v1', release: 'v2', outcome: 'rolled-back' });
+  });
+
+  it('deploy --wait follows a run without gates to success and exits 0', async () => {
+    const fleet = new FakeFleet(HOSTS, 'v1');
+    const env = uniqueEnv('cli-wait');
+    const planFile = writePlan(dir, 'plain.json', fleet.plan({ environment: env }));
+    const taskQueue = uniqueId('tq-cli');
+    const r = await withWorker(taskQueue, createActivities(fleet.deps()), () =>
+      bg(['--task-queue', taskQueue, 'deploy', planFile, '--wait', '--interval', '0.2']),
+    );
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/hosts on v2/);
+    expect(r.stdout).toMatch(/outcome: succeeded/);
+    expect([...fleet.releases.values()]).toEqual(['v2', 'v2', 'v2', 'v2']);
+  });
+});
