@@ -61,8 +61,10 @@ async function checkHost(plan: Plan, a: ReadOnly, h: HostRef, view: LbServerView
     return r;
   }
   try {
+    // Health of what runs now: a release mismatch is already reported above, once.
+    const running = r.release;
     const health = await runAsActivity('probeHealth', () =>
-      a.probeHealth({ host: h, release: plan.currentRelease, timeoutSeconds: 10, intervalMs: plan.health.intervalMs }),
+      a.probeHealth({ host: h, release: running, timeoutSeconds: 10, intervalMs: plan.health.intervalMs }),
     );
     r.healthy = health.ok;
     if (!health.ok) r.problems.push(`not healthy: ${health.reason ?? 'unknown reason'}`);
