@@ -52,7 +52,8 @@ export async function blueGreenDeployment(input: unknown): Promise<DeploymentRes
   try {
     await step(ctx, 'migrate', undefined, () => migrate(ctx));
   } catch (err) {
-    const why = describeFailure(err);
+    const why = `migrate failed: ${describeFailure(err)}`;
+    status.failure ??= { kind: isCancellation(err) ? 'cancel' : 'failure', step: 'migrate', message: why, at: new Date().toISOString() };
     const reason = status.migrated
       ? `${why}. The migration step had started, so the schema may have changed: nothing was rolled back. ` +
         `Every cluster runs ${plan.release} and is live. Check the migration's output, then re-run it (it must be idempotent) or fix the schema by hand.`
@@ -72,8 +73,21 @@ function validateInput(input: unknown): Plan {
 }
 
 async function failBeforeMigration(ctx: StepContext, touched: string[], err: unknown): Promise<DeploymentResult> {
+  const { status } = ctx;
   const cancelled = isCancellation(err);
-  const why = cancelled ? 'the run was cancelled' : describeFailure(err);
+  const where = status.cluster ? `${status.step} of ${status.cluster}` : status.step;
+  const kind = cancelled ? 'cancel' : err instanceof AbortRequested ? 'abort' : err instanceof GateRejected ? 'gate' : 'failure';
+  const why =
+    kind === 'cancel'
+      ? `the run was cancelled during ${where}`
+      : kind === 'failure'
+        ? `${where} failed${status.failure?.host ? ` on ${status.failure.host}` : ''}: ${describeFailure(err)}`
+        : `${describeFailure(err)} (during ${where})`;
+  if (cancelled) status.cancelled = true;
+  // A host failure is already recorded with its host; anything else is recorded here.
+  if (!status.failure || kind !== 'failure') {
+    status.failure = { kind, step: status.step, cluster: status.cluster, message: why, at: new Date().toISOString() };
+  }
   if (touched.length === 0) {
     // Failed in preflight: nothing changed, nothing to undo.
     return finish(ctx, 'failed', why, cancelled ? err : undefined);
@@ -102,7 +116,8 @@ async function finish(
   upsertSearchAttributes([{ key: OUTCOME, value: outcome }]);
   setCurrentDetails(`**${outcome}**: ${reason}`);
   const result = toResult(ctx.status, outcome, reason);
-  await condition(allHandlersFinished);
+  // A cancelled run cannot wait in its own (cancelled) scope; its handlers still get to finish.
+  await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
   if (rethrow) throw rethrow;
   if (outcome === 'succeeded') return result;
   // A run that did not ship its release shows as Failed in Temporal Web; the result rides along.

@@ -25,6 +25,8 @@ export interface HostStatus {
   release: string | null;
   phase: HostPhase;
   lastError?: string;
+  /** When SSH could not tell: the release the host's own health endpoint reports (HTTP, no SSH). */
+  reportedRelease?: string;
 }
 
 export interface ClusterStatus {
@@ -57,6 +59,30 @@ export interface StepRecord {
   ms?: number;
 }
 
+/** What stopped the forward run: the first failure, an abort, a rejected gate, or cancellation. */
+export interface FailureRecord {
+  kind: 'failure' | 'abort' | 'gate' | 'cancel';
+  step: StepName;
+  cluster?: string;
+  host?: string;
+  message: string;
+  at: string;
+}
+
+/** What the rollback did, cluster by cluster, in the order it ran. */
+export interface RollbackRecord {
+  why: string;
+  clusters: {
+    cluster: string;
+    outcome: 'running' | 'rolled-back' | 'failed' | 'not-attempted';
+    /** Each action as it completed, e.g. "installed v1 on green-1". */
+    actions: string[];
+    /** What it was doing when it stopped, e.g. "install v1 on green-1, green-2". */
+    attempting?: string;
+    error?: string;
+  }[];
+}
+
 export interface DeploymentStatus {
   environment: string;
   release: string;
@@ -73,6 +99,9 @@ export interface DeploymentStatus {
   pendingGate?: PendingGate;
   decisions: DecisionRecord[];
   steps: StepRecord[];
+  failure?: FailureRecord;
+  rollback?: RollbackRecord;
+  cancelled?: boolean;
 }
 
 export interface DeploymentResult {
@@ -83,8 +112,18 @@ export interface DeploymentResult {
   fromRelease: string;
   migrated: boolean;
   steps: { step: StepName; cluster?: string; ms: number }[];
-  hosts: { cluster: string; host: string; release: string | null; pool: Pool; phase: HostPhase; lastError?: string }[];
+  hosts: {
+    cluster: string;
+    host: string;
+    release: string | null;
+    pool: Pool;
+    phase: HostPhase;
+    lastError?: string;
+    reportedRelease?: string;
+  }[];
   decisions: DecisionRecord[];
+  failure?: FailureRecord;
+  rollback?: RollbackRecord;
 }
 
 export function initialStatus(plan: Plan): DeploymentStatus {
@@ -132,8 +171,18 @@ export function toResult(status: DeploymentStatus, outcome: Outcome, reason: str
     migrated: status.migrated,
     steps: status.steps.map((s) => ({ step: s.step, cluster: s.cluster, ms: s.ms ?? 0 })),
     hosts: status.clusters.flatMap((c) =>
-      c.hosts.map((h) => ({ cluster: c.name, host: h.name, release: h.release, pool: h.pool, phase: h.phase, lastError: h.lastError })),
+      c.hosts.map((h) => ({
+        cluster: c.name,
+        host: h.name,
+        release: h.release,
+        pool: h.pool,
+        phase: h.phase,
+        lastError: h.lastError,
+        reportedRelease: h.reportedRelease,
+      })),
     ),
     decisions: status.decisions,
+    failure: status.failure,
+    rollback: status.rollback,
   };
 }

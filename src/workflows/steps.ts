@@ -1,9 +1,15 @@
 // The steps of DESIGN.md, one function each. Every step is safe to run again: the activities read
 // the current state and change only what is missing, which is also what rollback relies on.
-import { ApplicationFailure, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  isCancellation,
+  setCurrentDetails,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
 import type { HostRef, LbServerView } from '../activities/types';
 import type { Plan } from '../plan/schema';
-import type { Call } from './activity-calls';
+import { attemptsOf, type Call } from './activity-calls';
 import type { Control } from './control';
 import { STEP } from './search-attributes';
 import { clusterOf, hostsOf, type DeploymentStatus, type HostStatus, type StepName } from './state';
@@ -31,7 +37,11 @@ export async function step<T>(ctx: StepContext, name: StepName, cluster: string 
   const record = { step: name, cluster, startedAt: new Date().toISOString() } as DeploymentStatus['steps'][number];
   ctx.status.steps.push(record);
   upsertSearchAttributes([{ key: STEP, value: cluster ? `${name}:${cluster}` : name }]);
-  setCurrentDetails(`Step **${name}**${cluster ? ` of cluster **${cluster}**` : ''}: ${ctx.plan.currentRelease} → ${ctx.plan.release}`);
+  setCurrentDetails(
+    name === 'rollback'
+      ? `**Rolling back** cluster **${cluster}** to ${ctx.plan.currentRelease}, because: ${ctx.status.rollback?.why ?? 'the run failed'}`
+      : `Step **${name}**${cluster ? ` of cluster **${cluster}**` : ''}: ${ctx.plan.currentRelease} → ${ctx.plan.release}`,
+  );
   const t0 = Date.now();
   try {
     return await body();
@@ -58,21 +68,42 @@ export async function bounded<T>(items: T[], limit: number, fn: (item: T) => Pro
   if (firstError !== undefined) throw firstError;
 }
 
-/** Wraps a host's work so its phase and last error show in the status. */
+/**
+ * Wraps a host's work so its phase and last error show in the status; the first failure of the
+ * forward run is also recorded as the run's failure (step, cluster, host, message).
+ */
 async function onHost<T>(ctx: StepContext, host: HostStatus, work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (err) {
+    if (isCancellation(err)) throw err;
     host.lastError = errorMessage(err);
+    host.phase = 'failed';
+    if (ctx.status.step !== 'rollback' && !ctx.status.failure) {
+      ctx.status.failure = {
+        kind: 'failure',
+        step: ctx.status.step,
+        cluster: host.cluster,
+        host: host.name,
+        message: host.lastError,
+        at: new Date().toISOString(),
+      };
+    }
     throw err;
   }
 }
 
 export function errorMessage(err: unknown): string {
   let e: unknown = err;
+  let suffix = '';
   // ActivityFailure wraps the ApplicationFailure that carries the activity's own message.
-  while (e instanceof Error && 'cause' in e && e.cause instanceof Error && /Activity task failed|ActivityFailure/.test(e.message + e.name)) e = e.cause;
-  return e instanceof Error ? e.message : String(e);
+  while (e instanceof Error && 'cause' in e && e.cause instanceof Error && /Activity task failed|ActivityFailure/.test(e.message + e.name)) {
+    if (e instanceof ActivityFailure && e.retryState === 'MAXIMUM_ATTEMPTS_REACHED') {
+      suffix = ` (gave up after ${attemptsOf(e.activityType)} attempts)`;
+    }
+    e = e.cause;
+  }
+  return (e instanceof Error ? e.message : String(e)) + suffix;
 }
 
 /** Step 0: refuse to start unless the fleet is exactly as the plan says. Changes nothing. */
@@ -174,7 +205,8 @@ export async function deploy(ctx: StepContext, cluster: string, release: string)
         intervalMs: plan.health.intervalMs,
       });
       hs.phase = 'healthy';
-      hs.lastError = undefined;
+      // During a rollback the error that caused it stays visible on the host.
+      if (ctx.status.step !== 'rollback') hs.lastError = undefined;
     });
     done++;
     setCurrentDetails(`Step **deploy** of **${cluster}**: ${done}/${hosts.length} hosts healthy on ${release}`);
