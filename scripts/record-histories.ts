@@ -1,0 +1,111 @@
+// Records the histories that test/replay replays. Run it once per workflow change that is meant to
+// break compatibility on purpose (and only then): `npx tsx scripts/record-histories.ts`.
+// Each scenario runs the real workflow on a throwaway dev server against the in-memory fleet.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { execFileSync } from 'node:child_process';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { createActivities } from '../src/activities';
+import { parsePlan } from '../src/plan/validate';
+import { startDevServer } from '../src/temporal/dev-server';
+import { blueGreenDeployment } from '../src/workflows';
+import { abortSignal, approveSignal, approveUpdate, pauseSignal, resumeSignal, statusQuery } from '../src/workflows/messages';
+import { FakeFleet } from '../test/support/fake-fleet';
+
+const outDir = fileURLToPath(new URL('../test/replay/histories/', import.meta.url));
+const HOSTS = ['green-1', 'green-2', 'blue-1', 'blue-2'];
+
+type Scenario = (client: Client, taskQueue: string, fleet: FakeFleet) => Promise<string>;
+
+async function waitFor(handle: ReturnType<Client['workflow']['getHandle']>, pred: (s: Awaited<ReturnType<typeof q>>) => boolean) {
+  for (;;) {
+    const s = await q(handle);
+    if (pred(s)) return s;
+    if (s.outcome) throw new Error(`run ended (${s.outcome}: ${s.reason}) before the awaited state`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+const q = (h: ReturnType<Client['workflow']['getHandle']>) => h.query(statusQuery);
+
+const scenarios: Record<string, Scenario> = {
+  // Gates approved by Update and by signal, a wrong-gate signal ignored, pause and resume.
+  'succeeded-with-gates': async (client, taskQueue, fleet) => {
+    const plan = parsePlan(
+      fleet.plan({
+        gates: { promote: { enabled: true, timeoutSeconds: 600 }, migrate: { enabled: true, timeoutSeconds: 600 } },
+        commands: { install: '/opt/app/bin/install {release}', currentRelease: '/opt/app/bin/current', migrate: '/opt/app/bin/migrate' },
+        migration: { host: 'blue-1' },
+      }),
+    );
+    const h = await client.workflow.start(blueGreenDeployment, { taskQueue, workflowId: 'replay-succeeded-with-gates', args: [plan] });
+    await waitFor(h, (s) => s.pendingGate?.gate === 'promote-green');
+    await h.signal(approveSignal, { gate: 'migrate', by: 'mallory', reason: 'wrong gate' });
+    await h.signal(pauseSignal, { by: 'alice', reason: 'lunch' });
+    await h.executeUpdate(approveUpdate, { args: [{ gate: 'promote-green', by: 'alice', reason: 'green looks fine' }] });
+    await new Promise((r) => setTimeout(r, 300));
+    await h.signal(resumeSignal, { by: 'alice', reason: 'back' });
+    await waitFor(h, (s) => s.pendingGate?.gate === 'promote-blue');
+    await h.signal(approveSignal, { gate: 'promote-blue', by: 'bob' });
+    await waitFor(h, (s) => s.pendingGate?.gate === 'migrate');
+    await h.executeUpdate(approveUpdate, { args: [{ gate: 'migrate', by: 'carol' }] });
+    await h.result();
+    return h.workflowId;
+  },
+  'rolled-back-smoke-failure': async (client, taskQueue, fleet) => {
+    fleet.smokeRelease = 'v1';
+    const h = await client.workflow.start(blueGreenDeployment, { taskQueue, workflowId: 'replay-rolled-back-smoke', args: [fleet.plan()] });
+    await h.result().catch((e: unknown) => { if (!(e instanceof WorkflowFailedError)) throw e; });
+    return h.workflowId;
+  },
+  'aborted-at-promote-gate': async (client, taskQueue, fleet) => {
+    const plan = parsePlan(fleet.plan({ gates: { promote: { enabled: true, timeoutSeconds: 600 } } }));
+    const h = await client.workflow.start(blueGreenDeployment, { taskQueue, workflowId: 'replay-aborted-at-gate', args: [plan] });
+    await waitFor(h, (s) => s.pendingGate?.gate === 'promote-green');
+    await h.signal(abortSignal, { by: 'alice', reason: 'wrong release' });
+    await h.result().catch((e: unknown) => { if (!(e instanceof WorkflowFailedError)) throw e; });
+    return h.workflowId;
+  },
+  'preflight-refused': async (client, taskQueue, fleet) => {
+    fleet.releases.set('blue-2', 'v0');
+    const h = await client.workflow.start(blueGreenDeployment, { taskQueue, workflowId: 'replay-preflight-refused', args: [fleet.plan()] });
+    await h.result().catch((e: unknown) => { if (!(e instanceof WorkflowFailedError)) throw e; });
+    return h.workflowId;
+  },
+};
+
+async function main() {
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  const server = await startDevServer();
+  try {
+    const connection = await Connection.connect({ address: server.address });
+    const client = new Client({ connection });
+    const native = await NativeConnection.connect({ address: server.address });
+    fs.mkdirSync(outDir, { recursive: true });
+    for (const [name, scenario] of Object.entries(scenarios)) {
+      const fleet = new FakeFleet(HOSTS, 'v1');
+      const taskQueue = `record-${name}`;
+      const worker = await Worker.create({
+        connection: native,
+        taskQueue,
+        workflowsPath: fileURLToPath(new URL('../src/workflows/index.ts', import.meta.url)),
+        activities: createActivities(fleet.deps()),
+      });
+      const workflowId = await worker.runUntil(() => scenario(client, taskQueue, fleet));
+      // The CLI's JSON is the documented replayable format (`temporal workflow show -o json`).
+      const json = execFileSync(server.cliPath, ['workflow', 'show', '--address', server.address, '-w', workflowId, '-o', 'json'], { maxBuffer: 64 << 20 });
+      fs.writeFileSync(path.join(outDir, `${name}.json`), json);
+      console.log(`recorded ${name}: ${(JSON.parse(json.toString()) as { events: unknown[] }).events.length} events`);
+    }
+    await native.close();
+    await connection.close();
+  } finally {
+    await server.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
