@@ -30,6 +30,9 @@ export async function runOnHost(
       },
     });
   } catch (err) {
+    // Cancelled by the workflow: report the cancellation itself, so the workflow sees a cancelled
+    // activity (and a cancelled run stays cancelled) rather than an SSH failure.
+    if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason ?? err;
     throw toFailure(host, opts.what, err);
   } finally {
     clearInterval(beat);

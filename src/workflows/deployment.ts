@@ -4,6 +4,7 @@
 import {
   ApplicationFailure,
   CancellationScope,
+  CancelledFailure,
   allHandlersFinished,
   condition,
   isCancellation,
@@ -74,7 +75,8 @@ function validateInput(input: unknown): Plan {
 
 async function failBeforeMigration(ctx: StepContext, touched: string[], err: unknown): Promise<DeploymentResult> {
   const { status } = ctx;
-  const cancelled = isCancellation(err);
+  // Cancellation of the run, however the step in flight reported it.
+  const cancelled = isCancellation(err) || CancellationScope.current().consideredCancelled;
   const where = status.cluster ? `${status.step} of ${status.cluster}` : status.step;
   const kind = cancelled ? 'cancel' : err instanceof AbortRequested ? 'abort' : err instanceof GateRejected ? 'gate' : 'failure';
   const why =
@@ -88,13 +90,15 @@ async function failBeforeMigration(ctx: StepContext, touched: string[], err: unk
   if (!status.failure || kind !== 'failure') {
     status.failure = { kind, step: status.step, cluster: status.cluster, message: why, at: new Date().toISOString() };
   }
+  // A cancelled run ends cancelled, even if the step in flight reported the cancellation as its own failure.
+  const rethrow = cancelled ? (isCancellation(err) ? err : new CancelledFailure(why)) : undefined;
   if (touched.length === 0) {
     // Failed in preflight: nothing changed, nothing to undo.
-    return finish(ctx, 'failed', why, cancelled ? err : undefined);
+    return finish(ctx, 'failed', why, rethrow);
   }
   // Rollback must run even while the run is being cancelled.
   const rolledBack = await CancellationScope.nonCancellable(() => rollback(ctx, touched, why));
-  return finish(ctx, rolledBack.ok ? 'rolled-back' : 'failed', rolledBack.reason, cancelled ? err : undefined);
+  return finish(ctx, rolledBack.ok ? 'rolled-back' : 'failed', rolledBack.reason, rethrow);
 }
 
 function describeFailure(err: unknown): string {
