@@ -17,8 +17,9 @@ export interface RunView {
   closeTime?: string;
   link: string;
   status?: DeploymentStatus;
-  /** Why the run ended, when it did not end through the workflow's own result. */
+  /** Why the run ended without the workflow's own result, or why its status could not be read. */
   failure?: string;
+  hint?: string;
 }
 
 const QUERY_DEADLINE_MS = 10_000;
@@ -34,7 +35,14 @@ export async function loadRunView(session: Session, run: RunRef): Promise<RunVie
     link: run.link,
   };
   if (run.running) {
-    view.status = await queryStatus(session, run);
+    try {
+      view.status = await queryStatus(session, run);
+    } catch (err) {
+      // Still show what Temporal knows (id, link); the caller exits 1 with the hint.
+      if (!(err instanceof CliError)) throw err;
+      view.failure = err.message;
+      view.hint = err.hint;
+    }
     return view;
   }
   try {

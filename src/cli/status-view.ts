@@ -10,7 +10,7 @@ export function renderStatus(v: RunView, now = new Date()): string {
   out.push(`${v.workflowId}  run ${v.runId}  ${v.temporalStatus}  (started ${when(v.startTime, now)}${closed})`);
   out.push(`web: ${v.link}`);
   if (!s) {
-    out.push(`No status available${v.failure ? `: ${v.failure}` : ''}.`);
+    out.push(`No status available${v.failure ? `: ${v.failure}` : ''}${v.hint ? `\n${v.hint}` : ''}`);
     return out.join('\n');
   }
   out.push(`${s.environment}: ${s.fromRelease} → ${s.release}   step: ${stepLabel(s)}${s.paused ? '   PAUSED' : ''}${s.abortRequested ? '   ABORT REQUESTED' : ''}`);

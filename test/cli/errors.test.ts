@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeFleet } from '../support/fake-fleet';
+import { connectClient } from '../support/temporal';
 import { bg, tempDir, uniqueEnv, writePlan } from './support';
 
 const HOSTS = ['green-1', 'green-2', 'blue-1', 'blue-2'];
@@ -75,5 +76,23 @@ describe('input errors, without a run', () => {
     expect(r.stderr).toMatch(/cannot reach Temporal at 127\.0\.0\.1:1/);
     expect(r.stderr).toMatch(/--address/);
   });
-});
 
+  it('a run no worker picks up: deploy warns, status shows what it can and exits 1 naming the task queue', async () => {
+    const fleet = new FakeFleet(HOSTS, 'v1');
+    const env = uniqueEnv('cli-noworker');
+    const plan = writePlan(dir, 'noworker.json', fleet.plan({ environment: env }));
+    const started = await bg(['deploy', plan, '--task-queue', 'nobody-polls-this']);
+    const temporal = await connectClient();
+    try {
+      expect(started.code).toBe(0);
+      expect(started.stdout).toMatch(/warning: no worker polls task queue "nobody-polls-this"/);
+      const r = await bg(['status', env]);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toMatch(new RegExp(`bluegreen-${env} .* RUNNING`));
+      expect(r.stderr).toMatch(/next: make sure a worker polls task queue "nobody-polls-this"/);
+    } finally {
+      await temporal.client.workflow.getHandle(`bluegreen-${env}`).terminate('test cleanup').catch(() => {});
+      await temporal.close();
+    }
+  });
+});

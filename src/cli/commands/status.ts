@@ -33,6 +33,10 @@ export function registerStatus(program: Command, globals: () => GlobalOptions, s
         }
         const view = await loadRunView(session, run);
         console.log(opts.json ? JSON.stringify(view, null, 2) : renderStatus(view));
+        if (!view.status && view.hint) {
+          console.error(`error: ${view.failure}\nnext: ${view.hint}`);
+          setExit(EXIT.failed);
+        }
       });
     });
 }
