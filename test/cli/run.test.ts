@@ -73,6 +73,9 @@ describe('a run with gates, driven by the CLI', () => {
       expect((await bg(['resume', env, '--by', 'carol'])).code).toBe(0);
 
       await until(async () => (await statusJson(env)).status?.pendingGate?.gate === 'promote-blue', 30_000, 'gate promote-blue');
+      const stale = await bg(['reject', env, 'promote-green', '--by', 'erin']);
+      expect(stale.code).toBe(1);
+      expect(stale.stderr).toMatch(/reject refused by the run: gate promote-green is not pending: the pending gate is promote-blue/);
       const aborted = await bg(['abort', env, '--by', 'dave', '--reason', 'change freeze']);
       expect(aborted.code).toBe(0);
       expect(aborted.stdout).toMatch(/abort requested/);
