@@ -14,6 +14,8 @@ import { connectionOptions, temporalSettings } from './config';
 export interface WorkerSecrets {
   sshKeyPath: string;
   knownHostsPath: string;
+  /** Passphrase of an encrypted private key (BG_SSH_KEY_PASSPHRASE or the file BG_SSH_KEY_PASSPHRASE_FILE). */
+  sshKeyPassphrase?: string;
 }
 
 export function secretsFromEnv(env = process.env): WorkerSecrets {
@@ -21,7 +23,16 @@ export function secretsFromEnv(env = process.env): WorkerSecrets {
   const knownHostsPath = env.BG_KNOWN_HOSTS;
   if (!sshKeyPath) throw new Error('BG_SSH_KEY is not set: the path of the SSH private key the worker logs in with');
   if (!knownHostsPath) throw new Error('BG_KNOWN_HOSTS is not set: the known_hosts file with the hosts\' pinned keys');
-  return { sshKeyPath, knownHostsPath };
+  if (env.BG_SSH_KEY_PASSPHRASE && env.BG_SSH_KEY_PASSPHRASE_FILE) throw new Error('BG_SSH_KEY_PASSPHRASE and BG_SSH_KEY_PASSPHRASE_FILE are both set: set one');
+  let sshKeyPassphrase = env.BG_SSH_KEY_PASSPHRASE || undefined;
+  if (env.BG_SSH_KEY_PASSPHRASE_FILE) {
+    try {
+      sshKeyPassphrase = readFileSync(env.BG_SSH_KEY_PASSPHRASE_FILE, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      throw new Error(`BG_SSH_KEY_PASSPHRASE_FILE=${env.BG_SSH_KEY_PASSPHRASE_FILE}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
+  return { sshKeyPath, knownHostsPath, sshKeyPassphrase };
 }
 
 /** The real dependencies: ssh2 with pinned host keys, HAProxy's Runtime API, HTTP checks. */
@@ -29,7 +40,7 @@ export async function realDeps(secrets: WorkerSecrets): Promise<{ deps: Activity
   const knownHosts = await loadKnownHosts(secrets.knownHostsPath);
   // Lines the parser could not use would otherwise go unnoticed until a host is refused.
   for (const w of knownHosts.warnings) console.warn(`worker: ${secrets.knownHostsPath}: ${w}`);
-  const ssh = createSshClient({ privateKey: readFileSync(secrets.sshKeyPath), knownHosts });
+  const ssh = createSshClient({ privateKey: readFileSync(secrets.sshKeyPath), passphrase: secrets.sshKeyPassphrase, knownHosts });
   return {
     deps: { ssh, lb: (config) => haproxyFromConfig(config), http: { checkHealth, smokeTest } },
     close: () => ssh.close(),

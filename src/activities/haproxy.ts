@@ -1,7 +1,7 @@
 // The LoadBalancer interface over HAProxy's Runtime API (stats socket at `level admin`).
 // Pools map to backends by config; every name is checked against LB_NAME_PATTERN before a
 // command is built, so nothing from a plan can add a second command to the line.
-import { assertSafeName, LbProtocolError, type AdminState, type LoadBalancer, type Pool, type ServerState } from './lb';
+import { assertSafeName, LB_NAME_PATTERN, LbCommandError, LbProtocolError, type AdminState, type LoadBalancer, type Pool, type ServerState } from './lb';
 import {
   describeAddress,
   expectEmptyReply,
@@ -50,7 +50,12 @@ export class HaproxyLoadBalancer implements LoadBalancer {
     const statCmd = `show stat ${backend} 4 -1`;
     const stateCmd = `show servers state ${backend}`;
     // Two commands, two connections: one command per connection keeps the protocol trivial.
-    const stats = parseShowStat(where, statCmd, backend, await this.send(statCmd));
+    let stats;
+    try {
+      stats = parseShowStat(where, statCmd, backend, await this.send(statCmd));
+    } catch (err) {
+      throw await this.explainMissingBackend(err, pool, backend);
+    }
     const admin = parseServersState(where, stateCmd, backend, await this.send(stateCmd));
     const statNames = stats.map((s) => s.server).sort();
     const stateNames = [...admin.keys()].sort();
@@ -62,6 +67,26 @@ export class HaproxyLoadBalancer implements LoadBalancer {
       );
     }
     return stats.map((s) => ({ pool, server: s.server, admin: admin.get(s.server)!, status: s.status, sessions: s.sessions }));
+  }
+
+  /** A backend the plan names but HAProxy does not have: say which exist and what to fix. */
+  private async explainMissingBackend(err: unknown, pool: Pool, backend: string): Promise<unknown> {
+    if (!(err instanceof LbCommandError)) return err;
+    let known = '';
+    try {
+      const names = (await this.send('show backend'))
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l !== '' && !l.startsWith('#') && LB_NAME_PATTERN.test(l));
+      known = names.length > 0 ? `; its backends are: ${names.slice(0, 20).join(', ')}${names.length > 20 ? ', ...' : ''}` : '';
+    } catch {
+      // The listing is a hint only; the refusal itself is the error.
+    }
+    // Same type and reply (non-retryable LbCommandError), with a message an operator can act on.
+    err.message =
+      `${err.message} — HAProxy ${describeAddress(this.config.runtimeApi)} has no backend "${backend}"${known}. ` +
+      `Fix the plan's loadBalancer.${pool}Backend`;
+    return err;
   }
 
   async setState(pool: Pool, server: string, state: AdminState): Promise<void> {
