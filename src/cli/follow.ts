@@ -21,6 +21,20 @@ export async function refreshRun(session: Session, run: RunRef): Promise<RunRef>
 /** Redraws until the run ends; returns the last view. */
 export async function follow(session: Session, first: RunRef, opts: FollowOptions): Promise<RunView> {
   const area = new LiveArea();
+  // Ctrl-C stops watching, not the run: it is durable and goes on without us.
+  const onInterrupt = () => {
+    process.stderr.write(`\nstopped watching; the run goes on. Again: bluegreen status ${first.environment} --watch\n`);
+    process.exit(130);
+  };
+  process.once('SIGINT', onInterrupt);
+  try {
+    return await followLoop(session, first, opts, area);
+  } finally {
+    process.off('SIGINT', onInterrupt);
+  }
+}
+
+async function followLoop(session: Session, first: RunRef, opts: FollowOptions, area: LiveArea): Promise<RunView> {
   let run = first;
   for (;;) {
     let view: RunView | undefined;
