@@ -113,6 +113,13 @@ export class Control {
   private whyNot(d: GateDecision): string | undefined {
     if (!d || typeof d.gate !== 'string' || typeof d.by !== 'string' || d.by.trim() === '')
       return 'a decision needs {"gate": "...", "by": "..."}';
+    // Bounded and printable: these values end up in messages, the status and the history.
+    for (const [field, value, max] of [['gate', d.gate, 100], ['by', d.by, 100], ['runId', d.runId, 100], ['reason', d.reason, 500]] as const) {
+      if (value === undefined) continue;
+      if (typeof value !== 'string') return `a decision's "${field}" must be a string`;
+      if (value.length > max) return `a decision's "${field}" must be at most ${max} characters`;
+      if (field !== 'reason' && /[\u0000-\u001f\u007f]/.test(value)) return `a decision's "${field}" must not contain control characters`;
+    }
     const pending = this.status.pendingGate;
     if (!pending) return `gate ${d.gate} is not pending: no gate is pending now`;
     if (pending.gate !== d.gate) return `gate ${d.gate} is not pending: the pending gate is ${pending.gate}`;

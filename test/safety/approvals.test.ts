@@ -76,12 +76,18 @@ describe('approvals', () => {
       );
       expect(await updateRefusal(handle, { gate: 'promote-green', by: '  ' })).toBe('a decision needs {"gate": "...", "by": "..."}');
       expect(await updateRefusal(handle, { by: 'alice' } as GateDecision)).toBe('a decision needs {"gate": "...", "by": "..."}');
+      // Oversized or control-character values are refused without being echoed.
+      const huge = 'alice'.repeat(2000);
+      const refusal = await updateRefusal(handle, { gate: 'promote-green', by: huge });
+      expect(refusal).toBe('a decision\'s "by" must be at most 100 characters');
+      expect(await updateRefusal(handle, { gate: 'promote-green\napproved', by: 'alice' })).toBe('a decision\'s "gate" must not contain control characters');
 
       // Signals that do not apply: ignored, recorded with who and why.
       await handle.signal(approveSignal, { gate: 'promote-green', by: 'mallory', reason: 'trust me' });
       await handle.signal(approveSignal, { gate: 'promote-green', by: 'alice', runId: 'an-earlier-run' });
       await handle.signal(approveSignal, { gate: 'migrate', by: 'alice', runId });
       await handle.signal(rejectSignal, { gate: 'promote-blue', by: 'bob' });
+      await handle.signal(approveSignal, { gate: 'promote-green', by: huge });
 
       const after = await handle.query(statusQuery);
       expect(after.pendingGate?.gate).toBe('promote-green');
@@ -92,6 +98,7 @@ describe('approvals', () => {
         ['ignored', 'alice', 'promote-green', 'approve ignored: the decision names run an-earlier-run, not this run'],
         ['ignored', 'alice', 'migrate', 'approve ignored: gate migrate is not pending: the pending gate is promote-green'],
         ['ignored', 'bob', 'promote-blue', 'reject ignored: gate promote-blue is not pending: the pending gate is promote-green'],
+        ['ignored', huge.slice(0, 100), 'promote-green', 'approve ignored: a decision\'s "by" must be at most 100 characters'],
       ]);
       expect(after.decisions[0]?.reason).toBe('trust me');
 
