@@ -17,7 +17,7 @@ import type { PlanInput } from '../../src/plan/schema';
 import { blueGreenDeployment } from '../../src/workflows';
 import { statusQuery } from '../../src/workflows/messages';
 import type { DeploymentResult, DeploymentStatus } from '../../src/workflows/state';
-import { uniqueId, withWorker, type TemporalHandles } from '../support/temporal';
+import { uniqueId, withWorker, workflowBundle, type TemporalHandles } from '../support/temporal';
 import type { TestLab } from '../e2e/support';
 
 const run = promisify(execFile);
@@ -137,10 +137,14 @@ export interface CaseOptions {
 
 export async function runCase(temporal: TemporalHandles, t: TestLab, opts: CaseOptions): Promise<CaseRun> {
   const taskQueue = uniqueId('fail');
-  const load = startLoad({ url: t.lab.liveUrl, rps: opts.rps ?? 180, dbPath: t.lab.dbPath });
-  const sampler = startSampler(t);
-  const t0 = Date.now();
+  // The bundle and the worker are built before the load starts: both block this process's event
+  // loop for a moment, and the load generator shares it (its requests would time out here, not in the lab).
+  await workflowBundle();
   return withWorker(taskQueue, opts.activities ?? t.activities, async () => {
+    const load = startLoad({ url: t.lab.liveUrl, rps: opts.rps ?? 180, dbPath: t.lab.dbPath });
+    const sampler = startSampler(t);
+    await sleep(300);
+    const t0 = Date.now();
     const handle = await temporal.client.workflow.start(blueGreenDeployment, {
       taskQueue,
       workflowId: uniqueId('failcase'),

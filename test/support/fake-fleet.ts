@@ -15,6 +15,8 @@ export class FakeFleet {
   readonly changes: string[] = [];
   readonly contacted: string[] = [];
   smokeRelease?: string;
+  /** host -> release that never becomes healthy on that host (a release broken on one host only). */
+  readonly brokenOn = new Map<string, string>();
 
   constructor(readonly hosts: string[], release: string) {
     for (const h of hosts) {
@@ -61,6 +63,7 @@ export class FakeFleet {
           if (install?.[1]) {
             if (this.releases.get(host) !== install[1]) this.changes.push(`install:${host}:${install[1]}`);
             this.releases.set(host, install[1]);
+            if (this.brokenOn.has(host)) this.healthy.set(host, this.brokenOn.get(host) !== install[1]);
           }
           if (/migrate/.test(command)) this.changes.push(`migrate:${host}`);
           return { code: 0, stdout: `${this.releases.get(host)}\n`, stderr: '' };
