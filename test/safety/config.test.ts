@@ -148,3 +148,26 @@ describe('connecting with these settings to the real dev server', () => {
     expect(Date.now() - t0).toBeLessThan(10_000);
   });
 });
+
+describe('worker secrets from the environment', () => {
+  it('an encrypted SSH key: the passphrase from a variable or a file; a wrong one is refused without quoting it or the key', async () => {
+    const { realDeps, secretsFromEnv } = await import('../../src/worker');
+    const key = f('id_ed25519');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'bg-right-passphrase', '-f', key]);
+    fs.writeFileSync(f('passphrase'), 'bg-right-passphrase\n');
+    fs.writeFileSync(f('known_hosts'), '');
+    const base = { BG_SSH_KEY: key, BG_KNOWN_HOSTS: f('known_hosts') };
+    expect(secretsFromEnv({ ...base, BG_SSH_KEY_PASSPHRASE_FILE: f('passphrase') }).sshKeyPassphrase).toBe('bg-right-passphrase');
+    const ok = await realDeps(secretsFromEnv({ ...base, BG_SSH_KEY_PASSPHRASE: 'bg-right-passphrase' }));
+    ok.close();
+    const wrong = await realDeps(secretsFromEnv({ ...base, BG_SSH_KEY_PASSPHRASE: 'bg-wrong-passphrase' })).then(
+      () => '',
+      (e: Error) => e.message,
+    );
+    expect(wrong).toMatch(/^SSH private key is unusable: /);
+    expect(wrong).not.toContain('bg-wrong-passphrase');
+    expect(wrong).not.toContain(fs.readFileSync(key, 'utf8').split('\n')[1]);
+    expect(() => secretsFromEnv({ ...base, BG_SSH_KEY_PASSPHRASE: 'a', BG_SSH_KEY_PASSPHRASE_FILE: f('passphrase') })).toThrow(/both set/);
+    expect(() => secretsFromEnv({ ...base, BG_SSH_KEY_PASSPHRASE_FILE: '/nonexistent/pass' })).toThrow('BG_SSH_KEY_PASSPHRASE_FILE=/nonexistent/pass: cannot read the file (ENOENT)');
+  });
+});
