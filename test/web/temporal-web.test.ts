@@ -87,16 +87,16 @@ describe('Temporal Web', () => {
       await page.getByRole('link', { name: 'bluegreen-web' }).first().waitFor({ timeout: 30_000 });
 
       await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 30_000 });
-      await page.getByText('bluegreen-web').first().waitFor({ timeout: 30_000 });
       // Temporal Web 2.4x shows the static summary/details and the current details under "User Metadata".
-      await page.getByText('User Metadata', { exact: true }).first().click();
-      await page.getByText('Deploy v2 to web (from v1)').first().waitFor({ timeout: 15_000 });
-      // Markdown (details, current details) is rendered in sandboxed iframes: read every frame's text.
+      const tab = page.getByText('User Metadata', { exact: true }).first();
+      await tab.waitFor({ timeout: 30_000 });
+      await tab.click();
+      // Summary and details render as markdown, partly inside sandboxed iframes: read every frame's visible text.
       const pageText = async () => (await Promise.all(page.frames().map((f) => f.locator('body').innerText().catch(() => '')))).join('\n');
       const text = await until(async () => {
         const t = await pageText();
-        return /Waiting for approval of gate\s+promote-green/.test(t) ? t : undefined;
-      }, 15_000, 'the pending gate in Current Details');
+        return t.includes('Deploy v2 to web (from v1)') && /Waiting for approval of gate\s+promote-green/.test(t) ? t : undefined;
+      }, 20_000, 'the summary and the pending gate in Current Details');
       expect(text).toMatch(/Release\s+v1 → v2/);
       expect(text).toMatch(/Started by\s+alice/);
     } finally {
