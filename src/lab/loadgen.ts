@@ -55,7 +55,10 @@ export function startLoad(opts: LoadOptions): Load {
   const timeoutMs = opts.timeoutMs ?? 5000;
   const maxInFlight = opts.maxInFlight ?? 256;
   const base = new URL(opts.url);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  // Idle sockets are closed by us after 4 s, before HAProxy's 10 s keep-alive timeout: otherwise a
+  // request may be sent on a socket the LB is closing at that instant (ECONNRESET), a client-side
+  // race that browsers hide by retrying and that says nothing about the deployment.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64, timeout: 4000 });
   const runId = randomUUID().slice(0, 8);
   const started = Date.now();
   const failures: LoadFailure[] = [];
