@@ -155,6 +155,13 @@ export type Activities = ReturnType<typeof createActivities>;
 
 function parseRelease(host: string, stdout: string): string {
   const line = stdout.trim().split('\n').pop()?.trim() ?? '';
+  // Replacement characters mean the output was not text: say so rather than quote noise.
+  if (/\uFFFD/.test(stdout) || /[\0-\x08\x0e-\x1f]/.test(line)) {
+    throw ApplicationFailure.nonRetryable(
+      `${host} printed binary output (${Buffer.byteLength(stdout)} bytes kept) where a release name was expected`,
+      'UnsafeValueError',
+    );
+  }
   if (!RELEASE_PATTERN.test(line)) {
     throw ApplicationFailure.nonRetryable(`${host} printed ${describeValue(line)} where a release name was expected`, 'UnsafeValueError');
   }

@@ -16,6 +16,8 @@ import {
 } from './messages';
 import type { DeploymentStatus } from './state';
 
+const MAX_DECISIONS = 200;
+
 export class AbortRequested extends Error {
   constructor(readonly by: string, readonly why: string) {
     super(`aborted by ${by}${why ? `: ${why}` : ''}`);
@@ -101,6 +103,7 @@ export class Control {
           this.record('reject', { by: 'timeout', reason: `no decision within ${cfg.timeoutSeconds} s` }, gate);
           throw new GateRejected(gate, `gate ${gate} expired after ${cfg.timeoutSeconds} s without a decision (onTimeout: reject)`);
         }
+        this.record('expired', { by: 'timeout', reason: `no decision within ${cfg.timeoutSeconds} s` }, gate, 'onTimeout: wait, so the gate keeps waiting');
       }
     } finally {
       this.status.pendingGate = undefined;
@@ -150,6 +153,9 @@ export class Control {
   }
 
   private record(kind: DeploymentStatus['decisions'][number]['kind'], d: Partial<Decider>, gate?: string, note?: string) {
+    // A flood of signals must not grow the status (and every query answer) without bound: keep the
+    // first decisions and the most recent ones.
+    if (this.status.decisions.length >= MAX_DECISIONS) this.status.decisions.splice(MAX_DECISIONS / 2, 1);
     this.status.decisions.push({
       kind,
       gate,

@@ -44,7 +44,7 @@ export interface PendingGate {
 }
 
 export interface DecisionRecord {
-  kind: 'approve' | 'reject' | 'abort' | 'pause' | 'resume' | 'ignored';
+  kind: 'approve' | 'reject' | 'abort' | 'pause' | 'resume' | 'ignored' | 'expired';
   gate?: string;
   by: string;
   reason?: string;

@@ -114,7 +114,8 @@ export async function preflight(ctx: StepContext): Promise<void> {
   const all = plan.order.flatMap((c) => hostRefs(plan, c));
   for (const h of all) problems.push(...lbProblems(view, h.name));
 
-  await bounded(all, Math.max(plan.parallelism, 4), async (h) => {
+  // Read-only checks: wider than the deploy's parallelism, which protects capacity, not the hosts.
+  await bounded(all, Math.max(plan.parallelism, 16), async (h) => {
     const hs = hostStatus(ctx, h.name);
     try {
       const release = await call('readHostRelease', `Preflight: read release on ${h.cluster}/${h.name}`, {
@@ -126,14 +127,15 @@ export async function preflight(ctx: StepContext): Promise<void> {
       const health = await call('probeHealth', `Preflight: health of ${h.cluster}/${h.name}`, {
         host: h,
         release: plan.currentRelease,
-        timeoutSeconds: 10,
+        timeoutSeconds: Math.min(10, plan.health.timeoutSeconds),
         intervalMs: plan.health.intervalMs,
       });
       if (!health.ok) problems.push(`${h.name} is not healthy: ${health.reason ?? 'unknown reason'}`);
       hs.phase = 'checked';
     } catch (err) {
       hs.lastError = errorMessage(err);
-      problems.push(`${h.name}: ${hs.lastError}`);
+      // Activity errors usually start with the host's name already.
+      problems.push(hs.lastError.startsWith(`${h.name}:`) ? hs.lastError : `${h.name}: ${hs.lastError}`);
     }
   });
   if (problems.length > 0) {
