@@ -82,7 +82,9 @@ async function failBeforeMigration(ctx: StepContext, touched: string[], err: unk
   const why =
     kind === 'cancel'
       ? `the run was cancelled during ${where}`
-      : kind === 'failure'
+      : kind === 'failure' && status.step === 'preflight'
+        ? describeFailure(err) // "Preflight refused to start; nothing was changed: ..." says it all
+        : kind === 'failure'
         ? `${where} failed${status.failure?.host ? ` on ${status.failure.host}` : ''}: ${describeFailure(err)}`
         : `${describeFailure(err)} (during ${where})`;
   if (cancelled) status.cancelled = true;

@@ -135,7 +135,7 @@ export async function preflight(ctx: StepContext): Promise<void> {
     } catch (err) {
       hs.lastError = errorMessage(err);
       // Activity errors usually start with the host's name already.
-      problems.push(hs.lastError.startsWith(`${h.name}:`) ? hs.lastError : `${h.name}: ${hs.lastError}`);
+      problems.push(hs.lastError.startsWith(h.name) ? hs.lastError : `${h.name}: ${hs.lastError}`);
     }
   });
   if (problems.length > 0) {

@@ -277,10 +277,10 @@ describe('garbage from hosts', () => {
     const grew = process.memoryUsage().rss - rss0;
     const message = error?.cause?.message ?? '';
     const lines = message.split('\n');
-    expect(lines[0]).toMatch(/^(preflight failed: )?Preflight refused to start; nothing was changed:$/);
-    expect(lines).toContain('  - green-2: green-2 printed "v1; rm -rf /" where a release name was expected');
-    // Binary: the last line shown JSON-escaped, cut to 60 characters (with its length when cut).
-    expect(message).toMatch(/ {2}- green-1: green-1 printed ".{1,400}"( \(\d+ characters\))? where a release name was expected/);
+    expect(lines[0]).toBe('Preflight refused to start; nothing was changed:');
+    expect(lines).toContain('  - green-2 printed "v1; rm -rf /" where a release name was expected');
+    // Binary: called binary, with the size kept (bounded by the SSH layer), never quoted.
+    expect(message).toMatch(/ {2}- green-1 printed binary output \(\d+ bytes kept\) where a release name was expected/);
     expect(message).toMatch(/ {2}- blue-1 is not healthy: timed out after 10000 ms/);
     expect(message).toMatch(/ {2}- blue-2 is not healthy: timed out after 10000 ms/);
     // Every problem is one short line: 20 MB of binary did not end up in the error.
