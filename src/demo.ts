@@ -13,9 +13,10 @@ import { parsePlan } from './plan/validate';
 import type { PlanInput } from './plan/schema';
 import { startDeployment } from './client/start';
 import { killAndWait, startDevServer, type DevServer } from './temporal/dev-server';
-import { approveUpdate, statusQuery } from './workflows/messages';
+import { approveUpdate, rejectUpdate, statusQuery } from './workflows/messages';
+import { listenForKeys } from './demo-keys';
 import type { DeploymentResult, DeploymentStatus } from './workflows/state';
-import { webLink, temporalSettings } from './config';
+import { webLink, temporalSettings, workflowIdFor } from './config';
 
 const USAGE = `npm run demo -- [--to RELEASE] [--from RELEASE] [--hosts-per-cluster N] [--yes] [--json] [--rps N]
   --to RELEASE            release to deploy (v2, v3, bad-health, bad-smoke, slow-start; default v2)
@@ -60,11 +61,16 @@ class Resources {
   worker?: ChildProcess;
   load?: Load;
   report?: LoadReport;
+  /** The demo's run while it is open: on an interrupt it is terminated, since its lab goes away. */
+  run?: Handle;
+  stopKeys?: () => void;
   private stopping?: Promise<void>;
 
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      this.stopKeys?.();
       if (this.load) this.report = await this.load.stop().catch(() => undefined);
+      if (this.run) await this.run.terminate('demo interrupted: its lab is being stopped').catch(() => undefined);
       if (this.worker) await killAndWait(this.worker);
       if (this.lab) await labDown(this.lab.dir).catch((e: unknown) => console.error(`lab down: ${String(e)}`));
       if (this.server) await this.server.stop();
@@ -120,11 +126,26 @@ async function main(): Promise<number> {
     res.load = startLoad({ url: lab.liveUrl, rps: opts.rps, dbPath: lab.dbPath });
     say(`Load: ${opts.rps} requests/s through the live frontend ${lab.liveUrl}`);
 
+    // A demo killed hard (kill -9) may have left its run open in .temporal/demo.db; its lab is gone.
+    const stale = client.workflow.getHandle(workflowIdFor(plan.environment));
+    const staleInfo = await stale.describe().catch(() => undefined);
+    if (staleInfo?.status.name === 'RUNNING') {
+      await stale.terminate('left open by an earlier demo whose lab is gone');
+      say(`Terminated run ${staleInfo.runId}, left open by an earlier demo.`);
+    }
     const handle = await startDeployment(client, plan, { taskQueue, startedBy: 'demo' });
+    res.run = handle;
     say(`Deployment ${plan.currentRelease} → ${plan.release} started: ${handle.workflowId}`);
     say(`Watch it in Temporal Web: ${webLink(settings, handle.workflowId, handle.firstExecutionRunId)}`);
 
+    res.stopKeys = listenForKeys({
+      approve: () => void decidePending(handle, true, say),
+      reject: () => void decidePending(handle, false, say),
+      interrupt: onSignal,
+    });
     const result = await follow(handle, opts, say, res);
+    res.run = undefined;
+    res.stopKeys();
     await new Promise((r) => setTimeout(r, 1000));
     const report = await res.load.stop();
     res.load = undefined;
@@ -172,13 +193,26 @@ async function follow(handle: Handle, opts: DemoOptions, say: (m: string) => voi
         await handle.executeUpdate(approveUpdate, { args: [{ gate, by: 'demo --yes', reason: 'approved automatically' }] });
         say(`Gate ${gate}: approved (--yes)`);
       } else {
-        say(`Gate ${gate} is waiting. Approve it from another terminal:`);
+        say(`Gate ${gate} is waiting.${process.stdin.isTTY ? ' Press a to approve, r to reject; or approve it from another terminal:' : ' Approve it from another terminal:'}`);
         say(`  temporal workflow update execute --address ${res.server?.address} --workflow-id ${handle.workflowId} --name approveGate --input '{"gate":"${gate}","by":"you"}'`);
         say(`  (or run the demo with --yes to approve automatically)`);
       }
     }
   }
   return done;
+}
+
+async function decidePending(handle: Handle, approve: boolean, say: (m: string) => void): Promise<void> {
+  const s = await handle.query(statusQuery).catch(() => undefined);
+  const gate = s?.pendingGate?.gate;
+  if (!gate) return say('No gate is waiting.');
+  const by = `${process.env.USER ?? 'demo user'} (keypress)`;
+  try {
+    await handle.executeUpdate(approve ? approveUpdate : rejectUpdate, { args: [{ gate, by }] });
+    say(`Gate ${gate}: ${approve ? 'approved' : 'rejected'} by ${by}`);
+  } catch (err) {
+    say(`Gate ${gate}: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 function printSummary(result: DeploymentResult, report: LoadReport, opts: DemoOptions, say: (m: string) => void): void {
