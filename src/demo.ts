@@ -160,7 +160,8 @@ async function main(): Promise<number> {
 type Handle = Awaited<ReturnType<typeof startDeployment>>;
 
 async function follow(handle: Handle, opts: DemoOptions, say: (m: string) => void, res: Resources): Promise<DeploymentResult> {
-  let lastLine = '';
+  let lastState = '';
+  let lastSaid = 0;
   const answered = new Set<string>();
   const done = handle.result().then(
     (r) => r,
@@ -183,9 +184,14 @@ async function follow(handle: Handle, opts: DemoOptions, say: (m: string) => voi
     const hosts = s.clusters.flatMap((c) => c.hosts);
     const onNew = hosts.filter((h) => h.release === s.release).length;
     const p = res.load?.progress();
-    const line = `[${s.step}${s.cluster ? ` ${s.cluster}` : ''}] ${onNew}/${hosts.length} hosts on ${s.release}; requests ${p?.requests ?? 0}, failures ${p?.failures ?? 0}${s.waitingFor ? `; waiting for ${s.waitingFor}` : ''}`;
-    if (line !== lastLine) say(line);
-    lastLine = line;
+    const state = `[${s.step}${s.cluster ? ` ${s.cluster}` : ''}] ${onNew}/${hosts.length} hosts on ${s.release}${s.waitingFor ? `; waiting for ${s.waitingFor}` : ''}`;
+    // A line when something changes (or a failure appears), else one every 10 s while waiting.
+    const failures = p?.failures ?? 0;
+    if (state !== lastState || Date.now() - lastSaid > 10_000 || failures > 0) {
+      say(`${state}; requests ${p?.requests ?? 0}, failures ${failures}`);
+      lastState = state;
+      lastSaid = Date.now();
+    }
     const gate = s.pendingGate?.gate;
     if (gate && !answered.has(gate)) {
       answered.add(gate);
@@ -194,7 +200,8 @@ async function follow(handle: Handle, opts: DemoOptions, say: (m: string) => voi
         say(`Gate ${gate}: approved (--yes)`);
       } else {
         say(`Gate ${gate} is waiting.${process.stdin.isTTY ? ' Press a to approve, r to reject; or approve it from another terminal:' : ' Approve it from another terminal:'}`);
-        say(`  temporal workflow update execute --address ${res.server?.address} --workflow-id ${handle.workflowId} --name approveGate --input '{"gate":"${gate}","by":"you"}'`);
+        say(`  npx bluegreen approve ${handle.workflowId.replace(/^bluegreen-/, '')} ${gate} --address ${res.server?.address} --reason "looks good"`);
+        say(`  ${res.server?.cliPath ?? 'temporal'} workflow update execute --address ${res.server?.address} --workflow-id ${handle.workflowId} --name approveGate --input '{"gate":"${gate}","by":"you"}'`);
         say(`  (or run the demo with --yes to approve automatically)`);
       }
     }
