@@ -85,7 +85,7 @@ async function failBeforeMigration(ctx: StepContext, touched: string[], err: unk
       : kind === 'failure' && status.step === 'preflight'
         ? describeFailure(err) // "Preflight refused to start; nothing was changed: ..." says it all
         : kind === 'failure'
-        ? `${where} failed${status.failure?.host ? ` on ${status.failure.host}` : ''}: ${describeFailure(err)}`
+        ? `${where} failed${status.failure?.host ? ` on ${status.failure.host}` : ''}: ${withoutHost(describeFailure(err), status.failure?.host)}`
         : `${describeFailure(err)} (during ${where})`;
   if (cancelled) status.cancelled = true;
   // A host failure is already recorded with its host; anything else is recorded here.
@@ -101,6 +101,11 @@ async function failBeforeMigration(ctx: StepContext, touched: string[], err: unk
   // Rollback must run even while the run is being cancelled.
   const rolledBack = await CancellationScope.nonCancellable(() => rollback(ctx, touched, why));
   return finish(ctx, rolledBack.ok ? 'rolled-back' : 'failed', rolledBack.reason, rethrow);
+}
+
+/** "green-2: install v2: ..." reads "install v2: ..." after "failed on green-2: ". */
+function withoutHost(message: string, host: string | undefined): string {
+  return host && message.startsWith(`${host}: `) ? message.slice(host.length + 2) : message;
 }
 
 function describeFailure(err: unknown): string {

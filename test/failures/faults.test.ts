@@ -29,7 +29,24 @@ beforeEach(async () => {
 });
 
 const plan = () => fastPlan(t, { release: 'v2', currentRelease: 'v1' });
-const inStandbyOfGreen = (s: { step: string; cluster?: string }) => s.step === 'standby' && s.cluster === 'green';
+/**
+ * The real activities, except that `fault` runs once right after green has been drained: after
+ * preflight has read every host, before the deploy connects to one. Deterministic, unlike polling
+ * the status for the short standby step.
+ */
+function faultAfterGreenDrained(fault: () => unknown): Activities {
+  let done = false;
+  return {
+    ...activities,
+    drainFromLive: async (input) => {
+      await activities.drainFromLive(input);
+      if (!done && input.servers.includes('green-2')) {
+        done = true;
+        await fault();
+      }
+    },
+  };
+}
 
 /** Activity events of the run: proves which ones were retried and that none ran into a Temporal timeout. */
 async function activityEvents(c: CaseRun) {
@@ -45,10 +62,8 @@ describe('a host unreachable over SSH during the deploy', () => {
   it('sshd stopped: bounded retries, a clear error naming the host, then a full rollback once it is back', async () => {
     const c = await runCase(temporal, t, {
       plan: plan(),
-      activities,
+      activities: faultAfterGreenDrained(() => stopSshd(t.lab.dir, 'green-2')),
       during: async (h) => {
-        await waitForStatus(h, inStandbyOfGreen);
-        await stopSshd(t.lab.dir, 'green-2');
         await waitForStatus(h, (s) => s.step === 'rollback');
         await startSshdAgain(t.lab.dir, 'green-2');
       },
@@ -56,7 +71,7 @@ describe('a host unreachable over SSH during the deploy', () => {
     logCase('sshd stopped, back for the rollback', c);
     expectUsersUnharmed(c);
     expect(c.outcome).toBe('rolled-back');
-    expect(c.reason).toMatch(/^deploy of green failed on green-2: green-2: install v2: .*refused.* \(gave up after 3 attempts\)\. Rolled back: green runs v1 and is live again$/);
+    expect(c.reason).toMatch(/^deploy of green failed on green-2: install v2: .*refused.* \(gave up after 3 attempts\)\. Rolled back: green runs v1 and is live again$/);
     expect(c.status.failure).toMatchObject({ kind: 'failure', step: 'deploy', cluster: 'green', host: 'green-2' });
     await expectFleet(t, 'v1');
   });
@@ -64,16 +79,12 @@ describe('a host unreachable over SSH during the deploy', () => {
   it('sshd stays down: the rollback cannot finish; green stays out of the live pool and the run says which host is in which state', async () => {
     const c = await runCase(temporal, t, {
       plan: plan(),
-      activities,
-      during: async (h) => {
-        await waitForStatus(h, inStandbyOfGreen);
-        await stopSshd(t.lab.dir, 'green-2');
-      },
+      activities: faultAfterGreenDrained(() => stopSshd(t.lab.dir, 'green-2')),
     });
     logCase('sshd stopped for good', c);
     expectUsersUnharmed(c);
     expect(c.outcome).toBe('failed');
-    expect(c.reason).toMatch(/^deploy of green failed on green-2: green-2: install v2: .*refused.* \(gave up after 3 attempts\)\. /);
+    expect(c.reason).toMatch(/^deploy of green failed on green-2: install v2: .*refused.* \(gave up after 3 attempts\)\. /);
     expect(c.reason).toMatch(/Rollback of green to v1 failed \(could not install v1 on green-1, green-2\): green-2: install v1: .*\(gave up after 3 attempts\)\. /);
     expect(c.reason).toMatch(
       /State left: green-1 v1, standby pool only; green-2 release unknown over SSH \(its health endpoint reports v1\), standby pool only; last error: green-2: install v1: [^;]*; blue-1 v1, live pool; blue-2 v1, live pool\. /,
@@ -89,10 +100,8 @@ describe('a host unreachable over SSH during the deploy', () => {
   it('host frozen (SIGSTOP): every attempt ends at the handshake timeout, none hangs; rolled back once it thaws', async () => {
     const c = await runCase(temporal, t, {
       plan: plan(),
-      activities,
+      activities: faultAfterGreenDrained(() => freezeHost(t.lab.dir, 'green-2')),
       during: async (h) => {
-        await waitForStatus(h, inStandbyOfGreen);
-        freezeHost(t.lab.dir, 'green-2');
         await waitForStatus(h, (s) => s.step === 'rollback');
         thawHost(t.lab.dir, 'green-2');
       },
@@ -101,7 +110,7 @@ describe('a host unreachable over SSH during the deploy', () => {
     expectUsersUnharmed(c);
     expect(c.outcome).toBe('rolled-back');
     expect(c.reason).toMatch(
-      new RegExp(`^deploy of green failed on green-2: green-2: install v2: .*no SSH handshake within ${CONNECT_TIMEOUT_MS} ms.* \\(gave up after 3 attempts\\)\\. Rolled back`),
+      new RegExp(`^deploy of green failed on green-2: install v2: .*no SSH handshake within ${CONNECT_TIMEOUT_MS} ms.* \\(gave up after 3 attempts\\)\\. Rolled back`),
     );
     const { timedOut } = await activityEvents(c);
     expect(timedOut).toEqual([]);
