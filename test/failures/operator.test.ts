@@ -1,6 +1,8 @@
 // Operator decisions on the real lab under load: gates rejected or expiring, abort during each
 // step and at a gate, pause/resume, and `temporal workflow cancel`.
+import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/client';
+import type { Activities } from '../../src/activities';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { hostRestarts } from '../../src/lab';
 import type { PlanInput } from '../../src/plan/schema';
@@ -33,6 +35,38 @@ const withGate = (gate: Partial<{ timeoutSeconds: number; onTimeout: 'reject' | 
       migrate: { enabled: false, timeoutSeconds: 600, onTimeout: 'reject' },
     },
   });
+
+/**
+ * The real activities, except that the abort is signalled from inside the step's first green
+ * activity, just before it returns: the signal is in history while that step is in flight, however
+ * short the step is on this machine (polling the status could miss a 100 ms standby step).
+ */
+function abortDuring(step: StepName): Activities {
+  const a = t.activities;
+  let sent = false;
+  const abortOnce = async (applies: boolean) => {
+    if (sent || !applies) return;
+    sent = true;
+    const workflowId = Context.current().info.workflowExecution?.workflowId ?? '';
+    await temporal.client.workflow.getHandle(workflowId).signal(abortSignal, { by: 'carol', reason: 'wrong build' });
+  };
+  const green = (servers: string[]) => servers.includes('green-1');
+  return {
+    ...a,
+    drainFromLive: async (i) => (await a.drainFromLive(i), await abortOnce(step === 'standby' && green(i.servers))),
+    installRelease: async (i) => {
+      const r = await a.installRelease(i);
+      await abortOnce(step === 'deploy' && i.host.cluster === 'green');
+      return r;
+    },
+    smokeTest: async (i) => {
+      const r = await a.smokeTest(i);
+      await abortOnce(step === 'verify' && green(i.hosts));
+      return r;
+    },
+    enterPool: async (i) => (await a.enterPool(i), await abortOnce(step === 'live' && i.pool === 'live' && green(i.servers))),
+  };
+}
 
 const forward = (steps: { step: string; cluster?: string }[] | undefined) =>
   (steps ?? []).map((s) => `${s.step}:${s.cluster ?? ''}`);
@@ -101,10 +135,10 @@ describe('abort: stops at the next safe point and rolls back', () => {
       const restartsBefore = hostRestarts('green-1', t.lab.dir).length;
       const c = await runCase(temporal, t, {
         plan: k.during === 'gate' ? withGate() : fastPlan(t, { release: 'v2', currentRelease: 'v1' }),
+        activities: k.during === 'gate' ? undefined : abortDuring(k.during),
         during: async (h) => {
-          await waitForStatus(h, (s) =>
-            k.during === 'gate' ? s.pendingGate?.gate === 'promote-green' : s.step === k.during && s.cluster === 'green',
-          );
+          if (k.during !== 'gate') return;
+          await waitForStatus(h, (s) => s.pendingGate?.gate === 'promote-green');
           await h.signal(abortSignal, { by: 'carol', reason: 'wrong build' });
         },
       });
