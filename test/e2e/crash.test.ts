@@ -51,6 +51,8 @@ async function deployWithKill(point: KillPoint) {
     release: to,
     currentRelease: from,
     gates: { promote: { enabled: point.gate === true, timeoutSeconds: 600 } },
+    // More smoke requests make step 3 last long enough (~1 s) for the status poll to catch it.
+    smoke: Array.from({ length: 8 }, () => t.plan.smoke[0]!),
   });
   const load = startLoad({ url: t.lab.liveUrl, rps: 150, dbPath: t.lab.dbPath });
   let worker: WorkerProcess | undefined = await startWorkerProcess(env);
