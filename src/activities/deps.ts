@@ -2,6 +2,7 @@
 // HAProxy adapter and HTTP checks; unit tests may hand in fakes with the same shape.
 import type { LbConfig, SshTarget } from './types';
 import type { LoadBalancer } from './lb';
+import type { checkHealth, smokeTest } from './http-check';
 
 export interface ExecResult {
   code: number | null;
@@ -23,21 +24,10 @@ export interface SshDep {
 
 export type LbDep = (config: LbConfig) => LoadBalancer;
 
-export interface HealthResult {
-  ok: boolean;
-  status?: number;
-  release?: string;
-  host?: string;
-  reason?: string;
-}
-
+/** The HTTP checks of http-check.ts, or fakes with the same signatures. */
 export interface HttpDep {
-  checkHealth(url: string, opts: { expectRelease?: string; timeoutMs: number }): Promise<HealthResult>;
-  smokeTest(
-    baseUrl: string,
-    test: { path: string; expectStatus?: number; expectBodyContains?: string; expectRelease?: boolean },
-    opts: { release: string; timeoutMs: number },
-  ): Promise<HealthResult>;
+  checkHealth: typeof checkHealth;
+  smokeTest: typeof smokeTest;
 }
 
 export interface ActivityDeps {

@@ -2,6 +2,7 @@
 // a capped body, so a hanging, slow or garbage-spewing endpoint costs bounded time and memory.
 import http from 'node:http';
 import https from 'node:https';
+import { sleep } from './sleep';
 
 export interface CheckResult {
   ok: boolean;
@@ -206,6 +207,8 @@ export interface WaitHealthyOptions {
   maxBodyBytes?: number;
   onAttempt?: (result: CheckResult, attempt: number) => void;
   signal?: AbortSignal;
+  /** The single check to repeat (default checkHealth); activities pass their injected one. */
+  check?: typeof checkHealth;
 }
 
 /** Polls checkHealth until it passes; HealthCheckFailed carries the last result. */
@@ -216,7 +219,7 @@ export async function waitUntilHealthy(url: string, opts: WaitHealthyOptions): P
   let last: CheckResult | undefined;
   for (let attempt = 1; ; attempt++) {
     const budget = Math.max(1, Math.min(perAttempt, opts.deadlineMs - (Date.now() - started)));
-    const result = await checkHealth(url, { expectRelease: opts.release, timeoutMs: budget, maxBodyBytes: opts.maxBodyBytes, signal: opts.signal });
+    const result = await (opts.check ?? checkHealth)(url, { expectRelease: opts.release, timeoutMs: budget, maxBodyBytes: opts.maxBodyBytes, signal: opts.signal });
     opts.onAttempt?.(result, attempt);
     if (result.ok) return { ...result, attempts: attempt };
     if (opts.signal?.aborted) throw opts.signal.reason;
@@ -224,6 +227,6 @@ export async function waitUntilHealthy(url: string, opts: WaitHealthyOptions): P
     if (!(last && result.status === 0 && budget < perAttempt)) last = result;
     const after = opts.deadlineMs - (Date.now() - started);
     if (after <= 0) throw new HealthCheckFailed(url, opts.deadlineMs, attempt, last);
-    await new Promise((r) => setTimeout(r, Math.min(interval, after)));
+    await sleep(Math.min(interval, after), opts.signal);
   }
 }

@@ -5,6 +5,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ActivityDeps } from './deps';
 import { assertSafeRelease, renderCommand, describeValue } from './shell';
 import { drainAndWait, ensureState, waitUntilUp } from './lb';
+import { HealthCheckFailed, waitUntilHealthy } from './http-check';
 import type {
   DrainInput,
   HealthInput,
@@ -94,22 +95,24 @@ export function createActivities({ ssh, lb, http }: ActivityDeps) {
 
     async waitHealthy({ host, release, timeoutSeconds, intervalMs }: HealthInput): Promise<HealthReport> {
       const ctx = Context.current();
-      const deadline = Date.now() + timeoutSeconds * 1000;
-      let last: HealthReport = { ok: false, reason: 'not checked yet' };
-      let attempts = 0;
-      while (Date.now() < deadline) {
-        if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
-        attempts++;
-        const r = await http.checkHealth(host.healthUrl, { expectRelease: release, timeoutMs: Math.min(5000, intervalMs * 4) });
-        last = { ok: r.ok, release: r.release, status: r.status, reason: r.reason };
-        if (r.ok) return last;
-        ctx.heartbeat({ attempts, last: last.reason });
-        await ctx.sleep(intervalMs);
+      try {
+        const r = await waitUntilHealthy(host.healthUrl, {
+          release,
+          deadlineMs: timeoutSeconds * 1000,
+          intervalMs,
+          timeoutMs: Math.min(5000, intervalMs * 4),
+          signal: ctx.cancellationSignal,
+          check: http.checkHealth,
+          onAttempt: (a, attempts) => ctx.heartbeat({ attempts, last: a.reason }),
+        });
+        return { ok: r.ok, release: r.release, status: r.status, reason: r.reason };
+      } catch (err) {
+        if (!(err instanceof HealthCheckFailed)) throw err;
+        throw ApplicationFailure.nonRetryable(
+          `${host.name} did not become healthy on ${release} within ${timeoutSeconds} s (${err.attempts} checks of ${host.healthUrl}); last: ${err.last.reason}`,
+          'HealthCheckFailed',
+        );
       }
-      throw ApplicationFailure.nonRetryable(
-        `${host.name} did not become healthy on ${release} within ${timeoutSeconds} s (${attempts} checks of ${host.healthUrl}); last: ${last.reason}`,
-        'HealthCheckFailed',
-      );
     },
 
     async smokeTest({ standbyUrl, tests, release, hosts }: SmokeInput): Promise<SmokeReport> {

@@ -2,6 +2,8 @@
 // HAProxy is the first implementation (haproxy.ts); the helpers below only use the interface,
 // so another LB gets drain/wait/safety checks for free.
 
+import { sleep } from './sleep';
+
 export type Pool = 'live' | 'standby';
 export type AdminState = 'ready' | 'drain' | 'maint';
 
@@ -160,21 +162,6 @@ export interface PollOptions {
   deadlineMs: number;
   pollMs?: number;
   signal?: AbortSignal;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal?.reason);
-    };
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /** Sets `state` only on the servers that do not have it yet; returns those it changed. */

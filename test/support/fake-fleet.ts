@@ -75,7 +75,7 @@ export class FakeFleet {
           this.contacted.push(`http:${host}`);
           const release = this.releases.get(host);
           const ok = (this.healthy.get(host) ?? false) && (!expectRelease || release === expectRelease);
-          return { ok, status: ok ? 200 : 503, release, host, reason: ok ? undefined : `expected ${expectRelease}, got ${release}` };
+          return { ok, status: ok ? 200 : 503, release, host, reason: ok ? '' : `expected ${expectRelease}, got ${release}`, ms: 0 };
         },
         smokeTest: async (_base, _test, { release }) => {
           const candidates = [...this.pools.standby].filter(([, s]) => s.admin === 'ready').map(([h]) => h);
@@ -83,7 +83,7 @@ export class FakeFleet {
           this.contacted.push(`smoke:${host}`);
           const served = this.smokeRelease ?? (host ? this.releases.get(host) : undefined);
           const ok = served === release;
-          return { ok, status: 200, release: served, host, reason: ok ? undefined : `expected release ${release}, got ${served}` };
+          return { ok, status: 200, release: served, host, reason: ok ? '' : `expected release ${release}, got ${served}`, ms: 0 };
         },
       },
     };
