@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseKnownHosts, type KnownHosts } from '../../src/activities/known-hosts';
 import { createSshClient, SshConnectError, type SshClient } from '../../src/activities/ssh';
-import { freePort, makeKeyPair, makeTempDir, startSshd, type KeyPair, type Sshd } from './sshd-fixture';
+import { freePort, makeKeyPair, makeTempDir, rejection, runCleanups, startSshd, type KeyPair, type Sshd } from './sshd-fixture';
 
 let sshd: Sshd;
 let known: KnownHosts;
@@ -27,24 +27,7 @@ beforeAll(async () => {
   client = createSshClient({ privateKey: sshd.clientKey.privateKey, knownHosts: known, connectTimeoutMs: 5000 });
 });
 
-afterAll(() => {
-  for (const c of cleanups.reverse()) {
-    try {
-      c();
-    } catch {
-      // keep cleaning up the rest
-    }
-  }
-});
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
+afterAll(() => runCleanups(cleanups));
 
 describe('connection failures', () => {
   it('reports a refused connection as SshConnectError (refused)', async () => {

@@ -13,7 +13,7 @@ import {
   SshTimeoutError,
   type SshClient,
 } from '../../src/activities/ssh';
-import { makeKeyPair, makeTempDir, startSshd, type KeyPair, type Sshd } from './sshd-fixture';
+import { makeKeyPair, makeTempDir, rejection, runCleanups, startSshd, type KeyPair, type Sshd } from './sshd-fixture';
 
 let sshd: Sshd;
 let known: KnownHosts;
@@ -43,24 +43,7 @@ beforeAll(async () => {
   cleanups.push(() => client.close());
 });
 
-afterAll(() => {
-  for (const c of cleanups.reverse()) {
-    try {
-      c();
-    } catch {
-      // keep cleaning up the rest
-    }
-  }
-});
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
+afterAll(() => runCleanups(cleanups));
 
 describe('exec on a host with a pinned key', () => {
   it('returns stdout, stderr and a non-zero exit code without throwing', async () => {

@@ -120,3 +120,24 @@ export async function startSshd(opts: { clientKey?: KeyPair } = {}): Promise<Ssh
   }
   return { port, pid, dir, hostKey, clientKey, user: userInfo().username, stop };
 }
+
+/** Runs cleanups newest first; one that throws does not stop the rest. */
+export function runCleanups(cleanups: (() => void)[]): void {
+  for (const c of cleanups.reverse()) {
+    try {
+      c();
+    } catch {
+      // keep cleaning up the rest
+    }
+  }
+}
+
+/** The error a promise rejects with; fails if it resolves. */
+export async function rejection(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected a rejection');
+}
