@@ -2,6 +2,7 @@
 // HAProxy is the first implementation (haproxy.ts); the helpers below only use the interface,
 // so another LB gets drain/wait/safety checks for free.
 
+import { LB_NAME_PATTERN } from '../plan/schema';
 import { sleep } from './sleep';
 
 export type Pool = 'live' | 'standby';
@@ -130,8 +131,9 @@ export class EmptyLivePoolError extends LbError {
   }
 }
 
-/** Names HAProxy (and most LBs) accept, and that cannot smuggle a second command. */
-export const LB_NAME_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+// Names HAProxy (and most LBs) accept, and that cannot smuggle a second command: one definition
+// with the plan schema, which checks the same names before a run starts.
+export { LB_NAME_PATTERN };
 
 export function assertSafeName(what: string, value: string): void {
   if (typeof value !== 'string' || !LB_NAME_PATTERN.test(value)) throw new UnsafeLbNameError(what, String(value));

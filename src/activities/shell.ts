@@ -2,7 +2,10 @@
 // (the one POSIX quoting with no special characters inside), and releases are additionally
 // held to a strict pattern so they are also safe as file names and in logs.
 
-export const RELEASE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+// One definition with the plan schema, which checks the same releases before a run starts.
+import { RELEASE_PATTERN } from '../plan/schema';
+
+export { RELEASE_PATTERN };
 
 /** Shows a possibly hostile value in a message: JSON-escaped (no raw newlines) and cut short. */
 export function describeValue(value: string, max = 60): string {

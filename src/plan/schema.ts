@@ -7,7 +7,7 @@ import { z } from 'zod';
 // patterns here, so nothing hostile gets past the plan.
 export const RELEASE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,39}$/;
-const LB_NAME_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+export const LB_NAME_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 // Starts with a letter or digit (a leading "-" could pass for an option to some tool), or is an IP.
 const HOSTNAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$|^\[?[0-9A-Fa-f:.]{2,45}\]?$/;
 const USER_PATTERN = /^[a-z_][a-z0-9_.-]{0,31}$/;
