@@ -12,6 +12,7 @@ import { loadPlanInput } from './plan/load';
 import { parsePlan } from './plan/validate';
 import type { PlanInput } from './plan/schema';
 import { startDeployment } from './client/start';
+import { resultOfFailedRun } from './client/result';
 import { killAndWait, startDevServer, type DevServer } from './temporal/dev-server';
 import { approveUpdate, rejectUpdate, statusQuery } from './workflows/messages';
 import { listenForKeys } from './demo-keys';
@@ -167,8 +168,8 @@ async function follow(handle: Handle, opts: DemoOptions, say: (m: string) => voi
     (r) => r,
     (err: unknown) => {
       if (err instanceof WorkflowFailedError) {
-        const details = (err.cause as { details?: unknown[] } | undefined)?.details?.[0] as DeploymentResult | undefined;
-        if (details?.outcome) return details;
+        const details = resultOfFailedRun(err);
+        if (details) return details;
         return { outcome: 'failed', reason: err.cause?.message ?? err.message, steps: [], hosts: [] } as unknown as DeploymentResult;
       }
       throw err;

@@ -1,7 +1,7 @@
 // Everything `status` shows about a run: the workflow's own status (query) while it runs, its
 // result once it has ended (the result rides in the failure's details for a rolled-back run).
 import { WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { resultOfFailedRun } from '../client/result';
 import { statusQuery } from '../workflows/messages';
 import type { DeploymentResult, DeploymentStatus } from '../workflows/state';
 import { CliError, EXIT, messageOf } from './errors';
@@ -48,8 +48,8 @@ export async function loadRunView(session: Session, run: RunRef): Promise<RunVie
   try {
     view.status = fromResult(await run.handle.result());
   } catch (err) {
-    const details = err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure ? err.cause.details?.[0] : undefined;
-    if (isResult(details)) view.status = fromResult(details);
+    const details = resultOfFailedRun(err);
+    if (details) view.status = fromResult(details);
     else view.failure = err instanceof WorkflowFailedError ? messageOf(err.cause ?? err) : messageOf(err);
   }
   if (!view.status || !view.status.steps.some((s) => s.startedAt)) {
@@ -69,10 +69,6 @@ export async function queryStatus(session: Session, run: RunRef, deadlineMs = QU
       `make sure a worker polls task queue "${run.taskQueue}" (npm run worker, see README), then try again`,
     );
   }
-}
-
-function isResult(x: unknown): x is DeploymentResult {
-  return typeof x === 'object' && x !== null && 'outcome' in x && 'hosts' in x && 'steps' in x;
 }
 
 function fromResult(r: DeploymentResult): DeploymentStatus {
