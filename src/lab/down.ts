@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { defaultLabDir, hostPaths, labPaths } from './layout';
-import { descendants, isAlive, readPidFile, stopPids } from './procs';
+import { descendants, freezeTrees, isAlive, readPidFile, stopPids } from './procs';
 import { readState } from './state';
 
 export interface LabDownResult {
@@ -38,9 +38,9 @@ export async function labDown(dir = defaultLabDir()): Promise<LabDownResult> {
   dir = path.resolve(dir);
   const p = labPaths(dir);
   const roots = recordedPids(dir);
-  // sshd's per-connection processes (and commands running in them) leave its process group.
-  const all = [...roots, ...descendants(roots)];
-  const stopped = await stopPids(all);
+  // sshd's per-connection processes (and commands running in them) leave its process group, so
+  // they are found as descendants, with every tree frozen first so that none forks past the snapshot.
+  const stopped = await stopPids(freezeTrees(roots.filter(isAlive)));
   // Stragglers: an app started by a session that was itself being stopped.
   const late = recordedPids(dir);
   if (late.length) stopped.push(...(await stopPids([...late, ...descendants(late)])));

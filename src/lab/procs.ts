@@ -63,6 +63,24 @@ export function descendants(pids: number[]): number[] {
   return out;
 }
 
+/**
+ * The processes of these trees, each frozen (SIGSTOP) so that none can fork a child that the
+ * snapshot misses: a child forked after the snapshot and before its parent is killed would be
+ * re-parented to init and survive. Re-reads the tree until it stops growing. stopPids thaws them.
+ */
+export function freezeTrees(roots: number[]): number[] {
+  const seen = new Set<number>();
+  let frontier = roots;
+  while (frontier.length) {
+    for (const pid of frontier) {
+      seen.add(pid);
+      signal(pid, 'SIGSTOP');
+    }
+    frontier = descendants([...seen]).filter((pid) => !seen.has(pid));
+  }
+  return [...seen];
+}
+
 function processTable(): [number, number][] {
   if (fs.existsSync('/proc/self/stat')) {
     const rows: [number, number][] = [];
@@ -90,8 +108,10 @@ function processTable(): [number, number][] {
  */
 export async function stopPids(pids: number[], graceMs = 5000): Promise<number[]> {
   const targets = [...new Set(pids.filter((p) => isAlive(p)))];
-  for (const pid of targets) signal(pid, 'SIGCONT');
+  // TERM before CONT: a stopped (frozen) process then sees TERM before it runs again, so it cannot
+  // fork a child in between.
   for (const pid of targets) signal(pid, 'SIGTERM');
+  for (const pid of targets) signal(pid, 'SIGCONT');
   const deadline = Date.now() + graceMs;
   while (targets.some(isAlive) && Date.now() < deadline) await sleep(25);
   for (const pid of targets.filter(isAlive)) signal(pid, 'SIGKILL');
