@@ -40,6 +40,9 @@ export function sshExec(opts: { port: number; user: string; keyPath: string; kno
   return new Promise((resolve, reject) => {
     const conn = new Client();
     conn.on('error', reject);
+    // A connection cut before the command ran (e.g. sshd killed mid-handshake by lab down) ends with
+    // 'close' and no 'error': settle then too, or the caller waits forever. No-op once resolved.
+    conn.on('close', () => reject(new Error('SSH connection closed before the command finished')));
     conn.on('ready', () => {
       conn.exec(opts.command, (err, stream) => {
         if (err) {
