@@ -259,6 +259,7 @@ export async function stackUp(o: StackOptions = {}): Promise<StackUpResult> {
       });
     }
     if (workers > 0) await phase('workers', () => addWorkers(state, workers));
+    writeState(state);
   } catch (err) {
     log(`start failed, stopping what was started: ${(err as Error).message.split('\n')[0]}`);
     await stackDown(dir);
@@ -442,9 +443,11 @@ export async function startTemporalServer(dir: string): Promise<void> {
 }
 
 /** A fast shutdown of PostgreSQL and a start again, the data kept. */
-export async function restartPostgres(dir: string, downMs = 0): Promise<void> {
+export async function restartPostgres(dir: string, downMs = 0): Promise<{ before?: number; after: number }> {
   const s = readStackState(dir);
   if (!s) throw new Error(`no stack in ${dir}`);
+  const before = pgPid(s.pg.dir);
   s.pg.pid = await pgRestart(pgCluster(s), downMs);
   writeState(s);
+  return { before, after: s.pg.pid };
 }
