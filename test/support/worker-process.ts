@@ -10,8 +10,9 @@ export interface WorkerProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export async function startWorkerProcess(env: Record<string, string>): Promise<WorkerProcess> {
-  const child: ChildProcess = spawn(process.execPath, [compiledWorker], {
+/** `entry`: another compiled worker (e.g. one installed from the npm tarball); default dist/worker.js. */
+export async function startWorkerProcess(env: Record<string, string>, entry = compiledWorker): Promise<WorkerProcess> {
+  const child: ChildProcess = spawn(process.execPath, [entry], {
     env: { ...process.env, BG_LOG_LEVEL: 'WARN', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
