@@ -21,7 +21,7 @@ if [[ "${1:-server}" == ui ]]; then
   command -v go >/dev/null 2>&1 || { echo "No Temporal Web in $UI_DIR and no Go toolchain to build it" >&2; exit 1; }
   mkdir -p "$UI_DIR"
   exec 9>"$UI_DIR/.lock"
-  flock 9
+  if command -v flock >/dev/null 2>&1; then flock 9; fi
   if [[ -x "$UI_DIR/temporal-ui-server" ]]; then echo "$UI_DIR/temporal-ui-server"; exit 0; fi
   stage="$(mktemp -d "$UI_DIR/.build-XXXXXX")"
   trap 'rm -rf "$stage"' EXIT
@@ -57,7 +57,7 @@ command -v go >/dev/null 2>&1 || {
 mkdir -p "$ROOT"
 # Two builds at once (a test run and `npm run stack`) would waste the 2 cores: the second one waits.
 exec 9>"$ROOT/.lock"
-flock 9
+if command -v flock >/dev/null 2>&1; then flock 9; fi   # (macOS has no flock: no lock there)
 if complete "$DIR"; then echo "$DIR"; exit 0; fi
 
 stage="$(mktemp -d "$ROOT/.build-XXXXXX")"

@@ -103,7 +103,7 @@ export async function pgInit(c: PgCluster): Promise<void> {
   const owner = runAs();
   if (owner) fs.chownSync(pwFile, owner.uid, owner.gid);
   try {
-    await pgRun('initdb', ['-D', p.data, '-U', c.user, `--pwfile=${pwFile}`, '--auth-host=scram-sha-256', '--auth-local=trust', '-E', 'UTF8', '--no-locale', '--no-instructions']);
+    await pgRun('initdb', ['-D', p.data, '-U', c.user, `--pwfile=${pwFile}`, '--auth-host=scram-sha-256', '--auth-local=trust', '-E', 'UTF8', '--no-locale']);
   } finally {
     fs.rmSync(pwFile, { force: true });
   }
