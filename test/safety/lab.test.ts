@@ -133,7 +133,17 @@ describe('injection: hostile release values run nothing on a host', () => {
     const env = new MockActivityEnvironment(undefined, { logger: quiet });
     const host = hostRef('green-1');
     for (const release of hostile()) {
-      await expect(env.run(t.activities.installRelease, { host, command: t.plan.commands.install, release })).rejects.toThrow(/release .* (is not allowed|must not be empty)/);
+      await expect(
+        env.run(t.activities.deployHosts, {
+          cluster: 'green',
+          hosts: [host],
+          commands: { install: t.plan.commands.install, currentRelease: t.plan.commands.currentRelease },
+          release,
+          parallelism: 1,
+          installTimeoutSeconds: 30,
+          health: { timeoutSeconds: 5, intervalMs: 500 },
+        }),
+      ).rejects.toThrow(/release .* (is not allowed|must not be empty)/);
       await expect(env.run(t.activities.runMigration, { host, command: t.plan.commands.migrate!, release })).rejects.toThrow(/is not allowed/);
     }
     expect(fs.existsSync(canary())).toBe(false);
