@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { defaultLabDir, labPaths, type LabHost } from './layout';
-import { isAlive, signal, stopPids, descendants } from './procs';
+import { isAlive, signal, stopPids, descendants, freezeTrees } from './procs';
 import { startSshd } from './sshd';
 import { labOf, readState, updateState } from './state';
 import { runHostScript } from './host-script';
@@ -43,18 +43,22 @@ export async function startSshdAgain(dir: string, name: string): Promise<void> {
   });
 }
 
-/** SIGSTOP the sshd listener: the kernel still completes TCP handshakes, nothing ever answers. */
+/**
+ * SIGSTOP the host's sshd and every session it serves (as a frozen machine would be): the kernel
+ * still completes TCP handshakes, nothing ever answers, and an open connection goes silent too.
+ */
 export function freezeHost(dir: string, name: string): void {
   hostOf(dir, name);
   const pid = sshdPid(dir, name);
   if (!isAlive(pid)) throw new Error(`sshd of ${name} is not running`);
-  signal(pid, 'SIGSTOP');
+  freezeTrees([pid]);
 }
 
 export function thawHost(dir: string, name: string): void {
   hostOf(dir, name);
   const pid = sshdPid(dir, name);
-  if (isAlive(pid)) signal(pid, 'SIGCONT');
+  if (!isAlive(pid)) return;
+  for (const p of [pid, ...descendants([pid])]) signal(p, 'SIGCONT');
 }
 
 /**
