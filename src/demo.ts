@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { labDown, labUp, startLoad, type Lab, type Load, type LoadReport } from './lab';
 import { repoRoot } from './lab/layout';
+import { compiledWorker } from './paths';
 import { loadPlanInput } from './plan/load';
 import { parsePlan } from './plan/validate';
 import type { PlanInput } from './plan/schema';
@@ -107,7 +108,7 @@ async function main(): Promise<number> {
     const lab = res.lab;
     const settings = temporalSettings({ ...process.env, TEMPORAL_ADDRESS: res.server.address, TEMPORAL_WEB_URL: `http://127.0.0.1:${uiPort}` });
     const taskQueue = `bluegreen-demo`;
-    res.worker = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src', 'worker.ts')], {
+    res.worker = spawn(process.execPath, [compiledWorker], {
       env: { ...process.env, BG_LOG_LEVEL: process.env.BG_LOG_LEVEL ?? 'WARN', TEMPORAL_ADDRESS: res.server.address, BG_TASK_QUEUE: taskQueue, BG_SSH_KEY: lab.keyPath, BG_KNOWN_HOSTS: lab.knownHostsPath },
       stdio: ['ignore', opts.json ? 'ignore' : 'inherit', 'inherit'],
     });

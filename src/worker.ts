@@ -1,6 +1,7 @@
 // The worker process: runs deployment workflows and their activities. It alone holds the secrets
 // (SSH private key, known_hosts); they never travel in workflow input or history.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
 import { createActivities } from './activities';
@@ -47,7 +48,19 @@ export async function realDeps(secrets: WorkerSecrets): Promise<{ deps: Activity
   };
 }
 
-export const workflowsPath = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
+/**
+ * Compiled (dist/worker.js): the workflow bundle that `npm run build` wrote beside it, so start-up
+ * runs no webpack. From source (tsx, tests): bundle src/workflows at start, as the SDK does.
+ */
+export function workflowSource(): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
+  const here = fileURLToPath(import.meta.url);
+  if (here.endsWith('.js')) {
+    const codePath = path.join(path.dirname(here), 'workflow-bundle.js');
+    if (!existsSync(codePath)) throw new Error(`${codePath} is missing: run "npm run build"`);
+    return { workflowBundle: { codePath } };
+  }
+  return { workflowsPath: fileURLToPath(new URL('./workflows/index.ts', import.meta.url)) };
+}
 
 export async function runWorker(env = process.env): Promise<void> {
   const level = (env.BG_LOG_LEVEL || 'INFO').toUpperCase();
@@ -61,7 +74,7 @@ export async function runWorker(env = process.env): Promise<void> {
       connection,
       namespace: settings.namespace,
       taskQueue: settings.taskQueue,
-      workflowsPath,
+      ...workflowSource(),
       activities: createActivities(deps),
       // Activities heartbeat; on SIGTERM running ones get this long to notice and finish.
       shutdownGraceTime: '10 seconds',

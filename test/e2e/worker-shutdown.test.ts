@@ -1,13 +1,12 @@
 // The worker is its own process and stops gracefully: SIGTERM or SIGINT ends it with exit code 0.
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it, inject } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-const workerPath = fileURLToPath(new URL('../../src/worker.ts', import.meta.url));
+import { compiledWorker } from '../../src/paths';
 
 describe('the worker process', () => {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
@@ -19,7 +18,7 @@ describe('the worker process', () => {
       fs.writeFileSync(path.join(dir, 'known_hosts'), '');
       try {
         const t0 = Date.now();
-        const child = spawn(process.execPath, ['--import', 'tsx', workerPath], {
+        const child = spawn(process.execPath, [compiledWorker], {
           env: { ...process.env, TEMPORAL_ADDRESS: inject('temporalAddress'), BG_TASK_QUEUE: `shutdown-${process.pid}`, BG_SSH_KEY: keyPath, BG_KNOWN_HOSTS: path.join(dir, 'known_hosts'), BG_LOG_LEVEL: 'INFO' },
           stdio: ['ignore', 'pipe', 'pipe'],
         });
@@ -43,7 +42,7 @@ describe('the worker process', () => {
   }
 
   it('refuses to start without its secrets, naming the missing variable', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', workerPath], {
+    const child = spawn(process.execPath, [compiledWorker], {
       env: { ...process.env, TEMPORAL_ADDRESS: inject('temporalAddress'), BG_SSH_KEY: '', BG_KNOWN_HOSTS: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

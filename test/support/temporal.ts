@@ -1,11 +1,10 @@
 // Joins the run's one dev server (started by global-setup) and runs a worker for the duration of a test.
-import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, NativeConnection, Runtime, Worker, DefaultLogger, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, DefaultLogger, type WorkflowBundlePath } from '@temporalio/worker';
 import { inject } from 'vitest';
 import type { Activities } from '../../src/activities';
 
-export const workflowsPath = fileURLToPath(new URL('../../src/workflows/index.ts', import.meta.url));
+import { workflowBundlePath } from '../../src/paths';
 
 let quietRuntime = false;
 /** Keeps the worker's own logs out of test output unless asked for. */
@@ -15,10 +14,9 @@ export function quietTemporalLogs(): void {
   quietRuntime = true;
 }
 
-let bundle: WorkflowBundleWithSourceMap | undefined;
-export async function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= await bundleWorkflowCode({ workflowsPath, logger: { info() {}, warn() {}, error: console.error, debug() {}, trace() {}, log() {} } });
-  return bundle;
+/** The workflow bundle the global set-up built from src/workflows for this test run. */
+export async function workflowBundle(): Promise<WorkflowBundlePath> {
+  return { codePath: workflowBundlePath };
 }
 
 export interface TemporalHandles {

@@ -1,9 +1,8 @@
-// The worker as its own OS process, as in production, so tests can SIGKILL it mid-step.
+// The worker as its own OS process, compiled as in production (dist/, built by the global set-up),
+// so tests can SIGKILL it mid-step.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
-
-const workerPath = fileURLToPath(new URL('../../src/worker.ts', import.meta.url));
+import { compiledWorker } from '../../src/paths';
 
 export interface WorkerProcess {
   pid: number;
@@ -12,7 +11,7 @@ export interface WorkerProcess {
 }
 
 export async function startWorkerProcess(env: Record<string, string>): Promise<WorkerProcess> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', workerPath], {
+  const child: ChildProcess = spawn(process.execPath, [compiledWorker], {
     env: { ...process.env, BG_LOG_LEVEL: 'WARN', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,0 +1,32 @@
+// `npm run build`: compiled JavaScript for the worker and the CLI (esbuild, npm packages left
+// external), and the workflow bundle prebuilt once (webpack runs here, never at worker start).
+// Plain Node on purpose: the build must not need tsx.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { bundleWorkflowCode } from '@temporalio/worker';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const dist = path.join(root, 'dist');
+const t0 = Date.now();
+fs.rmSync(dist, { recursive: true, force: true });
+fs.mkdirSync(dist, { recursive: true });
+
+await build({
+  entryPoints: { worker: 'src/worker.ts', cli: 'src/cli/main.ts' },
+  absWorkingDir: root,
+  outdir: dist,
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  packages: 'external',
+  sourcemap: true,
+  logLevel: 'warning',
+});
+
+const quiet = { info() {}, warn: console.warn, error: console.error, debug() {}, trace() {}, log() {} };
+const { code } = await bundleWorkflowCode({ workflowsPath: path.join(root, 'src/workflows/index.ts'), logger: quiet });
+fs.writeFileSync(path.join(dist, 'workflow-bundle.js'), code);
+console.log(`build: dist/worker.js, dist/cli.js, dist/workflow-bundle.js in ${Date.now() - t0} ms`);
