@@ -7,6 +7,7 @@
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { startDevServer } from '../src/temporal/dev-server';
+import { buildDist } from '../test/support/build';
 import { benchCase } from './bench/case';
 import { caseTable, summaryTable, type CaseReport, type Runner } from './bench/report';
 
@@ -52,6 +53,16 @@ async function startTemporal(log: (m: string) => void, onInterrupt: (fn: () => P
   };
 }
 
+async function startTemporalAndBuild(log: (m: string) => void, onInterrupt: (fn: () => Promise<void>) => void) {
+  const [server, built] = await Promise.allSettled([startTemporal(log, onInterrupt), buildDist()]);
+  if (built.status === 'rejected') {
+    if (server.status === 'fulfilled') await server.value.stop();
+    throw built.reason;
+  }
+  if (server.status === 'rejected') throw server.reason;
+  return server.value;
+}
+
 async function main(): Promise<number> {
   const opts = cli();
   const cleanups = new Set<() => Promise<void> | void>();
@@ -70,7 +81,8 @@ async function main(): Promise<number> {
     });
   }
   const log = (msg: string) => console.error(`bench: ${msg}`);
-  const temporal = opts.order.includes('bluegreen') ? await startTemporal(log, onInterrupt) : undefined;
+  // The worker runs from dist/ as it ships: build it fresh, while the dev server starts.
+  const temporal = opts.order.includes('bluegreen') ? await startTemporalAndBuild(log, onInterrupt) : undefined;
   const reports: CaseReport[] = [];
   try {
     for (const c of opts.cases) {
