@@ -79,7 +79,7 @@ export function caseTable(r: CaseReport): string {
   for (const p of r.phases) {
     t.push([
       `${p.runner}\n${p.from}→${p.to}`,
-      p.fleetProblems.length ? `${p.run.outcome}\nBUT ${p.fleetProblems.length} hosts wrong` : p.run.outcome,
+      p.fleetProblems.length ? `${p.run.outcome}\nBUT ${p.fleetProblems.length} fleet problems` : p.run.outcome,
       s(p.run.wallMs),
       ...keys.map((k) => s(p.run.steps[k])),
       String(p.failedRequests),
@@ -98,6 +98,7 @@ export function caseTable(r: CaseReport): string {
   const reasons = r.phases
     .flatMap((p) => [
       ...(p.run.reason ? [`${p.runner}: ${p.run.reason}`] : []),
+      ...(p.run.smokeUnreached?.length ? [`${p.runner}: smoke requests never reached ${p.run.smokeUnreached.join(', ')}`] : []),
       ...p.fleetProblems.slice(0, 5).map((x) => `${p.runner} fleet: ${x}`),
       ...p.failureSamples.map((x) => `${p.runner} load: ${x}`),
     ])

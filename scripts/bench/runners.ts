@@ -22,6 +22,8 @@ export interface RunResult {
   /** bluegreen: the worker process; baseline: the script's own process. */
   peakRssMb: number;
   historyLength?: number;
+  /** Baseline only: hosts its smoke requests never reached. */
+  smokeUnreached?: string[];
 }
 
 export interface BenchWorker {
@@ -83,5 +85,5 @@ export async function runBaseline(plan: Plan, keyPath: string, knownHostsPath: s
   unregister();
   if (code !== 0) return { outcome: 'failed', reason: err.trim().slice(-2000) || `exit ${code}`, wallMs: 0, steps: {}, peakRssMb: 0 };
   const r = JSON.parse(out.trim().split('\n').pop() ?? '{}') as BaselineResult;
-  return { outcome: r.outcome, wallMs: r.wallMs, steps: r.steps, peakRssMb: r.peakRssMb };
+  return { outcome: r.outcome, wallMs: r.wallMs, steps: r.steps, peakRssMb: r.peakRssMb, smokeUnreached: r.smokeUnreached };
 }
