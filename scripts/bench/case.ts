@@ -3,7 +3,7 @@
 // which the first phase did, so its own migrate step is a no-op for both runners alike).
 import type { Client } from '@temporalio/client';
 import { startLoad } from '../../src/lab';
-import { upLab } from './lab';
+import { upLab, type BenchLab } from './lab';
 import { addComparison, type CaseReport, type Phase, type Runner } from './report';
 import { runBaseline, runBluegreen, startBenchWorker, type BenchWorker, type RunResult } from './runners';
 
@@ -14,6 +14,7 @@ export interface CaseOptions {
   rps: number;
   basePort: number;
   order: Runner[];
+  baselinePreflightWidth: number;
   /** Only needed when bluegreen runs. */
   temporal?: { address: string; client: Client };
   log: (msg: string) => void;
@@ -38,7 +39,13 @@ export async function benchCase(o: CaseOptions): Promise<CaseReport> {
     phases: [],
   };
   o.log(`${name}: lab up`);
-  const bl = await upLab(o.hostsPerCluster, o.basePort, o.slowLoginMs);
+  let bl: BenchLab;
+  try {
+    bl = await upLab(o.hostsPerCluster, o.basePort, o.slowLoginMs);
+  } catch (err) {
+    report.error = `lab up: ${err instanceof Error ? err.message : String(err)}`;
+    return report;
+  }
   const removeLab = o.onInterrupt(bl.down);
   report.loginMs = bl.loginMs;
   try {
@@ -65,7 +72,11 @@ export async function benchCase(o: CaseOptions): Promise<CaseReport> {
         run =
           runner === 'bluegreen'
             ? await runBluegreen(o.temporal!.client, worker!, plan, worker!.taskQueue)
-            : await runBaseline(plan, bl.lab.keyPath, bl.lab.knownHostsPath, bl.lab.dir, (kill) => o.onInterrupt(kill));
+            : await runBaseline(
+                plan,
+                { keyPath: bl.lab.keyPath, knownHostsPath: bl.lab.knownHostsPath, workDir: bl.lab.dir, preflightWidth: o.baselinePreflightWidth },
+                (kill) => o.onInterrupt(kill),
+              );
       } finally {
         const loadReport = await load.stop();
         await worker?.process.kill('SIGTERM');

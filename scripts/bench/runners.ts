@@ -70,10 +70,15 @@ const baselineScript = fileURLToPath(new URL('./baseline.ts', import.meta.url));
  * The baseline in its own process, like the worker: the load generator's event loop (in this
  * process) then slows neither runner, and its peak RSS is its own.
  */
-export async function runBaseline(plan: Plan, keyPath: string, knownHostsPath: string, workDir: string, register: (kill: () => void) => () => void): Promise<RunResult> {
+export async function runBaseline(
+  plan: Plan,
+  opts: { keyPath: string; knownHostsPath: string; workDir: string; preflightWidth: number },
+  register: (kill: () => void) => () => void,
+): Promise<RunResult> {
+  const { keyPath, knownHostsPath, workDir } = opts;
   const planFile = path.join(workDir, `baseline-plan-${plan.release}.json`);
   fs.writeFileSync(planFile, JSON.stringify(plan));
-  const child = spawn(process.execPath, ['--import', 'tsx', baselineScript, '--plan', planFile, '--key', keyPath, '--known-hosts', knownHostsPath], {
+  const child = spawn(process.execPath, ['--import', 'tsx', baselineScript, '--plan', planFile, '--key', keyPath, '--known-hosts', knownHostsPath, '--preflight-width', String(opts.preflightWidth)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const unregister = register(() => child.kill('SIGKILL'));
