@@ -1,6 +1,6 @@
 // Operator control of a run: approvals at gates, abort, pause/resume. Every decision is recorded
 // with who and why; decisions that do not apply are recorded as ignored, never silently dropped.
-import { condition, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, condition, isCancellation, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Plan, GateConfig } from '../plan/schema';
 import {
   abortSignal,
@@ -65,6 +65,30 @@ export class Control {
   /** From here on abort and pause no longer apply: the run is already on its way back. */
   enterRollback(): void {
     this.rollingBack = true;
+  }
+
+  /**
+   * Runs a step's long work so that an abort need not wait for all of it: the abort cancels the
+   * work's scope (a deploy then takes no new host and lets the ones in flight finish) and surfaces as
+   * AbortRequested. A cancellation of the run itself passes through unchanged.
+   */
+  async interruptible<T>(work: () => Promise<T>): Promise<T> {
+    if (this.rollingBack) return work();
+    const scope = new CancellationScope();
+    let settled = false;
+    void condition(() => settled || this.aborted).then(() => {
+      if (!settled) scope.cancel();
+    });
+    try {
+      return await scope.run(work);
+    } catch (err) {
+      if (this.abortBy && isCancellation(err) && !CancellationScope.current().consideredCancelled) {
+        throw new AbortRequested(this.abortBy.by, this.abortBy.reason ?? '');
+      }
+      throw err;
+    } finally {
+      settled = true;
+    }
   }
 
   /** A safe point between steps: honours pause, and turns an abort request into AbortRequested. */

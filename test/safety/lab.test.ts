@@ -85,7 +85,10 @@ async function activityEvents(handle: WorkflowHandle, type: string) {
 }
 
 describe('injection: hostile release values run nothing on a host', () => {
-  const canary = () => path.join(t.lab.dir, 'CANARY');
+  // In a host root: the one place the hosts' (non-root) deploy user can surely write, or a canary
+  // that no session could create would prove nothing.
+  const writable = () => t.lab.hosts.find((h) => h.name === 'green-1')!.root;
+  const canary = () => path.join(writable(), 'CANARY');
   const hostile = () => [
     `v2; touch ${canary()}`,
     `$(touch ${canary()})`,
@@ -104,7 +107,7 @@ describe('injection: hostile release values run nothing on a host', () => {
   ];
 
   it('the canary is meaningful: an unquoted command does run on the host', async () => {
-    const control = path.join(t.lab.dir, 'CONTROL');
+    const control = path.join(writable(), 'CONTROL');
     const r = await real.deps.ssh.exec(hostRef('green-1').ssh, `touch ${shellQuote(control)}`, { timeoutMs: 20_000 });
     expect(r.code).toBe(0);
     expect(fs.existsSync(control)).toBe(true);
@@ -133,7 +136,17 @@ describe('injection: hostile release values run nothing on a host', () => {
     const env = new MockActivityEnvironment(undefined, { logger: quiet });
     const host = hostRef('green-1');
     for (const release of hostile()) {
-      await expect(env.run(t.activities.installRelease, { host, command: t.plan.commands.install, release })).rejects.toThrow(/release .* (is not allowed|must not be empty)/);
+      await expect(
+        env.run(t.activities.deployHosts, {
+          cluster: 'green',
+          hosts: [host],
+          commands: { install: t.plan.commands.install, currentRelease: t.plan.commands.currentRelease },
+          release,
+          parallelism: 1,
+          installTimeoutSeconds: 30,
+          health: { timeoutSeconds: 5, intervalMs: 500 },
+        }),
+      ).rejects.toThrow(/release .* (is not allowed|must not be empty)/);
       await expect(env.run(t.activities.runMigration, { host, command: t.plan.commands.migrate!, release })).rejects.toThrow(/is not allowed/);
     }
     expect(fs.existsSync(canary())).toBe(false);
