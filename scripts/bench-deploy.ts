@@ -3,7 +3,7 @@
 // the same lab, each under 200 req/s. Prints per case a table and one JSON line, then a summary.
 // Usage: npm run bench -- [sizes, default 2,25,50] [--parallelism 4] [--slow-login-ms 1000]
 //          [--slow-login-size 25] [--only bluegreen|baseline] [--baseline-first] [--rps 200] [--base-port 20000]
-//          [--baseline-preflight-width 16]
+//          [--baseline-preflight-width N, default 0: all hosts at once]
 // --slow-login-ms 0 skips the slow-login case.
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
@@ -23,7 +23,7 @@ function cli() {
       'baseline-first': { type: 'boolean', default: false },
       rps: { type: 'string', default: '200' },
       'base-port': { type: 'string', default: process.env.BG_LAB_BASE_PORT || '20000' },
-      'baseline-preflight-width': { type: 'string', default: '16' },
+      'baseline-preflight-width': { type: 'string', default: '0' },
     },
   });
   const int = (name: string, v: string) => {
@@ -39,7 +39,7 @@ function cli() {
   if (slowLoginMs > 0) cases.push({ hostsPerCluster: int('slow-login-size', values['slow-login-size']), slowLoginMs });
   return { cases, order, parallelism: int('parallelism', values.parallelism), rps: int('rps', values.rps),
     basePort: int('base-port', values['base-port']),
-    baselinePreflightWidth: Math.max(1, int('baseline-preflight-width', values['baseline-preflight-width'])),
+    baselinePreflightWidth: int('baseline-preflight-width', values['baseline-preflight-width']),
   };
 }
 

@@ -25,13 +25,9 @@ export interface BenchLab {
 
 export async function upLab(hostsPerCluster: number, basePort: number, slowLoginMs: number): Promise<BenchLab> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bg-bench-'));
-  // slowLoginMs comes with the lab-users branch (labUp({ slowLoginMs })). Typed loosely so this
-  // compiles before that lands; loginMs below proves whether the lab honoured it.
-  const opts: Parameters<typeof labUp>[0] & { slowLoginMs?: number } = { dir, hostsPerCluster, basePort };
-  if (slowLoginMs > 0) opts.slowLoginMs = slowLoginMs;
   let lab: LabUpResult;
   try {
-    lab = await labUp(opts);
+    lab = await labUp({ dir, hostsPerCluster, basePort, slowLoginMs });
   } catch (err) {
     fs.rmSync(dir, { recursive: true, force: true });
     throw err;
@@ -41,9 +37,7 @@ export async function upLab(hostsPerCluster: number, basePort: number, slowLogin
     fs.rmSync(dir, { recursive: true, force: true });
   };
   try {
-    // A root login with pyenv in ~/.bashrc is slow on its own: only the lab's own word shows the option took.
-    const granted = (lab as { slowLoginMs?: number }).slowLoginMs ?? 0;
-    if (granted !== slowLoginMs) throw new Error(`asked for a ${slowLoginMs} ms login shell, the lab reports ${granted} ms (labUp has no slowLoginMs before branch lab-users)`);
+    if (lab.slowLoginMs !== slowLoginMs) throw new Error(`asked for a ${slowLoginMs} ms login shell, the lab reports ${lab.slowLoginMs} ms`);
     const loginMs = await measureLogin(lab);
     if (loginMs < slowLoginMs) throw new Error(`asked for a ${slowLoginMs} ms login shell but a login took ${loginMs} ms`);
     return {

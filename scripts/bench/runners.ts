@@ -72,13 +72,13 @@ const baselineScript = fileURLToPath(new URL('./baseline.ts', import.meta.url));
  */
 export async function runBaseline(
   plan: Plan,
-  opts: { keyPath: string; knownHostsPath: string; workDir: string; preflightWidth: number },
+  opts: { keyPath: string; knownHostsPath: string; workDir: string; /** 0: all hosts at once. */ preflightWidth: number },
   register: (kill: () => void) => () => void,
 ): Promise<RunResult> {
   const { keyPath, knownHostsPath, workDir } = opts;
   const planFile = path.join(workDir, `baseline-plan-${plan.release}.json`);
   fs.writeFileSync(planFile, JSON.stringify(plan));
-  const child = spawn(process.execPath, ['--import', 'tsx', baselineScript, '--plan', planFile, '--key', keyPath, '--known-hosts', knownHostsPath, '--preflight-width', String(opts.preflightWidth)], {
+  const child = spawn(process.execPath, ['--import', 'tsx', baselineScript, '--plan', planFile, '--key', keyPath, '--known-hosts', knownHostsPath, ...(opts.preflightWidth > 0 ? ['--preflight-width', String(opts.preflightWidth)] : [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const unregister = register(() => child.kill('SIGKILL'));
