@@ -92,7 +92,7 @@ async function rollbackCluster(ctx: StepContext, cluster: string, rec: ClusterLo
   await deploy(ctx, cluster, plan.currentRelease);
   did(`installed ${plan.currentRelease} on ${names.join(', ')}; each healthy`);
   doing(`smoke-test ${cluster} on ${plan.currentRelease} through the standby pool`);
-  await verify(ctx, cluster, plan.currentRelease, false);
+  await verify(ctx, cluster, plan.currentRelease, { promoteGate: false });
   did(`smoke-tested ${cluster} on ${plan.currentRelease} through the standby pool`);
   doing(`put ${cluster} back into the live pool`);
   await live(ctx, cluster);

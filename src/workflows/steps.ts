@@ -51,6 +51,19 @@ export async function step<T>(ctx: StepContext, name: StepName, cluster: string 
   }
 }
 
+/**
+ * Goes on with the step a run was in when it continued as new (waiting at a gate): no new step
+ * record, the step's time runs on from when it started.
+ */
+export async function resumeStep<T>(ctx: StepContext, body: () => Promise<T>): Promise<T> {
+  const record = ctx.status.steps[ctx.status.steps.length - 1];
+  try {
+    return await body();
+  } finally {
+    if (record) record.ms = Date.now() - Date.parse(record.startedAt);
+  }
+}
+
 export function errorMessage(err: unknown): string {
   let e: unknown = err;
   let suffix = '';
@@ -181,7 +194,7 @@ export function boundedError(message: string, max = 600): string {
 }
 
 /** Step 3: smoke-test the cluster through the standby pool; the promote gate (if any) follows. */
-export async function verify(ctx: StepContext, cluster: string, release: string, withGate: boolean): Promise<void> {
+export async function verify(ctx: StepContext, cluster: string, release: string, opts: { promoteGate: boolean }): Promise<void> {
   const { plan, call } = ctx;
   clusterOf(ctx.status, cluster).phase = 'verifying';
   const names = hostRefs(plan, cluster).map((h) => h.name);
@@ -198,9 +211,12 @@ export async function verify(ctx: StepContext, cluster: string, release: string,
     hosts: names,
   });
   for (const h of hostsOf(ctx.status, cluster)) h.phase = 'verified';
-  if (withGate && plan.gates.promote.enabled) {
-    await ctx.control.gate(`promote-${cluster}`, plan.gates.promote);
-  }
+  if (opts.promoteGate) await promoteGate(ctx, cluster);
+}
+
+/** Step 3's optional manual approval: "promote this cluster?" */
+export async function promoteGate(ctx: StepContext, cluster: string): Promise<void> {
+  if (ctx.plan.gates.promote.enabled) await ctx.control.gate(`promote-${cluster}`, ctx.plan.gates.promote);
 }
 
 /** Step 4: back into the live pool, wait until UP, out of the standby pool. */
