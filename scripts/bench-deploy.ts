@@ -1,76 +1,113 @@
-// Benchmark: a full v1 → v2 deployment on labs of growing size, under load. Prints one JSON line per
-// size: wall time, time per step, requests and failures, and the worker process's peak memory.
-// Usage: npm run bench -- [sizes, default 2,10,25] [--parallelism N]
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+// Benchmark, side by side: for each size one lab, the bluegreen deployment (worker process +
+// Temporal) and the bare baseline (scripts/bench/baseline.ts: direct SSH and Runtime API calls) on
+// the same lab, each under 200 req/s. Prints per case a table and one JSON line, then a summary.
+// Usage: npm run bench -- [sizes, default 2,25,50] [--parallelism 4] [--slow-login-ms 1000]
+//          [--slow-login-size 25] [--only bluegreen|baseline] [--baseline-first] [--rps 200] [--base-port 20000]
+//          [--baseline-preflight-width N, default 0: all hosts at once]
+// --slow-login-ms 0 skips the slow-login case.
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
-import { labDown, labUp, startLoad } from '../src/lab';
-import { loadPlanInput } from '../src/plan/load';
-import { parsePlan } from '../src/plan/validate';
-import type { PlanInput } from '../src/plan/schema';
-import { startDeployment } from '../src/client/start';
 import { startDevServer } from '../src/temporal/dev-server';
-import { startWorkerProcess } from '../test/support/worker-process';
+import { buildDist } from '../test/support/build';
+import { benchCase } from './bench/case';
+import { caseTable, summaryTable, type CaseReport, type Runner } from './bench/report';
 
-function peakRssMb(pid: number): number {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return Math.round(kb / 102.4) / 10;
+function cli() {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      parallelism: { type: 'string', default: '4' },
+      'slow-login-ms': { type: 'string', default: '1000' },
+      'slow-login-size': { type: 'string', default: '25' },
+      only: { type: 'string' },
+      'baseline-first': { type: 'boolean', default: false },
+      rps: { type: 'string', default: '200' },
+      'base-port': { type: 'string', default: process.env.BG_LAB_BASE_PORT || '20000' },
+      'baseline-preflight-width': { type: 'string', default: '0' },
+    },
+  });
+  const int = (name: string, v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} ${v}: expected a whole number`);
+    return n;
+  };
+  if (values.only !== undefined && values.only !== 'bluegreen' && values.only !== 'baseline') throw new Error('--only takes bluegreen or baseline');
+  const order: Runner[] = values.only ? [values.only as Runner] : values['baseline-first'] ? ['baseline', 'bluegreen'] : ['bluegreen', 'baseline'];
+  const sizes = (positionals[0] ?? '2,25,50').split(',').map((v) => int('sizes', v));
+  const slowLoginMs = int('slow-login-ms', values['slow-login-ms']);
+  const cases = sizes.map((n) => ({ hostsPerCluster: n, slowLoginMs: 0 }));
+  if (slowLoginMs > 0) cases.push({ hostsPerCluster: int('slow-login-size', values['slow-login-size']), slowLoginMs });
+  return { cases, order, parallelism: int('parallelism', values.parallelism), rps: int('rps', values.rps),
+    basePort: int('base-port', values['base-port']),
+    baselinePreflightWidth: int('baseline-preflight-width', values['baseline-preflight-width']),
+  };
 }
 
-async function benchOne(address: string, client: Client, hostsPerCluster: number, parallelism: number) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bg-bench-'));
-  const lab = await labUp({ dir, hostsPerCluster, basePort: Number(process.env.BG_LAB_BASE_PORT) || 20000 });
-  const taskQueue = `bench-${hostsPerCluster}-${Date.now()}`;
-  const worker = await startWorkerProcess({ TEMPORAL_ADDRESS: address, BG_TASK_QUEUE: taskQueue, BG_SSH_KEY: lab.keyPath, BG_KNOWN_HOSTS: lab.knownHostsPath });
-  try {
-    const input = (await loadPlanInput(lab.planPath)) as PlanInput;
-    const plan = parsePlan({ ...input, parallelism });
-    const load = startLoad({ url: lab.liveUrl, rps: 200, dbPath: lab.dbPath });
-    const t0 = Date.now();
-    const handle = await startDeployment(client, plan, { taskQueue, workflowId: taskQueue });
-    const result = await handle.result();
-    const wallMs = Date.now() - t0;
-    const report = await load.stop();
-    return {
-      hostsPerCluster,
-      hosts: lab.hosts.length,
-      parallelism,
-      outcome: result.outcome,
-      wallMs,
-      steps: Object.fromEntries(result.steps.map((s) => [`${s.step}${s.cluster ? `:${s.cluster}` : ''}`, s.ms])),
-      requests: report.requests,
-      failedRequests: report.failures.count,
-      lostWrites: report.lostWrites.length,
-      latencyMs: report.latencyMs,
-      workerPeakRssMb: peakRssMb(worker.pid),
-    };
-  } finally {
-    await worker.kill('SIGTERM');
-    await labDown(dir);
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-async function main() {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { parallelism: { type: 'string', default: '4' } } });
-  const sizes = (positionals[0] ?? '2,10,25').split(',').map(Number);
+async function startTemporal(log: (m: string) => void, onInterrupt: (fn: () => Promise<void>) => void) {
+  log('starting the Temporal dev server');
   const server = await startDevServer();
+  onInterrupt(() => server.stop());
   const connection = await Connection.connect({ address: server.address });
-  const client = new Client({ connection });
+  return {
+    address: server.address,
+    client: new Client({ connection }),
+    stop: async () => {
+      await connection.close();
+      await server.stop();
+    },
+  };
+}
+
+async function startTemporalAndBuild(log: (m: string) => void, onInterrupt: (fn: () => Promise<void>) => void) {
+  const [server, built] = await Promise.allSettled([startTemporal(log, onInterrupt), buildDist()]);
+  if (built.status === 'rejected') {
+    if (server.status === 'fulfilled') await server.value.stop();
+    throw built.reason;
+  }
+  if (server.status === 'rejected') throw server.reason;
+  return server.value;
+}
+
+async function main(): Promise<number> {
+  const opts = cli();
+  const cleanups = new Set<() => Promise<void> | void>();
+  const onInterrupt = (fn: () => Promise<void> | void) => {
+    cleanups.add(fn);
+    return () => void cleanups.delete(fn);
+  };
+  // Ctrl-C or a kill: stop what this bench started (worker, baseline, lab, Temporal), newest first.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      console.error(`bench: ${sig}, cleaning up`);
+      void (async () => {
+        for (const fn of [...cleanups].reverse()) await Promise.resolve(fn()).catch(() => {});
+        process.exit(130);
+      })();
+    });
+  }
+  const log = (msg: string) => console.error(`bench: ${msg}`);
+  // The worker runs from dist/ as it ships: build it fresh, while the dev server starts.
+  const temporal = opts.order.includes('bluegreen') ? await startTemporalAndBuild(log, onInterrupt) : undefined;
+  const reports: CaseReport[] = [];
   try {
-    for (const n of sizes) {
-      console.log(JSON.stringify(await benchOne(server.address, client, n, Number(values.parallelism))));
+    for (const c of opts.cases) {
+      const report = await benchCase({ ...opts, ...c, temporal, log, onInterrupt });
+      reports.push(report);
+      console.log(caseTable(report));
+      console.log(JSON.stringify(report));
     }
   } finally {
-    await connection.close();
-    await server.stop();
+    await temporal?.stop();
   }
+  console.log(summaryTable(reports));
+  console.log('(one 2-core machine, shared with other work while measuring unless said otherwise: expect noise)');
+  return reports.every((r) => !r.error && r.phases.every((p) => p.run.outcome === 'succeeded' && p.fleetProblems.length === 0)) ? 0 : 1;
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

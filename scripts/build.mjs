@@ -10,13 +10,15 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(root, 'dist');
 const t0 = Date.now();
-fs.rmSync(dist, { recursive: true, force: true });
-fs.mkdirSync(dist, { recursive: true });
+// Built aside, then each file renamed into dist/: a worker starting (or a second test run building)
+// meanwhile sees the old files or the new ones, never none.
+const staging = path.join(dist, `.build-${process.pid}`);
+fs.mkdirSync(staging, { recursive: true });
 
 await build({
   entryPoints: { worker: 'src/worker.ts', cli: 'src/cli/main.ts' },
   absWorkingDir: root,
-  outdir: dist,
+  outdir: staging,
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -28,5 +30,7 @@ await build({
 
 const quiet = { info() {}, warn: console.warn, error: console.error, debug() {}, trace() {}, log() {} };
 const { code } = await bundleWorkflowCode({ workflowsPath: path.join(root, 'src/workflows/index.ts'), logger: quiet });
-fs.writeFileSync(path.join(dist, 'workflow-bundle.js'), code);
+fs.writeFileSync(path.join(staging, 'workflow-bundle.js'), code);
+for (const f of fs.readdirSync(staging)) fs.renameSync(path.join(staging, f), path.join(dist, f));
+fs.rmSync(staging, { recursive: true, force: true });
 console.log(`build: dist/worker.js, dist/cli.js, dist/workflow-bundle.js in ${Date.now() - t0} ms`);

@@ -7,7 +7,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from 
 import { createActivities } from './activities';
 import { haproxyFromConfig } from './activities/haproxy';
 import { checkHealth, smokeTest } from './activities/http-check';
-import { loadKnownHosts } from './activities/known-hosts';
+import { knownHostsFile, loadKnownHosts } from './activities/known-hosts';
 import { createSshClient } from './activities/ssh';
 import type { ActivityDeps } from './activities/deps';
 import { connectionOptions, temporalSettings } from './config';
@@ -41,7 +41,11 @@ export async function realDeps(secrets: WorkerSecrets): Promise<{ deps: Activity
   const knownHosts = await loadKnownHosts(secrets.knownHostsPath);
   // Lines the parser could not use would otherwise go unnoticed until a host is refused.
   for (const w of knownHosts.warnings) console.warn(`worker: ${secrets.knownHostsPath}: ${w}`);
-  const ssh = createSshClient({ privateKey: readFileSync(secrets.sshKeyPath), passphrase: secrets.sshKeyPassphrase, knownHosts });
+  const ssh = createSshClient({
+    privateKey: readFileSync(secrets.sshKeyPath),
+    passphrase: secrets.sshKeyPassphrase,
+    knownHosts: knownHostsFile(secrets.knownHostsPath, knownHosts, (w) => console.warn(`worker: ${w}`)),
+  });
   return {
     deps: { ssh, lb: (config) => haproxyFromConfig(config), http: { checkHealth, smokeTest } },
     close: () => ssh.close(),
@@ -78,6 +82,8 @@ export async function runWorker(env = process.env): Promise<void> {
       activities: createActivities(deps),
       // Activities heartbeat; on SIGTERM running ones get this long to notice and finish.
       shutdownGraceTime: '10 seconds',
+      // Heartbeats leave at least every 3 s, so the 15 s heartbeat timeout survives a rejected one.
+      maxHeartbeatThrottleInterval: '3 seconds',
     });
     console.log(`worker: task queue ${settings.taskQueue} on ${settings.address} (namespace ${settings.namespace})`);
     // Worker.run() resolves after SIGINT/SIGTERM once in-flight tasks are done (graceful shutdown).

@@ -1,27 +1,31 @@
 // The activities, built by a factory from their dependencies (createActivities({ ssh, lb, http })).
 // Each one is idempotent: it reads the current state and does only what is missing, so a retry or
 // a replay after a worker crash is harmless.
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { ActivityDeps } from './deps';
 import { assertSafeRelease, renderCommand, describeValue } from './shell';
 import { drainAndWait, ensureState, waitUntilUp } from './lb';
-import { HealthCheckFailed, waitUntilHealthy } from './http-check';
-import type {
-  DrainInput,
-  HealthInput,
-  HealthReport,
-  InstallInput,
-  LbServerView,
-  MigrateInput,
-  ReadHostReleaseInput,
-  LeavePoolInput,
-  SmokeInput,
-  SmokeReport,
-  WaitUpInput,
-  LbConfig,
+import { deployFleet, eachBounded, inspectFleet } from './fleet';
+import { withHeartbeat, resumedFrom } from './heartbeat';
+import { HostFailure, runOnHost } from './remote';
+import {
+  isDeployProgress,
+  type DeployInput,
+  type DeployReport,
+  type DrainInput,
+  type HostInspection,
+  type InspectInput,
+  type LbServerView,
+  type MigrateInput,
+  type LeavePoolInput,
+  type SmokeInput,
+  type SmokeReport,
+  type WaitUpInput,
+  type LbConfig,
 } from './types';
-import { runOnHost } from './remote';
-import { RELEASE_PATTERN } from '../plan/schema';
+
+/** Smoke requests in flight at once through the standby pool. */
+const SMOKE_CONCURRENCY = 8;
 
 export function createActivities({ ssh, lb, http }: ActivityDeps) {
   return {
@@ -31,14 +35,13 @@ export function createActivities({ ssh, lb, http }: ActivityDeps) {
       return [...live, ...standby].map((s) => ({ server: s.server, pool: s.pool, admin: s.admin, status: s.status, sessions: s.sessions }));
     },
 
-    async readHostRelease({ host, command }: ReadHostReleaseInput): Promise<string> {
-      const out = await runOnHost(ssh, host, command, { timeoutMs: 60_000, what: 'print the current release' });
-      return parseRelease(host.name, out);
-    },
-
-    async probeHealth({ host, release, timeoutSeconds }: HealthInput): Promise<HealthReport> {
-      const r = await http.checkHealth(host.healthUrl, { expectRelease: release, timeoutMs: timeoutSeconds * 1000 });
-      return { ok: r.ok, release: r.release, status: r.status, reason: r.reason };
+    /** Preflight's reads: every host's release (SSH) and health (HTTP), many hosts at once. */
+    async inspectHosts(input: InspectInput): Promise<HostInspection[]> {
+      const ctx = Context.current();
+      return withHeartbeat(
+        () => ({ hosts: input.hosts.length }),
+        () => inspectFleet({ ssh, lb, http }, input, ctx.cancellationSignal),
+      );
     },
 
     async drainFromLive({ lb: config, servers, deadlineSeconds }: DrainInput): Promise<void> {
@@ -77,96 +80,83 @@ export function createActivities({ ssh, lb, http }: ActivityDeps) {
       await ensureState(lb(config), pool, servers, 'maint');
     },
 
-    async installRelease({ host, command, release }: InstallInput): Promise<string> {
-      assertSafeRelease(release);
-      const out = await runOnHost(ssh, host, renderCommand(command, { release }), {
-        timeoutMs: 5 * 60_000,
-        what: `install ${release}`,
-      });
-      const now = parseRelease(host.name, out);
-      if (now !== release) {
-        throw ApplicationFailure.nonRetryable(
-          `${host.name}: the install command finished but the host reports release "${now}", not "${release}"`,
-          'ReleaseMismatch',
-        );
-      }
-      return now;
-    },
-
-    async waitHealthy({ host, release, timeoutSeconds, intervalMs }: HealthInput): Promise<HealthReport> {
+    /**
+     * Step 2 for a whole cluster. A retried attempt (the worker died) resumes: hosts the previous
+     * attempt saw healthy on the release are not installed again. Cancellation (abort, cancel) takes
+     * no new host and lets the installs in flight finish, so the rollback never races one.
+     */
+    async deployHosts(input: DeployInput): Promise<DeployReport> {
+      assertSafeRelease(input.release);
       const ctx = Context.current();
-      try {
-        const r = await waitUntilHealthy(host.healthUrl, {
-          release,
-          deadlineMs: timeoutSeconds * 1000,
-          intervalMs,
-          timeoutMs: Math.min(5000, intervalMs * 4),
-          signal: ctx.cancellationSignal,
-          check: http.checkHealth,
-          onAttempt: (a, attempts) => ctx.heartbeat({ attempts, last: a.reason }),
-        });
-        return { ok: r.ok, release: r.release, status: r.status, reason: r.reason };
-      } catch (err) {
-        if (!(err instanceof HealthCheckFailed)) throw err;
-        throw ApplicationFailure.nonRetryable(
-          `${host.name} did not become healthy on ${release} within ${timeoutSeconds} s (${err.attempts} checks of ${host.healthUrl}); last: ${err.last.reason}`,
-          'HealthCheckFailed',
-        );
-      }
+      const done = new Set(resumedFrom(isDeployProgress)?.done ?? []);
+      const report = await withHeartbeat(
+        () => ({ done: [...done] }),
+        () => deployFleet({ ssh, lb, http }, input, { stopping: () => ctx.cancellationSignal.aborted, signal: ctx.cancellationSignal, done }),
+      );
+      if (ctx.cancellationSignal.aborted) throw new CancelledFailure('deploy stopped: the activity was cancelled');
+      return report;
     },
 
     async smokeTest({ standbyUrl, tests, release, hosts }: SmokeInput): Promise<SmokeReport> {
-      const ctx = Context.current();
       const seen = new Set<string>();
       let passed = 0;
-      // Enough rounds that the standby pool's round robin reaches every host of the cluster.
+      let failure: ApplicationFailure | undefined;
+      // Enough requests that the standby pool's round robin reaches every host of the cluster, a
+      // few at once: 500 hosts must not mean 1,000 requests one after another.
       const rounds = Math.max(2, hosts.length * 2);
-      for (const t of tests) {
-        for (let i = 0; i < rounds; i++) {
-          const r = await http.smokeTest(standbyUrl, t, { release, timeoutMs: t.timeoutSeconds * 1000 });
-          if (r.host) {
-            if (!hosts.includes(r.host)) {
-              throw ApplicationFailure.nonRetryable(
-                `smoke test ${t.path} was answered by ${describeValue(r.host)}, which is not in the cluster under test (${hosts.join(', ')})`,
-                'SmokeTestFailed',
-              );
-            }
-            seen.add(r.host);
+      const members = new Set(hosts);
+      await withHeartbeat(
+        () => ({ passed }),
+        async () => {
+          for (const t of tests) {
+            const requests = Array.from({ length: rounds }, (_, i) => i);
+            await eachBounded(requests, SMOKE_CONCURRENCY, () => failure !== undefined, async () => {
+              const r = await http.smokeTest(standbyUrl, t, { release, timeoutMs: t.timeoutSeconds * 1000 });
+              if (r.host && !members.has(r.host)) {
+                failure ??= ApplicationFailure.nonRetryable(
+                  `smoke test ${t.path} was answered by ${describeValue(r.host)}, which is not in the cluster under test (${hosts.join(', ')})`,
+                  'SmokeTestFailed',
+                );
+                return;
+              }
+              if (r.host) seen.add(r.host);
+              if (!r.ok) {
+                failure ??= ApplicationFailure.nonRetryable(
+                  `smoke test GET ${t.path} through the standby pool failed${r.host ? ` on ${r.host}` : ''}: ${r.reason}`,
+                  'SmokeTestFailed',
+                );
+                return;
+              }
+              passed++;
+            });
+            if (failure) throw failure;
           }
-          if (!r.ok) {
-            throw ApplicationFailure.nonRetryable(
-              `smoke test GET ${t.path} through the standby pool failed${r.host ? ` on ${r.host}` : ''}: ${r.reason}`,
-              'SmokeTestFailed',
-            );
-          }
-          passed++;
-          ctx.heartbeat({ passed });
-        }
-      }
+        },
+      );
       return { passed, hostsSeen: [...seen].sort() };
     },
 
     async runMigration({ host, command, release }: MigrateInput): Promise<string> {
       assertSafeRelease(release);
-      const out = await runOnHost(ssh, host, renderCommand(command, { release }), { timeoutMs: 55 * 60_000, what: 'migrate' });
-      return out.slice(-2000);
+      const ctx = Context.current();
+      try {
+        const out = await withHeartbeat(
+          () => ({ host: host.name }),
+          () => runOnHost(ssh, host, renderCommand(command, { release }), { timeoutMs: 55 * 60_000, what: 'migrate', signal: ctx.cancellationSignal }),
+        );
+        return out.slice(-2000);
+      } catch (err) {
+        if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason ?? err;
+        if (err instanceof HostFailure) throw hostFailure(err);
+        throw err;
+      }
     },
   };
 }
 
-export type Activities = ReturnType<typeof createActivities>;
-
-function parseRelease(host: string, stdout: string): string {
-  const line = stdout.trim().split('\n').pop()?.trim() ?? '';
-  // Replacement characters mean the output was not text: say so rather than quote noise.
-  if (/\uFFFD/.test(stdout) || /[\0-\x08\x0e-\x1f]/.test(line)) {
-    throw ApplicationFailure.nonRetryable(
-      `${host} printed binary output (${Buffer.byteLength(stdout)} bytes kept) where a release name was expected`,
-      'UnsafeValueError',
-    );
-  }
-  if (!RELEASE_PATTERN.test(line)) {
-    throw ApplicationFailure.nonRetryable(`${host} printed ${describeValue(line)} where a release name was expected`, 'UnsafeValueError');
-  }
-  return line;
+/** A host's failure as Temporal sees it: retryable only if the SSH layer says it may heal. */
+function hostFailure(err: HostFailure): ApplicationFailure {
+  return err.retryable ? ApplicationFailure.retryable(err.message, err.type) : ApplicationFailure.nonRetryable(err.message, err.type);
 }
+
+export type Activities = ReturnType<typeof createActivities>;

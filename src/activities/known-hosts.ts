@@ -2,6 +2,7 @@
 // accepts any host key unless told otherwise, so this module is the only thing standing
 // between the worker and a man in the middle: it errs on the side of refusing.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 
 export const SUPPORTED_KEY_TYPES = [
@@ -58,6 +59,37 @@ export async function loadKnownHosts(path: string): Promise<KnownHosts> {
     throw new Error(`cannot read known_hosts file ${path}: ${(err as Error).message}`);
   }
   return parseKnownHosts(text);
+}
+
+/**
+ * known_hosts as it is now: the file is parsed again whenever its size or mtime changed, so an
+ * operator's corrected line takes effect on the next connection, without restarting the worker.
+ * A file that cannot be read keeps the last good contents (and says so once).
+ */
+export function knownHostsFile(path: string, initial: KnownHosts, warn: (message: string) => void): () => KnownHosts {
+  let current = initial;
+  let stamp = stampOf(path);
+  return () => {
+    const now = stampOf(path);
+    if (now === stamp) return current;
+    stamp = now;
+    try {
+      current = parseKnownHosts(readFileSync(path, 'utf8'));
+      for (const w of current.warnings) warn(`${path}: ${w}`);
+    } catch (err) {
+      warn(`${path}: cannot read it (${(err as Error).message}); keeping the entries read before`);
+    }
+    return current;
+  };
+}
+
+function stampOf(path: string): string {
+  try {
+    const st = statSync(path);
+    return `${st.size}:${st.mtimeMs}:${st.ino}`;
+  } catch {
+    return 'unreadable';
+  }
 }
 
 export function parseKnownHosts(text: string): KnownHosts {

@@ -1,62 +1,169 @@
-// Running one command on a host from inside an activity: heartbeats carry the output's tail,
-// cancellation stops the remote command, and SSH errors become Temporal failures with the right
-// retry behaviour (a changed host key is never retried; a refused connection is).
-import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { SshDep } from './deps';
+// What one host is asked to do, free of Temporal: read its release, install one and read back
+// what runs, wait until it is healthy. Failures are HostFailure with the host's name and whether a
+// retry could help (a refused connection may heal; a changed host key or a failing command will
+// not), so the fleet fan-out (fleet.ts) retries per host and reports per host.
+import { randomBytes } from 'node:crypto';
+import type { ExecResult, SshDep } from './deps';
+import { HealthCheckFailed, waitUntilHealthy, type checkHealth } from './http-check';
+import { assertSafeRelease, describeValue, renderCommand } from './shell';
+import { sleep } from './sleep';
 import type { HostRef } from './types';
+import { RELEASE_PATTERN } from '../plan/schema';
 
-const TAIL_CHARS = 2000;
+/** Output quoted in an error: the end of it, where scripts say what went wrong. */
+export const TAIL_CHARS = 2000;
 
-export async function runOnHost(
-  ssh: SshDep,
-  host: HostRef,
-  command: string,
-  opts: { timeoutMs: number; what: string },
-): Promise<string> {
-  const ctx = Context.current();
-  const tail = (s: string) => (s.length > TAIL_CHARS ? s.slice(-TAIL_CHARS) : s);
-  let lastTail = '';
-  // A quiet command still heartbeats, so a dead worker is noticed within the heartbeat timeout
-  // and a live one is not mistaken for dead.
-  const beat = setInterval(() => ctx.heartbeat({ host: host.name, output: lastTail }), 2000);
-  let result;
-  try {
-    result = await ssh.exec(host.ssh, command, {
-      timeoutMs: opts.timeoutMs,
-      signal: ctx.cancellationSignal,
-      onOutput: (t) => {
-        lastTail = tail(t);
-        ctx.heartbeat({ host: host.name, output: lastTail });
-      },
-    });
-  } catch (err) {
-    // Cancelled by the workflow: report the cancellation itself, so the workflow sees a cancelled
-    // activity (and a cancelled run stays cancelled) rather than an SSH failure.
-    if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason ?? err;
-    throw toFailure(host, opts.what, err);
-  } finally {
-    clearInterval(beat);
+export class HostFailure extends Error {
+  constructor(
+    readonly host: string,
+    message: string,
+    /** The failure's kind, e.g. CommandFailed, HostKeyError, SshConnectError, HealthCheckFailed. */
+    readonly type: string,
+    readonly retryable: boolean,
+  ) {
+    super(message);
+    this.name = 'HostFailure';
   }
-  if (result.code !== 0) {
-    const out = tail(`${result.stdout}\n${result.stderr}`.trim());
-    throw ApplicationFailure.nonRetryable(
-      `${host.name}: "${opts.what}" exited with ${result.code === null ? `signal ${result.signal ?? '?'}` : `code ${result.code}`}${out ? `; output: ${out}` : ''}`,
-      'CommandFailed',
-    );
-  }
-  return result.stdout;
 }
 
-function toFailure(host: HostRef, what: string, err: unknown): Error {
-  if (!(err instanceof Error)) return ApplicationFailure.retryable(`${host.name}: ${what}: ${String(err)}`, 'SshError');
-  const message = `${host.name}: ${what}: ${err.message}`;
-  switch (err.name) {
-    case 'HostKeyError':
-      return ApplicationFailure.nonRetryable(message, 'HostKeyError');
-    case 'SshCancelledError':
-      return err;
-    default:
-      // Connection refused, timeouts and dropped connections may heal; the retry policy bounds them.
-      return ApplicationFailure.retryable(message, err.name || 'SshError');
+export interface RunOptions {
+  timeoutMs: number;
+  what: string;
+  signal?: AbortSignal;
+}
+
+const tail = (s: string) => (s.length > TAIL_CHARS ? s.slice(-TAIL_CHARS) : s);
+
+/** Runs a command; its stdout on exit 0, else a HostFailure that quotes the output's tail. */
+export async function runOnHost(ssh: SshDep, host: HostRef, command: string, opts: RunOptions): Promise<string> {
+  return expectSuccess(host, opts.what, await execOnHost(ssh, host, command, opts));
+}
+
+/** Runs a command whatever its exit code; only SSH trouble throws (as a HostFailure). */
+async function execOnHost(ssh: SshDep, host: HostRef, command: string, opts: RunOptions): Promise<ExecResult> {
+  try {
+    return await ssh.exec(host.ssh, command, { timeoutMs: opts.timeoutMs, signal: opts.signal });
+  } catch (err) {
+    const e = err instanceof Error ? err : new Error(String(err));
+    const name = e.name || 'SshError';
+    // A cancellation is not the host's failure; a changed host key must never be retried.
+    if (name === 'SshCancelledError') throw e;
+    throw new HostFailure(host.name, `${host.name}: ${opts.what}: ${e.message}`, name, name !== 'HostKeyError');
   }
+}
+
+function expectSuccess(host: HostRef, what: string, result: ExecResult, output = `${result.stdout}\n${result.stderr}`, context = ''): string {
+  if (result.code === 0) return result.stdout;
+  const out = tail(output.trim());
+  throw new HostFailure(
+    host.name,
+    `${host.name}: "${what}"${context} exited with ${result.code === null ? `signal ${result.signal ?? '?'}` : `code ${result.code}`}${out ? `; output: ${out}` : ''}`,
+    'CommandFailed',
+    false,
+  );
+}
+
+/**
+ * Retries what may heal (connection refused, timeouts, a dropped connection) up to `attempts` times,
+ * 1 s then 2 s apart; the final error says how many attempts it took.
+ */
+export async function withRetries<T>(attempts: number, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!(err instanceof HostFailure) || !err.retryable) throw err;
+      if (attempt >= attempts) {
+        throw new HostFailure(err.host, `${err.message} (gave up after ${attempts} attempts)`, err.type, false);
+      }
+      await sleep(1000 * 2 ** (attempt - 1), signal);
+    }
+  }
+}
+
+export function readRelease(ssh: SshDep, host: HostRef, command: string, signal?: AbortSignal): Promise<string> {
+  return runOnHost(ssh, host, command, { timeoutMs: 60_000, what: 'print the current release', signal }).then((out) =>
+    parseRelease(host.name, out),
+  );
+}
+
+/**
+ * Installs `release` and asks the host which release now runs, in one SSH session (a session can
+ * cost a second on hosts with a heavy login shell). The install command may print anything; the
+ * answer is what `currentRelease` prints after a marker no install prints by chance.
+ */
+export async function installRelease(
+  ssh: SshDep,
+  host: HostRef,
+  commands: { install: string; currentRelease: string },
+  release: string,
+  opts: { timeoutMs: number; signal?: AbortSignal },
+): Promise<string> {
+  assertSafeRelease(release);
+  const marker = `bluegreen-current-release-${randomBytes(8).toString('hex')}`;
+  // Each template runs in its own subshell, on its own lines: an `exit` or a trailing comment in
+  // one cannot swallow what follows.
+  const script = [
+    '(',
+    renderCommand(commands.install, { release }),
+    ')',
+    'bg_rc=$?',
+    'if [ "$bg_rc" -ne 0 ]; then exit "$bg_rc"; fi',
+    `printf '\\n%s\\n' ${marker}`,
+    '(',
+    commands.currentRelease,
+    ')',
+  ].join('\n');
+  const result = await execOnHost(ssh, host, script, { timeoutMs: opts.timeoutMs, what: `install ${release}`, signal: opts.signal });
+  // The marker is printed only once the install succeeded: it tells which half failed.
+  const at = result.stdout.lastIndexOf(`\n${marker}\n`);
+  if (at < 0) expectSuccess(host, `install ${release}`, result);
+  const after = at < 0 ? '' : result.stdout.slice(at + marker.length + 2);
+  expectSuccess(host, 'print the current release', result, `${after}\n${result.stderr}`, ` (after install ${release} succeeded)`);
+  const now = parseRelease(host.name, after);
+  if (now !== release) {
+    throw new HostFailure(host.name, `${host.name}: the install command finished but the host reports release "${now}", not "${release}"`, 'ReleaseMismatch', false);
+  }
+  return now;
+}
+
+export async function waitHealthy(
+  check: typeof checkHealth,
+  host: HostRef,
+  release: string,
+  health: { timeoutSeconds: number; intervalMs: number },
+  signal?: AbortSignal,
+): Promise<void> {
+  try {
+    await waitUntilHealthy(host.healthUrl, {
+      release,
+      deadlineMs: health.timeoutSeconds * 1000,
+      intervalMs: health.intervalMs,
+      timeoutMs: Math.min(5000, health.intervalMs * 4),
+      signal,
+      check,
+    });
+  } catch (err) {
+    if (!(err instanceof HealthCheckFailed)) throw err;
+    throw new HostFailure(
+      host.name,
+      `${host.name} did not become healthy on ${release} within ${health.timeoutSeconds} s (${err.attempts} checks of ${host.healthUrl}); last: ${err.last.reason}`,
+      'HealthCheckFailed',
+      false,
+    );
+  }
+}
+
+/** The last line of a command's output, which must be a release name. */
+export function parseRelease(host: string, stdout: string): string {
+  const line = stdout.trim().split('\n').pop()?.trim() ?? '';
+  // Replacement characters mean the output was not text: say so rather than quote noise. Only the
+  // line that matters is judged; a script may print anything before it.
+  if (/\uFFFD/.test(line) || /[\0-\x08\x0e-\x1f]/.test(line)) {
+    throw new HostFailure(host, `${host} printed binary output (${Buffer.byteLength(stdout)} bytes kept) where a release name was expected`, 'UnsafeValueError', false);
+  }
+  if (!RELEASE_PATTERN.test(line)) {
+    throw new HostFailure(host, `${host} printed ${describeValue(line)} where a release name was expected`, 'UnsafeValueError', false);
+  }
+  return line;
 }

@@ -1,26 +1,18 @@
 // SSH command execution over ssh2, with the host key always checked against known_hosts.
-// One connection per exec: simple, no shared state to go stale, and never near sshd's
-// MaxSessions (10 channels per connection). The cost is a handshake per command (~100-300 ms
-// here). Many parallel execs to ONE host can hit sshd's MaxStartups (default 10:30:100: beyond
-// 10 unauthenticated connections sshd drops some), which surfaces as SshConnectError.
+// Commands share one pooled connection per host (see ssh-pool): the handshake is paid once per
+// host, not once per command. Every command runs on its own channel under a small wrapper that
+// makes it killable (see ssh-wrapper).
 import ssh2 from 'ssh2';
-import type { ClientChannel, ConnectConfig } from 'ssh2';
-import { hostKeyAlgorithmsFor, verifyHostKey, type HostKeyVerdict, type KnownHosts } from './known-hosts';
+import type { ClientChannel } from 'ssh2';
+import type { KnownHosts } from './known-hosts';
 import { HeadTailBuffer, OutputTail, safeCall, throttle } from './ssh-output';
-import {
-  HostKeyError,
-  SshCancelledError,
-  SshConnectError,
-  SshTimeoutError,
-  type SshConnectFailure,
-  type SshError,
-  type SshTarget,
-} from './ssh-errors';
+import { SshCancelledError, SshConnectError, SshTimeoutError, type SshError, type SshTarget } from './ssh-errors';
+import { createConnectionPool, type Lease } from './ssh-pool';
 import { wrapForKill } from './ssh-wrapper';
 
 export * from './ssh-errors';
 
-const { Client, utils } = ssh2;
+const { utils } = ssh2;
 
 /**
  * Options of the client. Commands run under `/bin/sh` (via a small wrapper, see ssh-wrapper)
@@ -29,7 +21,8 @@ const { Client, utils } = ssh2;
 export interface SshClientOptions {
   privateKey: Buffer | string;
   passphrase?: string;
-  knownHosts: KnownHosts;
+  /** A function is asked again for every new connection (a known_hosts file re-read when it changes). */
+  knownHosts: KnownHosts | (() => KnownHosts);
   /** TCP connect + SSH handshake + authentication. Default 15 s. */
   connectTimeoutMs?: number;
   /** Keepalive probes detect a host that froze after connecting. Default 5 s. */
@@ -38,6 +31,8 @@ export interface SshClientOptions {
   keepaliveCountMax?: number;
   /** After TERM, how long processes get before KILL, and how long we wait for the host to confirm. Default 2 s. */
   killGraceMs?: number;
+  /** An unused connection is closed after this long. Default 30 s. */
+  idleMs?: number;
 }
 
 export interface ExecOptions {
@@ -66,20 +61,32 @@ export interface ExecResult {
 
 export interface SshClient {
   exec(target: SshTarget, command: string, opts: ExecOptions): Promise<ExecResult>;
-  /** Kills every running command (SshCancelledError) and refuses new ones. */
+  /** Kills every running command (SshCancelledError), refuses new ones, closes the connections. */
   close(): void;
+  /** Open connections (one per host in use). */
+  connections(): number;
 }
 
 export const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024;
 
+
 export function createSshClient(options: SshClientOptions): SshClient {
-  // Fail at startup, not on the first deployment; ssh2's message never quotes the key.
+  // Fail at startup, not on the first deployment; ssh2's message never quotes the key. Parsed (and
+  // decrypted) once here, not on every connection.
   const parsed = utils.parseKey(options.privateKey, options.passphrase);
   if (parsed instanceof Error) throw new Error(`SSH private key is unusable: ${parsed.message}`);
-  const connectTimeoutMs = options.connectTimeoutMs ?? 15_000;
-  const keepaliveIntervalMs = options.keepaliveIntervalMs ?? 5_000;
-  const keepaliveCountMax = options.keepaliveCountMax ?? 3;
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (!key) throw new Error('SSH private key is unusable: no key in the file');
   const killGraceMs = options.killGraceMs ?? 2_000;
+  const knownHosts = options.knownHosts;
+  const pool = createConnectionPool({
+    key,
+    knownHosts: typeof knownHosts === 'function' ? knownHosts : () => knownHosts,
+    connectTimeoutMs: options.connectTimeoutMs ?? 15_000,
+    keepaliveIntervalMs: options.keepaliveIntervalMs ?? 5_000,
+    keepaliveCountMax: options.keepaliveCountMax ?? 3,
+    idleMs: options.idleMs ?? 30_000,
+  });
   const running = new Set<(reason: string) => void>();
   let closed = false;
 
@@ -95,12 +102,12 @@ export function createSshClient(options: SshClientOptions): SshClient {
     const emitOutput = throttle(() => safeCall(opts.onOutput, tail.value), opts.onOutputIntervalMs ?? 1000);
 
     return new Promise<ExecResult>((resolve, reject) => {
-      const conn = new Client();
-      let verdict: HostKeyVerdict | undefined;
+      let lease: Lease | undefined;
       let channel: ClientChannel | undefined;
       let exit: { code: number | null; signal: string | null } | undefined;
       let phase: 'connecting' | 'running' | 'stopping' | 'done' = 'connecting';
       let onChannelClose: (() => void) | undefined;
+      let retriedStale = false;
       const timers: NodeJS.Timeout[] = [];
 
       const finish = (outcome: SshError | ExecResult) => {
@@ -110,7 +117,7 @@ export function createSshClient(options: SshClientOptions): SshClient {
         emitOutput.cancel();
         opts.signal?.removeEventListener('abort', onAbort);
         running.delete(stopWith);
-        conn.end();
+        lease?.release();
         if (outcome instanceof Error) reject(outcome);
         else resolve(outcome);
       };
@@ -121,16 +128,11 @@ export function createSshClient(options: SshClientOptions): SshClient {
         if (phase === 'done' || phase === 'stopping') return;
         const execRequested = phase === 'running';
         phase = 'stopping';
-        // Without a channel the command never started, or its start is in flight: hanging up
-        // closes its stdin, which the wrapper treats as a kill, but nobody confirms it.
+        // No channel yet: the command never started, or its start is in flight (that channel is
+        // stopped as soon as it opens, below), and nobody confirms it.
         if (!channel) return finish(makeError(!execRequested));
         onChannelClose = () => finish(makeError(true));
-        try {
-          channel.signal('TERM');
-          channel.end();
-        } catch {
-          // The connection may already be gone; the wait below then reports "not confirmed".
-        }
+        stopChannel(channel);
         timers.push(setTimeout(() => finish(makeError(false)), killGraceMs + 1_000));
       };
       function stopWith(reason: string) {
@@ -148,22 +150,32 @@ export function createSshClient(options: SshClientOptions): SshClient {
         ),
       );
 
-      conn.on('error', (err: Error & { level?: string; code?: string }) => {
-        if (verdict && !verdict.ok) return finish(new HostKeyError(target, verdict));
-        if (phase === 'stopping') return; // the stop path reports
-        finish(new SshConnectError(target, ...classify(err, phase === 'running', connectTimeoutMs, target.user)));
-      });
-      conn.on('close', () => {
-        if (phase === 'stopping') return;
-        const failure: SshConnectFailure = phase === 'running' ? 'lost' : 'protocol';
-        finish(new SshConnectError(target, failure, 'connection closed by the host before the command finished'));
-      });
-      conn.on('ready', () => {
-        if (phase !== 'connecting') return;
+      const start = (l: Lease) => {
+        if (phase !== 'connecting') return l.release();
+        lease = l;
         phase = 'running';
-        conn.exec(wrapForKill(command, killGraceMs), (err, ch) => {
+        l.onLost((err) => {
+          if (phase === 'running') finish(err.name === 'HostKeyError' ? err : new SshConnectError(target, 'lost', err.message));
+          else if (phase === 'stopping') onChannelClose?.();
+        });
+        l.conn.exec(wrapForKill(command, killGraceMs), (err, ch) => {
           if (err) {
-            finish(new SshConnectError(target, 'protocol', `could not start the command: ${err.message}`));
+            // A connection that sat in the pool may have gone stale unnoticed: one more try on a fresh one.
+            if (l.reused && !retriedStale && phase === 'running') {
+              retriedStale = true;
+              l.discard();
+              lease = undefined;
+              phase = 'connecting';
+              return connect();
+            }
+            if (phase === 'running') finish(new SshConnectError(target, 'protocol', `could not start the command: ${err.message}`));
+            return;
+          }
+          if (phase !== 'running') {
+            // Stopped while the channel was opening: stop what it is starting, and let it drain.
+            stopChannel(ch);
+            ch.resume();
+            ch.stderr.resume();
             return;
           }
           channel = ch;
@@ -196,31 +208,11 @@ export function createSshClient(options: SshClientOptions): SshClient {
             });
           });
         });
-      });
-
-      const algorithms = hostKeyAlgorithmsFor(options.knownHosts, target.host, target.port);
-      const config: ConnectConfig = {
-        host: target.host,
-        port: target.port,
-        username: target.user,
-        privateKey: options.privateKey,
-        passphrase: options.passphrase,
-        readyTimeout: connectTimeoutMs,
-        keepaliveInterval: keepaliveIntervalMs,
-        keepaliveCountMax,
-        // Without hostHash ssh2 hands over the raw key blob; returning false aborts the handshake.
-        hostVerifier: (key: Buffer) => {
-          verdict = verifyHostKey(options.knownHosts, target.host, target.port, key);
-          return verdict.ok;
-        },
-        // ssh2's type for serverHostKey is a closed union of names; ours are a subset of it.
-        algorithms: algorithms ? { serverHostKey: algorithms as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] } : undefined,
       };
-      try {
-        conn.connect(config);
-      } catch (err) {
-        finish(new SshConnectError(target, 'protocol', (err as Error).message));
-      }
+      const connect = (): void => {
+        pool.acquire(target, () => phase !== 'connecting').then(start, (err: SshError) => finish(err));
+      };
+      connect();
     });
   }
 
@@ -229,34 +221,19 @@ export function createSshClient(options: SshClientOptions): SshClient {
     close() {
       closed = true;
       for (const stopOne of [...running]) stopOne('SSH client closed');
+      pool.close();
     },
+    connections: () => pool.size(),
   };
 }
 
-function classify(
-  err: Error & { level?: string; code?: string },
-  established: boolean,
-  connectTimeoutMs: number,
-  user: string,
-): [SshConnectFailure, string] {
-  const code = err.code ?? '';
-  if (code === 'ECONNREFUSED') return ['refused', 'connection refused (nothing listens on that port)'];
-  if (['ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH'].includes(code)) {
-    return ['unreachable', `host unreachable (${code})`];
+function stopChannel(ch: ClientChannel): void {
+  try {
+    ch.signal('TERM');
+    ch.end();
+  } catch {
+    // The connection may already be gone; the caller's wait then reports "not confirmed".
   }
-  if (err.level === 'client-authentication') {
-    return ['auth', `authentication failed: the host refused our key for user "${user}"`];
-  }
-  if (err.message === 'Keepalive timeout') {
-    return established
-      ? ['lost', 'the host stopped answering keepalives during the command']
-      : ['timeout', 'the host stopped answering during the handshake'];
-  }
-  if (err.level === 'client-timeout' || code === 'ETIMEDOUT') {
-    return ['timeout', `no SSH handshake within ${connectTimeoutMs} ms (host down, frozen or filtered)`];
-  }
-  if (established) return ['lost', `connection lost during the command: ${err.message}`];
-  return ['protocol', err.message];
 }
 
 function checkTarget(t: SshTarget): void {

@@ -29,23 +29,63 @@ export interface LbServerView {
   sessions: number;
 }
 
-export interface ReadHostReleaseInput {
-  host: HostRef;
-  command: string;
+export interface InspectInput {
+  hosts: HostRef[];
+  /** Omit to ask only the health endpoints (no SSH). */
+  currentReleaseCommand?: string;
+  /** The release a healthy host must report. */
+  expectRelease: string;
+  healthTimeoutSeconds: number;
+  /** Hosts read at once. */
+  concurrency: number;
 }
 
-export interface HealthInput {
-  host: HostRef;
-  release: string;
-  timeoutSeconds: number;
-  intervalMs: number;
-}
-
-export interface HealthReport {
-  ok: boolean;
+export interface HostInspection {
+  host: string;
+  /** What the currentRelease command printed. */
   release?: string;
-  status?: number;
-  reason?: string;
+  /** Why the release could not be read (SSH or the command), with the host's name. */
+  error?: string;
+  errorType?: string;
+  healthy?: boolean;
+  healthReason?: string;
+  /** The release the health endpoint reports, if it says. */
+  reportedRelease?: string;
+}
+
+export interface DeployInput {
+  cluster: string;
+  hosts: HostRef[];
+  commands: { install: string; currentRelease: string };
+  release: string;
+  parallelism: number;
+  installTimeoutSeconds: number;
+  health: { timeoutSeconds: number; intervalMs: number };
+}
+
+export interface HostOutcome {
+  host: string;
+  ok: boolean;
+  /** The release it runs; null when a failed install leaves it unknown. */
+  release: string | null;
+  error?: string;
+  errorType?: string;
+}
+
+export interface DeployReport {
+  /** Every host that was attempted (or done by an earlier attempt), in plan order. */
+  hosts: HostOutcome[];
+  /** The host whose failure stopped the cluster. */
+  firstFailure?: string;
+}
+
+/** What a deployHosts attempt heartbeats, and the next attempt resumes from. */
+export interface DeployProgress {
+  done: string[];
+}
+
+export function isDeployProgress(d: unknown): d is DeployProgress {
+  return typeof d === 'object' && d !== null && Array.isArray((d as DeployProgress).done) && (d as DeployProgress).done.every((x) => typeof x === 'string');
 }
 
 export interface DrainInput {
@@ -65,12 +105,6 @@ export interface WaitUpInput {
   pool: PoolName;
   servers: string[];
   deadlineSeconds: number;
-}
-
-export interface InstallInput {
-  host: HostRef;
-  command: string;
-  release: string;
 }
 
 export interface SmokeInput {

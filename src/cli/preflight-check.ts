@@ -1,10 +1,11 @@
 // plan check: the preflight of DESIGN.md step 0, run from the operator's machine with the real
 // activities. It only reads (the LB's pools, each host's release and health) and says what a run
 // would change. Nothing here writes to a host or the load balancer.
-import type { Activities } from '../activities';
-import type { HostRef, LbServerView } from '../activities/types';
+import type { ActivityDeps } from '../activities/deps';
+import { inspectFleet } from '../activities/fleet';
+import type { HostInspection, HostRef, LbServerView } from '../activities/types';
 import type { Plan } from '../plan/schema';
-import { runAsActivity } from './activity-context';
+import { INSPECT_CONCURRENCY, hostProblems, lbProblems } from '../workflows/preflight-rules';
 import { messageOf } from './errors';
 
 export interface HostCheck {
@@ -23,56 +24,54 @@ export interface CheckReport {
   changes: string[];
 }
 
-type ReadOnly = Pick<Activities, 'readLoadBalancer' | 'readHostRelease' | 'probeHealth'>;
-
-export async function checkPlan(plan: Plan, activities: ReadOnly): Promise<CheckReport> {
+/** Reads what preflight reads, with the worker's own code (no Temporal), and applies the same rules. */
+export async function checkPlan(plan: Plan, deps: ActivityDeps): Promise<CheckReport> {
   const problems: string[] = [];
-  let view: LbServerView[] | undefined;
-  try {
-    view = await runAsActivity('readLoadBalancer', () => activities.readLoadBalancer(plan.loadBalancer));
-  } catch (err) {
-    problems.push(`load balancer: ${messageOf(err)}`);
-  }
   const refs: HostRef[] = plan.order.flatMap((cluster) =>
     (plan.clusters[cluster]?.hosts ?? []).map((h) => ({ name: h.name, cluster, ssh: h.ssh, healthUrl: h.healthUrl })),
   );
-  const hosts = await Promise.all(refs.map((h) => checkHost(plan, activities, h, view)));
+  const [view, inspections] = await Promise.all([
+    readPools(plan, deps).catch((err: unknown) => {
+      problems.push(`load balancer: ${messageOf(err)}`);
+      return undefined;
+    }),
+    inspectFleet(deps, {
+      hosts: refs,
+      currentReleaseCommand: plan.commands.currentRelease,
+      expectRelease: plan.currentRelease,
+      healthTimeoutSeconds: 10,
+      concurrency: INSPECT_CONCURRENCY,
+    }),
+  ]);
+  const byHost = new Map(inspections.map((r) => [r.host, r]));
+  const hosts = refs.map((h) => checkHost(plan, h, view, byHost.get(h.name)));
   for (const h of hosts) problems.push(...h.problems.map((p) => `${h.host}: ${p}`));
   return { hosts, problems, changes: wouldChange(plan, hosts) };
 }
 
-async function checkHost(plan: Plan, a: ReadOnly, h: HostRef, view: LbServerView[] | undefined): Promise<HostCheck> {
-  const r: HostCheck = { cluster: h.cluster, host: h.name, problems: [] };
+async function readPools(plan: Plan, deps: ActivityDeps): Promise<LbServerView[]> {
+  const lb = deps.lb(plan.loadBalancer);
+  const [live, standby] = await Promise.all([lb.readServers('live'), lb.readServers('standby')]);
+  return [...live, ...standby];
+}
+
+function checkHost(plan: Plan, h: HostRef, view: LbServerView[] | undefined, r: HostInspection | undefined): HostCheck {
+  const out: HostCheck = { cluster: h.cluster, host: h.name, problems: [] };
+  // The rules speak of "green-1 ...": the table's problems column already names the host.
+  const own = (p: string) => p.replace(new RegExp(`^${escape(h.name)}:? `), '');
   if (view) {
     const live = view.find((s) => s.pool === 'live' && s.server === h.name);
     const standby = view.find((s) => s.pool === 'standby' && s.server === h.name);
-    r.live = live ? `${live.admin}/${live.status}` : 'absent';
-    r.standby = standby ? `${standby.admin}/${standby.status}` : 'absent';
-    if (!live) r.problems.push('not a server of the live backend');
-    else if (live.admin !== 'ready' || live.status !== 'UP') r.problems.push(`not UP in the live pool (admin ${live.admin}, status ${live.status})`);
-    if (!standby) r.problems.push('not a server of the standby backend');
-    else if (standby.admin !== 'maint') r.problems.push(`already in the standby pool (admin ${standby.admin})`);
+    out.live = live ? `${live.admin}/${live.status}` : 'absent';
+    out.standby = standby ? `${standby.admin}/${standby.status}` : 'absent';
+    out.problems.push(...lbProblems(view, h.name).map(own));
   }
-  try {
-    r.release = await runAsActivity('readHostRelease', () => a.readHostRelease({ host: h, command: plan.commands.currentRelease }));
-    if (r.release !== plan.currentRelease) r.problems.push(`runs release "${r.release}", the plan expects "${plan.currentRelease}"`);
-  } catch (err) {
-    r.problems.push(messageOf(err).replace(new RegExp(`^${escape(h.name)}: `), ''));
-    return r;
+  if (r) {
+    out.release = r.release;
+    out.healthy = r.error ? undefined : r.healthy;
+    out.problems.push(...hostProblems(plan.currentRelease, r).map(own));
   }
-  try {
-    // Health of what runs now: a release mismatch is already reported above, once.
-    const running = r.release;
-    const health = await runAsActivity('probeHealth', () =>
-      a.probeHealth({ host: h, release: running, timeoutSeconds: 10, intervalMs: plan.health.intervalMs }),
-    );
-    r.healthy = health.ok;
-    if (!health.ok) r.problems.push(`not healthy: ${health.reason ?? 'unknown reason'}`);
-  } catch (err) {
-    r.healthy = false;
-    r.problems.push(`health check: ${messageOf(err)}`);
-  }
-  return r;
+  return out;
 }
 
 function wouldChange(plan: Plan, hosts: HostCheck[]): string[] {

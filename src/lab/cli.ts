@@ -12,6 +12,11 @@ const int = (v: string) => {
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('a positive whole number');
   return n;
 };
+const nonNegInt = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('a whole number >= 0');
+  return n;
+};
 const out = (json: boolean, data: unknown, text: string) => console.log(json ? JSON.stringify(data, null, 2) : text);
 
 function describe(s: LabStatus): string {
@@ -21,6 +26,7 @@ function describe(s: LabStatus): string {
     `  live ${s.liveUrl}   standby ${s.standbyUrl}   stats ${s.statsUrl}`,
     `  haproxy pid ${s.haproxy.pid} ${s.haproxy.running ? 'running' : 'STOPPED'}${s.haproxy.socketReachable ? '' : ', Runtime API socket MISSING'}`,
     `  plan ${s.planPath}   key ${s.keyPath}   known_hosts ${s.knownHostsPath}`,
+    `  ssh user ${s.user} (shell ${s.userShell ?? '?'})   slow login ${s.slowLoginMs ? `${s.slowLoginMs} ms per session, one at a time per host` : 'off'}`,
   ];
   for (const h of s.hosts)
     lines.push(
@@ -36,11 +42,13 @@ program
   .description('start the lab (idempotent)')
   .option('--hosts-per-cluster <n>', 'hosts in each of green and blue', int)
   .option('--base-port <port>', 'first port of the lab (default BG_LAB_BASE_PORT or 22000)', int)
+  .option('--user <name>', 'log into the hosts as this user (as root default bgdeploy, created if missing; "root" for its slow shell)')
+  .option('--slow-login-ms <ms>', 'every SSH session first waits this long, one at a time per host', nonNegInt)
   .option('--json', 'machine-readable output')
-  .action(async (o: { hostsPerCluster?: number; basePort?: number; json?: boolean }) => {
+  .action(async (o: { hostsPerCluster?: number; basePort?: number; user?: string; slowLoginMs?: number; json?: boolean }) => {
     const t0 = Date.now();
     const log = (m: string) => console.error(`lab: +${((Date.now() - t0) / 1000).toFixed(1)}s ${m}`);
-    const lab = await labUp({ hostsPerCluster: o.hostsPerCluster, basePort: o.basePort, log });
+    const lab = await labUp({ hostsPerCluster: o.hostsPerCluster, basePort: o.basePort, user: o.user, slowLoginMs: o.slowLoginMs, log });
     const status = await labStatus(lab.dir);
     out(!!o.json, { ...status, alreadyUp: lab.alreadyUp, elapsedMs: lab.elapsedMs }, `${lab.alreadyUp ? 'already up' : `up in ${(lab.elapsedMs / 1000).toFixed(1)} s`}\n${describe(status)}`);
   });

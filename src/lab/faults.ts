@@ -1,14 +1,11 @@
 // Fault injection: break one part of the lab on purpose, and undo it.
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { defaultLabDir, describeLab, labPaths, type LabHost } from './layout';
-import { isAlive, signal, stopPids, descendants } from './procs';
+import { defaultLabDir, labPaths, type LabHost } from './layout';
+import { isAlive, signal, stopPids, descendants, freezeTrees } from './procs';
 import { startSshd } from './sshd';
-import { readState, updateState } from './state';
-
-const run = promisify(execFile);
+import { labOf, readState, updateState } from './state';
+import { runHostScript } from './host-script';
 
 export const FAULTS = ['sshd', 'freeze', 'app', 'haproxy-api'] as const;
 export type FaultKind = (typeof FAULTS)[number];
@@ -16,7 +13,7 @@ export type FaultKind = (typeof FAULTS)[number];
 function hostOf(dir: string, name: string): LabHost {
   const state = readState(dir);
   if (!state) throw new Error(`no lab is up in ${dir}`);
-  const host = describeLab(dir, state.basePort, state.hostsPerCluster).hosts.find((h) => h.name === name);
+  const host = labOf(dir, state).hosts.find((h) => h.name === name);
   if (!host) throw new Error(`no host "${name}" in the lab`);
   return host;
 }
@@ -46,29 +43,34 @@ export async function startSshdAgain(dir: string, name: string): Promise<void> {
   });
 }
 
-/** SIGSTOP the sshd listener: the kernel still completes TCP handshakes, nothing ever answers. */
+/**
+ * SIGSTOP the host's sshd and every session it serves (as a frozen machine would be): the kernel
+ * still completes TCP handshakes, nothing ever answers, and an open connection goes silent too.
+ */
 export function freezeHost(dir: string, name: string): void {
   hostOf(dir, name);
   const pid = sshdPid(dir, name);
   if (!isAlive(pid)) throw new Error(`sshd of ${name} is not running`);
-  signal(pid, 'SIGSTOP');
+  freezeTrees([pid]);
 }
 
 export function thawHost(dir: string, name: string): void {
   hostOf(dir, name);
   const pid = sshdPid(dir, name);
-  if (isAlive(pid)) signal(pid, 'SIGCONT');
+  if (!isAlive(pid)) return;
+  for (const p of [pid, ...descendants([pid])]) signal(p, 'SIGCONT');
 }
 
-/** Stops / starts the host's app through its own host script, as an operator on the box would. */
+/**
+ * Stops / starts the host's app through its own host script, as an operator on the box would: as
+ * the deploy user, so the app it starts is one a later install over SSH can stop.
+ */
 export async function stopApp(dir: string, name: string): Promise<void> {
-  const host = hostOf(dir, name);
-  await run(labPaths(dir).hostScript, ['stop-app'], { env: { ...process.env, BG_HOST_ROOT: host.root } });
+  await runHostScript(dir, hostOf(dir, name).root, ['stop-app']);
 }
 
 export async function startApp(dir: string, name: string): Promise<void> {
-  const host = hostOf(dir, name);
-  await run(labPaths(dir).hostScript, ['start-app'], { env: { ...process.env, BG_HOST_ROOT: host.root } });
+  await runHostScript(dir, hostOf(dir, name).root, ['start-app']);
 }
 
 /** Moves the Runtime API socket away: connecting to its path fails with ENOENT, HAProxy keeps serving. */

@@ -21,3 +21,5 @@ export { hostCurrentRelease, hostRestarts, hostReleases, type Restart } from './
 export { haproxyCommand, showStat, serverRow, type StatRow } from './haproxy';
 export { RELEASES, type ReleaseName } from './releases';
 export { labPlan } from './plan';
+export { runHostScript, labUserOf } from './host-script';
+export { DEFAULT_DEPLOY_USER, lookupUser, giveTreeTo, type LabUser } from './deploy-user';

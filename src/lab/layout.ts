@@ -38,6 +38,7 @@ export interface Lab {
   dir: string;
   basePort: number;
   hostsPerCluster: number;
+  /** Who SSH sessions log in as (the deploy user when the lab was started as root). */
   user: string;
   planPath: string;
   keyPath: string;
@@ -72,6 +73,7 @@ export function labPaths(dir: string) {
     knownHosts: path.join(dir, 'known_hosts'),
     bin: path.join(dir, 'bin'),
     hostScript: path.join(dir, 'bin', 'lab-host'),
+    slowLogin: path.join(dir, 'bin', 'slow-login'),
     artifacts: path.join(dir, 'artifacts'),
     db: path.join(dir, 'db', 'app.sqlite'),
     hosts: path.join(dir, 'hosts'),
@@ -97,7 +99,7 @@ export function hostPaths(root: string) {
   };
 }
 
-export function describeLab(dir: string, basePort: number, hostsPerCluster: number): Lab {
+export function describeLab(dir: string, basePort: number, hostsPerCluster: number, user = os.userInfo().username): Lab {
   if (!Number.isInteger(hostsPerCluster) || hostsPerCluster < 1 || hostsPerCluster * 2 > MAX_HOSTS)
     throw new Error(`hosts per cluster must be 1..${MAX_HOSTS / 2}, got ${hostsPerCluster}`);
   const p = labPaths(dir);
@@ -112,7 +114,7 @@ export function describeLab(dir: string, basePort: number, hostsPerCluster: numb
     dir,
     basePort,
     hostsPerCluster,
-    user: os.userInfo().username,
+    user,
     planPath: p.plan,
     keyPath: p.key,
     knownHostsPath: p.knownHosts,

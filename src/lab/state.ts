@@ -1,11 +1,15 @@
 // The lab's record of what it started (state.json): what `down` stops and `status` reports.
 import fs from 'node:fs';
-import { labPaths } from './layout';
+import { describeLab, labPaths, type Lab } from './layout';
 
 export interface LabState {
   basePort: number;
   hostsPerCluster: number;
   startedAt: string;
+  /** Who the hosts are logged into as (absent in a lab from before: the user who started it). */
+  user?: string;
+  /** The delay of each SSH login (0: none). */
+  slowLoginMs?: number;
   haproxyPid?: number;
   sshdPids: Record<string, number>;
   /** Hosts whose sshd was stopped on purpose by a fault (so status does not call the lab broken). */
@@ -32,4 +36,9 @@ export function updateState(dir: string, fn: (s: LabState) => void): LabState {
   fn(s);
   writeState(dir, s);
   return s;
+}
+
+/** The lab as recorded, with the user its hosts log in as. */
+export function labOf(dir: string, state: LabState): Lab {
+  return describeLab(dir, state.basePort, state.hostsPerCluster, state.user);
 }

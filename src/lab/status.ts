@@ -1,9 +1,10 @@
 // `lab status`: what runs, per process and per host, plus the paths a deployer needs.
 import fs from 'node:fs';
 import path from 'node:path';
-import { defaultLabDir, describeLab, hostPaths, labPaths } from './layout';
+import { defaultLabDir, hostPaths, labPaths } from './layout';
 import { isAlive, procState, readPidFile } from './procs';
-import { readState } from './state';
+import { labOf, readState } from './state';
+import { lookupUser } from './deploy-user';
 
 export interface HostStatus {
   name: string;
@@ -31,6 +32,11 @@ export interface LabStatus {
   standbyUrl: string | null;
   statsUrl: string | null;
   strictModes: boolean;
+  /** Who SSH sessions log in as, and that user's login shell. */
+  user: string | null;
+  userShell: string | null;
+  /** The delay every SSH login costs on purpose (0: none). */
+  slowLoginMs: number;
   haproxy: { pid: number | null; running: boolean; socketReachable: boolean };
   hosts: HostStatus[];
 }
@@ -39,7 +45,7 @@ export async function labStatus(dir = defaultLabDir()): Promise<LabStatus> {
   dir = path.resolve(dir);
   const p = labPaths(dir);
   const state = readState(dir);
-  const lab = state ? describeLab(dir, state.basePort, state.hostsPerCluster) : undefined;
+  const lab = state ? labOf(dir, state) : undefined;
   const hosts: HostStatus[] = (lab?.hosts ?? []).map((h) => {
     const hp = hostPaths(h.root);
     const sshdPid = state?.sshdPids[h.name];
@@ -74,6 +80,9 @@ export async function labStatus(dir = defaultLabDir()): Promise<LabStatus> {
     standbyUrl: lab?.standbyUrl ?? null,
     statsUrl: lab?.statsUrl ?? null,
     strictModes,
+    user: lab?.user ?? null,
+    userShell: (lab && lookupUser(lab.user)?.shell) || null,
+    slowLoginMs: state?.slowLoginMs ?? 0,
     haproxy: { pid: state?.haproxyPid ?? null, running: haproxyRunning, socketReachable: fs.existsSync(p.haproxySocket) },
     hosts,
   };

@@ -2,52 +2,68 @@
 // is reported as is; leftovers of a dead or half-started one are cleaned up first.
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { allPorts, defaultBasePort, defaultLabDir, DEFAULT_HOSTS_PER_CLUSTER, describeLab, hostPaths, labPaths, type Lab } from './layout';
 import { isPortFree, mapLimit } from './procs';
 import { generateKey, knownHostsLine, sshdConfig, startSshd, strictModesAccept } from './sshd';
 import { haproxyConfig, showStat, startHaproxy } from './haproxy';
 import { writeArtifacts, writeHostScript, writeLabJson } from './releases';
 import { writePlan } from './plan';
-import { readState, writeState, type LabState } from './state';
+import { labOf, readState, writeState, type LabState } from './state';
+import { checkReachable, chooseLabUser, currentUser, ensureLabUser, giveTo, giveTreeTo, type LabUser } from './deploy-user';
+import { runHostScript } from './host-script';
+import { validSlowLoginMs, writeSlowLoginScript } from './slow-login';
 import { labDown } from './down';
 import { labStatus } from './status';
 import { openDb, initSchema } from './host/db.mjs';
-
-const run = promisify(execFile);
 
 export interface LabUpOptions {
   dir?: string;
   hostsPerCluster?: number;
   basePort?: number;
+  /**
+   * Who the hosts are logged into as. Default: BG_LAB_USER, else as root the non-root deploy user
+   * `bgdeploy` (created if missing; login shell /bin/sh), else the current user.
+   */
+  user?: string;
+  /** Each SSH session first waits this long under a per-host lock (default BG_LAB_SLOW_LOGIN_MS or 0). */
+  slowLoginMs?: number;
   /** Called with progress lines (the CLI prints them to stderr). */
   log?: (msg: string) => void;
 }
 
-export type LabUpResult = Lab & { alreadyUp: boolean; strictModes: boolean; elapsedMs: number };
+export type LabUpResult = Lab & { alreadyUp: boolean; strictModes: boolean; slowLoginMs: number; elapsedMs: number };
 
 export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
   const t0 = Date.now();
   const dir = path.resolve(opts.dir ?? defaultLabDir());
   const log = opts.log ?? (() => {});
+  const envSlow = process.env.BG_LAB_SLOW_LOGIN_MS;
+  const slowLoginMs = opts.slowLoginMs ?? (envSlow ? validSlowLoginMs(Number(envSlow)) : undefined);
+  if (slowLoginMs !== undefined) validSlowLoginMs(slowLoginMs);
   const existing = readState(dir);
   if (existing) {
     const status = await labStatus(dir);
-    const wanted = opts.hostsPerCluster ?? existing.hostsPerCluster;
-    if (status.up && wanted === existing.hostsPerCluster && (opts.basePort === undefined || opts.basePort === existing.basePort)) {
-      const lab = describeLab(dir, existing.basePort, existing.hostsPerCluster);
-      return { ...lab, alreadyUp: true, strictModes: status.strictModes, elapsedMs: Date.now() - t0 };
+    const same =
+      (opts.hostsPerCluster ?? existing.hostsPerCluster) === existing.hostsPerCluster &&
+      (opts.basePort ?? existing.basePort) === existing.basePort &&
+      (opts.user ?? existing.user) === existing.user &&
+      (slowLoginMs ?? existing.slowLoginMs ?? 0) === (existing.slowLoginMs ?? 0);
+    if (status.up && same) {
+      const lab = labOf(dir, existing);
+      return { ...lab, alreadyUp: true, strictModes: status.strictModes, slowLoginMs: existing.slowLoginMs ?? 0, elapsedMs: Date.now() - t0 };
     }
     if (status.up)
       throw new Error(
-        `a lab with ${existing.hostsPerCluster} hosts per cluster on base port ${existing.basePort} is up in ${dir}; run "lab down" first`,
+        `a lab with ${existing.hostsPerCluster} hosts per cluster on base port ${existing.basePort} (user ${existing.user}, ` +
+          `slow login ${existing.slowLoginMs ?? 0} ms) is up in ${dir}; run "lab down" first`,
       );
     log('cleaning up a lab that is no longer (fully) running');
     await labDown(dir);
   }
 
-  const lab = describeLab(dir, opts.basePort ?? defaultBasePort(), opts.hostsPerCluster ?? DEFAULT_HOSTS_PER_CLUSTER);
+  const userName = chooseLabUser(opts.user);
+  const user = userName === currentUser().name ? currentUser() : await ensureLabUser(userName, log);
+  const lab = describeLab(dir, opts.basePort ?? defaultBasePort(), opts.hostsPerCluster ?? DEFAULT_HOSTS_PER_CLUSTER, user.name);
   const busy: number[] = [];
   for (const port of allPorts(lab)) if (!(await isPortFree(port))) busy.push(port);
   if (busy.length) throw new Error(`ports in use on 127.0.0.1: ${busy.join(', ')} (choose another base port: BG_LAB_BASE_PORT or --base-port)`);
@@ -58,12 +74,22 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
     fs.rmSync(f, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   fs.chmodSync(dir, 0o755);
-  for (const d of [p.keys, p.hosts, path.dirname(p.db), p.haproxyDir]) fs.mkdirSync(d, { recursive: true, mode: 0o700 });
+  fs.mkdirSync(p.haproxyDir, { recursive: true, mode: 0o700 });
+  // Searchable by the lab's user: sshd reads authorized_keys as that user, the apps open the db.
+  for (const d of [p.keys, p.hosts, path.dirname(p.db)]) fs.mkdirSync(d, { recursive: true, mode: 0o755 });
 
-  const state: LabState = { basePort: lab.basePort, hostsPerCluster: lab.hostsPerCluster, startedAt: new Date().toISOString(), sshdPids: {}, sshdStopped: [] };
+  const state: LabState = {
+    basePort: lab.basePort,
+    hostsPerCluster: lab.hostsPerCluster,
+    startedAt: new Date().toISOString(),
+    user: user.name,
+    slowLoginMs: slowLoginMs ?? 0,
+    sshdPids: {},
+    sshdStopped: [],
+  };
   writeState(dir, state);
   try {
-    return await bringUp(lab, state, log, t0);
+    return await bringUp(lab, user, state, log, t0);
   } catch (e) {
     log(`lab up failed, cleaning up: ${(e as Error).message}`);
     await labDown(dir);
@@ -71,27 +97,35 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
   }
 }
 
-async function bringUp(lab: Lab, state: LabState, log: (m: string) => void, t0: number): Promise<LabUpResult> {
+async function bringUp(lab: Lab, user: LabUser, state: LabState, log: (m: string) => void, t0: number): Promise<LabUpResult> {
   const p = labPaths(lab.dir);
   const labJson = writeLabJson(lab.dir);
   writeArtifacts(lab.dir);
   writeHostScript(lab.dir);
+  const slowLoginMs = state.slowLoginMs ?? 0;
+  const slowLogin = slowLoginMs ? { script: writeSlowLoginScript(lab.dir), ms: slowLoginMs } : undefined;
+  await checkReachable(user, [process.execPath, p.labJson, p.hostScript, path.join(labJson.betterSqlite3, 'package.json')]);
   const db = openDb(p.db, labJson.betterSqlite3);
   initSchema(db);
   db.close();
+  // The apps write it as the lab's user; WAL needs the directory too (-wal and -shm are created there).
+  giveTreeTo(user, path.dirname(p.db));
 
-  log(`keys for ${lab.hosts.length} hosts`);
+  log(`keys for ${lab.hosts.length} hosts (logging in as ${user.name})`);
   const clientPub = await generateKey(p.key, `bluegreen-lab@${lab.user}`);
-  fs.writeFileSync(p.authorizedKeys, `${clientPub}\n`, { mode: 0o600 });
-  const strictModes = strictModesAccept(p.authorizedKeys);
+  // Readable by the user (sshd reads it as them); the private key stays 0600, root's.
+  fs.writeFileSync(p.authorizedKeys, `${clientPub}\n`, { mode: 0o644 });
+  const strictModes = strictModesAccept(p.authorizedKeys, user);
   await mapLimit(lab.hosts, 8, async (h) => {
     const hp = hostPaths(h.root);
     fs.mkdirSync(hp.sshDir, { recursive: true, mode: 0o700 });
     fs.mkdirSync(path.join(h.root, 'releases'), { recursive: true });
     fs.mkdirSync(path.join(h.root, 'logs'), { recursive: true });
     fs.writeFileSync(hp.hostJson, JSON.stringify({ name: h.name, cluster: h.cluster, appPort: h.appPort, labDir: lab.dir }) + '\n');
+    // The host's filesystem is the deploy user's, as on a real server; its ssh/ (host key) stays root's.
+    giveTo(user, h.root, path.join(h.root, 'releases'), path.join(h.root, 'logs'));
     await generateKey(hp.hostKey, `${h.name}@bluegreen-lab`);
-    fs.writeFileSync(hp.sshdConfig, sshdConfig(lab, h, p.authorizedKeys, strictModes));
+    fs.writeFileSync(hp.sshdConfig, sshdConfig(lab, h, { authorizedKeys: p.authorizedKeys, strictModes, slowLogin }));
   });
   fs.writeFileSync(p.knownHosts, lab.hosts.map(knownHostsLine).join('\n') + '\n');
 
@@ -103,9 +137,9 @@ async function bringUp(lab: Lab, state: LabState, log: (m: string) => void, t0: 
   writeState(lab.dir, state);
 
   log('installing v1 on every host');
-  // Locally rather than over SSH: same script, same effect, and much faster for 50 hosts.
+  // Locally rather than over SSH: same script, same user, same effect, and much faster for 50 hosts.
   await mapLimit(lab.hosts, 4, (h) =>
-    run(p.hostScript, ['install', 'v1'], { env: { ...process.env, BG_HOST_ROOT: h.root } }).catch((e: Error & { stderr?: string }) => {
+    runHostScript(lab.dir, h.root, ['install', 'v1'], user).catch((e: Error & { stderr?: string }) => {
       throw new Error(`installing v1 on ${h.name} failed: ${e.stderr || e.message}`);
     }),
   );
@@ -118,7 +152,7 @@ async function bringUp(lab: Lab, state: LabState, log: (m: string) => void, t0: 
   await waitAllUp(lab);
 
   writePlan(lab);
-  return { ...lab, alreadyUp: false, strictModes, elapsedMs: Date.now() - t0 };
+  return { ...lab, alreadyUp: false, strictModes, slowLoginMs, elapsedMs: Date.now() - t0 };
 }
 
 /** Until every server of the live backend passes its health checks (rise 2 at 500 ms). */

@@ -11,8 +11,15 @@ type Output<N extends Name> = Awaited<ReturnType<Activities[N]>>;
 
 /** LB calls: 4 attempts, 1 + 2 + 4 s apart, ride out an LB API that is away for about 7 s. */
 export const LB_ATTEMPTS = 4;
-/** SSH calls: 3 attempts; each already waits up to the connect timeout, so a dead host costs ~3x that, not more. */
-export const SSH_ATTEMPTS = 3;
+/** SSH calls retry per host inside the activity (fleet.ts); these attempts are for a worker that died. */
+export const WORKER_ATTEMPTS = 5;
+/**
+ * A worker that died is noticed within this; the worker heartbeats at least every 3 s (its
+ * maxHeartbeatThrottleInterval), so one rejected heartbeat (`Workflow is busy`) is not fatal.
+ */
+export const HEARTBEAT_TIMEOUT_SECONDS = 15;
+/** An install gets this long per host (the deploy activity's own per-host bound). */
+export const INSTALL_TIMEOUT_SECONDS = 300;
 
 const retry = {
   initialInterval: '1 second',
@@ -21,41 +28,42 @@ const retry = {
   maximumAttempts: LB_ATTEMPTS,
   nonRetryableErrorTypes: [...NON_RETRYABLE_ERRORS],
 };
-const sshRetry = { ...retry, maximumAttempts: SSH_ATTEMPTS };
 
 // On cancellation the workflow waits until the activity has really stopped (they heartbeat, so they
 // see it within seconds) before the rollback starts: a rollback must never race a half-done install.
 const cancellationType = ActivityCancellationType.WAIT_CANCELLATION_COMPLETED;
 
-/** Timeouts derive from the plan so a long drain or a slow start has room, and nothing hangs past it. */
+/**
+ * Timeouts derive from the plan so a long drain, a slow start or a big cluster has room, and nothing
+ * hangs past it. Long activities heartbeat on a timer (heartbeat.ts), independent of the plan's
+ * intervals, so a heartbeat timeout means a dead worker, never a slow host; the next attempt resumes.
+ */
 export function activityOptions(plan: Plan): Record<Name, ActivityOptions> {
   const quick: ActivityOptions = { startToCloseTimeout: '1 minute', retry, cancellationType };
-  const ssh: ActivityOptions = { startToCloseTimeout: '10 minutes', heartbeatTimeout: '10 seconds', retry: sshRetry, cancellationType };
-  const lbWait = (seconds: number): ActivityOptions => ({
-    startToCloseTimeout: `${seconds + 60} seconds`,
-    heartbeatTimeout: '10 seconds',
-    retry,
+  const heartbeatTimeout = `${HEARTBEAT_TIMEOUT_SECONDS} seconds`;
+  const resumable = (seconds: number): ActivityOptions => ({
+    startToCloseTimeout: `${Math.ceil(seconds) + 120} seconds`,
+    heartbeatTimeout,
+    retry: { ...retry, maximumAttempts: WORKER_ATTEMPTS },
     cancellationType,
   });
+  // LB waits poll the Runtime API; their retries are for the API being away (LB_ATTEMPTS).
+  const lbWait = (seconds: number): ActivityOptions => ({ ...resumable(seconds), retry });
+  const largest = Math.max(...plan.order.map((c) => plan.clusters[c]?.hosts.length ?? 0));
+  const hostRounds = Math.ceil(largest / plan.parallelism);
+  // Three SSH attempts of up to the install timeout each, plus 1 + 2 s between them, then health.
+  const perHost = 3 * INSTALL_TIMEOUT_SECONDS + 3 + plan.health.timeoutSeconds;
+  const smokeSeconds = plan.smoke.reduce((sum, t) => sum + Math.ceil((2 * largest) / 8) * t.timeoutSeconds, 0);
   return {
     readLoadBalancer: quick,
-    readHostRelease: ssh,
-    probeHealth: quick,
+    inspectHosts: resumable(3 * 60 * Math.ceil((2 * largest) / 64) + 60),
     drainFromLive: lbWait(plan.drain.deadlineSeconds),
     enterPool: lbWait(plan.health.timeoutSeconds),
     leavePool: quick,
-    installRelease: ssh,
-    waitHealthy: {
-      startToCloseTimeout: `${plan.health.timeoutSeconds + 60} seconds`,
-      heartbeatTimeout: '10 seconds',
-      // The activity polls until the plan's deadline and then fails for good (non-retryable); the
-      // retries here are for a worker that died while waiting.
-      retry,
-      cancellationType,
-    },
-    smokeTest: { startToCloseTimeout: '5 minutes', heartbeatTimeout: '30 seconds', retry, cancellationType },
+    deployHosts: resumable(hostRounds * perHost),
+    smokeTest: resumable(smokeSeconds),
     // A migration command must be idempotent (README); a non-zero exit is never retried.
-    runMigration: { startToCloseTimeout: '1 hour', heartbeatTimeout: '10 seconds', retry: sshRetry, cancellationType },
+    runMigration: { startToCloseTimeout: '1 hour', heartbeatTimeout, retry: { ...retry, maximumAttempts: 3 }, cancellationType },
   };
 }
 
@@ -75,5 +83,5 @@ export function activityCaller(plan: Plan): Call {
 
 /** How many attempts a call of this activity gets (for messages after the last one failed). */
 export function attemptsOf(name: string): number {
-  return ['readHostRelease', 'installRelease', 'runMigration'].includes(name) ? SSH_ATTEMPTS : LB_ATTEMPTS;
+  return ['deployHosts', 'inspectHosts', 'smokeTest'].includes(name) ? WORKER_ATTEMPTS : name === 'runMigration' ? 3 : LB_ATTEMPTS;
 }

@@ -1,6 +1,14 @@
 // Operator control of a run: approvals at gates, abort, pause/resume. Every decision is recorded
 // with who and why; decisions that do not apply are recorded as ignored, never silently dropped.
-import { condition, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  CancellationScope,
+  allHandlersFinished,
+  condition,
+  isCancellation,
+  setCurrentDetails,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Plan, GateConfig } from '../plan/schema';
 import {
   abortSignal,
@@ -14,9 +22,16 @@ import {
   type Decider,
   type GateDecision,
 } from './messages';
-import type { DeploymentStatus } from './state';
+import type { DeploymentStatus, PendingGate } from './state';
 
 const MAX_DECISIONS = 200;
+
+/**
+ * A run waiting at a gate continues as new past this many events: signals can arrive for days
+ * (each adds events), and Temporal caps a run's history at 51,200 events. The forward steps of even
+ * a 2x500 deployment stay far below it (test/workflow/scale.test.ts).
+ */
+export const CONTINUE_AS_NEW_AT_EVENTS = 1000;
 
 export class AbortRequested extends Error {
   constructor(readonly by: string, readonly why: string) {
@@ -37,7 +52,18 @@ export class Control {
   private abortBy?: Decider;
   private rollingBack = false;
 
-  constructor(private readonly plan: Plan, private readonly status: DeploymentStatus) {
+  /**
+   * Continues the run as a new one waiting at `gate` (never returns). Set by the workflow, which
+   * knows what the new run needs to resume.
+   */
+  carryOn?: (gate: string) => Promise<never>;
+
+  constructor(
+    private readonly plan: Plan,
+    private readonly status: DeploymentStatus,
+    /** The ids of the earlier runs of this deployment (before it continued as new): decisions naming them still apply. */
+    readonly earlierRunIds: string[] = [],
+  ) {
     setHandler(statusQuery, () => this.status);
     setHandler(approveSignal, (d) => this.decideBySignal(d, true));
     setHandler(rejectSignal, (d) => this.decideBySignal(d, false));
@@ -67,6 +93,32 @@ export class Control {
     this.rollingBack = true;
   }
 
+  /**
+   * Runs a step's long work so that an abort need not wait for all of it: the abort cancels the
+   * work's scope (a deploy then takes no new host and lets the ones in flight finish) and surfaces as
+   * AbortRequested. A cancellation of the run itself passes through unchanged.
+   */
+  async interruptible<T>(work: () => Promise<T>): Promise<T> {
+    if (this.rollingBack) return work();
+    const scope = new CancellationScope();
+    let settled = false;
+    // The watch is itself cancelled when the run is (then the work's scope is too): nothing to do.
+    condition(() => settled || this.aborted).then(
+      () => !settled && scope.cancel(),
+      () => undefined,
+    );
+    try {
+      return await scope.run(work);
+    } catch (err) {
+      if (this.abortBy && isCancellation(err) && !CancellationScope.current().consideredCancelled) {
+        throw new AbortRequested(this.abortBy.by, this.abortBy.reason ?? '');
+      }
+      throw err;
+    } finally {
+      settled = true;
+    }
+  }
+
   /** A safe point between steps: honours pause, and turns an abort request into AbortRequested. */
   async safePoint(): Promise<void> {
     if (this.rollingBack) return;
@@ -79,36 +131,59 @@ export class Control {
     if (this.abortBy) throw new AbortRequested(this.abortBy.by, this.abortBy.reason ?? '');
   }
 
-  /** Waits durably for a decision on the gate; throws GateRejected on reject or expiry (if the plan says so). */
+  /**
+   * Waits durably for a decision on the gate; throws GateRejected on reject or expiry (if the plan
+   * says so). A run that continued as new while waiting finds its gate still pending, with the
+   * same deadline, and goes on waiting.
+   */
   async gate(gate: string, cfg: GateConfig): Promise<{ by: string; reason?: string }> {
-    this.status.pendingGate = {
-      gate,
-      since: new Date().toISOString(),
-      timeoutSeconds: cfg.timeoutSeconds,
-      onTimeout: cfg.onTimeout,
-      approvers: cfg.approvers,
-    };
+    const now = Date.now();
+    const pending: PendingGate =
+      this.status.pendingGate?.gate === gate
+        ? this.status.pendingGate
+        : {
+            gate,
+            since: new Date(now).toISOString(),
+            deadline: new Date(now + cfg.timeoutSeconds * 1000).toISOString(),
+            timeoutSeconds: cfg.timeoutSeconds,
+            onTimeout: cfg.onTimeout,
+            approvers: cfg.approvers,
+          };
+    this.status.pendingGate = pending;
     this.status.waitingFor = `approval of gate ${gate}`;
     setCurrentDetails(`Waiting for approval of gate **${gate}** (signal approve/reject with {"gate":"${gate}","by":...})`);
+    let carryingOn = false;
     try {
       for (;;) {
-        const decided = await condition(() => this.verdict?.gate === gate || this.aborted, cfg.timeoutSeconds * 1000);
+        const remaining = Math.max(1, Date.parse(pending.deadline) - Date.now());
+        const long = () => this.carryOn !== undefined && historyIsLong();
+        const decided = await condition(() => this.verdict?.gate === gate || this.aborted || long(), remaining);
         if (this.abortBy) throw new AbortRequested(this.abortBy.by, this.abortBy.reason ?? '');
-        if (decided && this.verdict) {
+        if (this.verdict?.gate === gate) {
           const v = this.verdict;
           if (!v.approved) throw new GateRejected(gate, `gate ${gate} rejected by ${v.by}${v.reason ? `: ${v.reason}` : ''}`);
           return { by: v.by, reason: v.reason };
         }
+        if (decided && long() && this.carryOn) {
+          carryingOn = true;
+          await condition(allHandlersFinished);
+          await this.carryOn(gate);
+        }
+        if (decided) continue;
         if (cfg.onTimeout === 'reject') {
           this.record('reject', { by: 'timeout', reason: `no decision within ${cfg.timeoutSeconds} s` }, gate);
           throw new GateRejected(gate, `gate ${gate} expired after ${cfg.timeoutSeconds} s without a decision (onTimeout: reject)`);
         }
         this.record('expired', { by: 'timeout', reason: `no decision within ${cfg.timeoutSeconds} s` }, gate, 'onTimeout: wait, so the gate keeps waiting');
+        pending.deadline = new Date(Date.parse(pending.deadline) + cfg.timeoutSeconds * 1000).toISOString();
       }
     } finally {
-      this.status.pendingGate = undefined;
-      this.status.waitingFor = undefined;
-      this.verdict = undefined;
+      // The new run carries the pending gate on; this one ends here.
+      if (!carryingOn) {
+        this.status.pendingGate = undefined;
+        this.status.waitingFor = undefined;
+        this.verdict = undefined;
+      }
     }
   }
 
@@ -126,7 +201,7 @@ export class Control {
     const pending = this.status.pendingGate;
     if (!pending) return `gate ${d.gate} is not pending: no gate is pending now`;
     if (pending.gate !== d.gate) return `gate ${d.gate} is not pending: the pending gate is ${pending.gate}`;
-    if (d.runId && d.runId !== workflowInfo().runId) return `the decision names run ${d.runId}, not this run`;
+    if (d.runId && d.runId !== workflowInfo().runId && !this.earlierRunIds.includes(d.runId)) return `the decision names run ${d.runId}, not this run`;
     if (pending.approvers && !pending.approvers.includes(d.by))
       return `${d.by} may not decide gate ${d.gate} (approvers: ${pending.approvers.join(', ')})`;
     return undefined;
@@ -165,4 +240,9 @@ export class Control {
       note,
     });
   }
+}
+
+function historyIsLong(): boolean {
+  const info = workflowInfo();
+  return info.historyLength >= CONTINUE_AS_NEW_AT_EVENTS || info.continueAsNewSuggested;
 }

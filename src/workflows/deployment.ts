@@ -5,25 +5,42 @@ import {
   ApplicationFailure,
   CancellationScope,
   CancelledFailure,
+  ContinueAsNew,
   allHandlersFinished,
   condition,
+  continueAsNew,
   isCancellation,
   setCurrentDetails,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { Plan } from '../plan/schema';
 import { PlanError, parsePlan } from '../plan/validate';
 import { activityCaller } from './activity-calls';
 import { AbortRequested, Control, GateRejected } from './control';
 import { ENVIRONMENT, FROM_RELEASE, OUTCOME, RELEASE } from './search-attributes';
-import { deploy, errorMessage, live, migrate, preflight, standby, step, verify, type StepContext } from './steps';
+import { deploy, errorMessage, live, migrate, preflight, promoteGate, resumeStep, standby, step, verify, type StepContext } from './steps';
 import { rollback } from './rollback';
-import { initialStatus, toResult, type DeploymentResult } from './state';
+import { initialStatus, toResult, type DeploymentResult, type DeploymentStatus } from './state';
 
-export async function blueGreenDeployment(input: unknown): Promise<DeploymentResult> {
+/** Run ids a deployment remembers across continue-as-new (decisions naming one of them apply). */
+const MAX_RUN_IDS = 20;
+
+/**
+ * What a run hands to the run it continues as (while waiting at a gate): where it stood and all it
+ * knew. Never written by hand; the first run of a deployment has none.
+ */
+export interface Resumed {
+  gate: string;
+  status: DeploymentStatus;
+  touched: string[];
+  runIds: string[];
+}
+
+export async function blueGreenDeployment(input: unknown, resumed?: Resumed): Promise<DeploymentResult> {
   const plan = validateInput(input);
-  const status = initialStatus(plan);
-  const control = new Control(plan, status);
+  const status = resumed?.status ?? initialStatus(plan);
+  const control = new Control(plan, status, resumed?.runIds ?? []);
   const ctx: StepContext = { plan, status, call: activityCaller(plan), control };
   upsertSearchAttributes([
     { key: ENVIRONMENT, value: plan.environment },
@@ -31,28 +48,47 @@ export async function blueGreenDeployment(input: unknown): Promise<DeploymentRes
     { key: FROM_RELEASE, value: plan.currentRelease },
   ]);
 
-  const touched: string[] = [];
+  const touched: string[] = resumed?.touched ?? [];
+  control.carryOn = (gate) =>
+    continueAsNew<typeof blueGreenDeployment>(input, {
+      gate,
+      status,
+      touched,
+      runIds: [...control.earlierRunIds, workflowInfo().runId].slice(-MAX_RUN_IDS),
+    });
+  // Where a resumed run picks up: at the promote gate of this cluster, or at the migrate gate.
+  const resumeAt = resumed ? (resumed.gate === 'migrate' ? plan.order.length : plan.order.indexOf(resumed.gate.replace(/^promote-/, ''))) : -1;
   try {
-    await step(ctx, 'preflight', undefined, () => preflight(ctx));
-    await control.safePoint();
-    for (const cluster of plan.order) {
-      touched.push(cluster);
-      await step(ctx, 'standby', cluster, () => standby(ctx, cluster));
+    if (!resumed) {
+      await step(ctx, 'preflight', undefined, () => preflight(ctx));
       await control.safePoint();
-      await step(ctx, 'deploy', cluster, () => deploy(ctx, cluster, plan.release));
-      await control.safePoint();
-      await step(ctx, 'verify', cluster, () => verify(ctx, cluster, plan.release, true));
+    }
+    for (const [i, cluster] of plan.order.entries()) {
+      if (i < resumeAt) continue;
+      if (i === resumeAt) {
+        await resumeStep(ctx, () => promoteGate(ctx, cluster));
+      } else {
+        touched.push(cluster);
+        await step(ctx, 'standby', cluster, () => standby(ctx, cluster));
+        await control.safePoint();
+        await step(ctx, 'deploy', cluster, () => deploy(ctx, cluster, plan.release));
+        await control.safePoint();
+        await step(ctx, 'verify', cluster, () => verify(ctx, cluster, plan.release, { promoteGate: true }));
+      }
       await control.safePoint();
       await step(ctx, 'live', cluster, () => live(ctx, cluster));
       await control.safePoint();
     }
   } catch (err) {
+    if (err instanceof ContinueAsNew) throw err; // waiting at a gate, as a new run
     return await failBeforeMigration(ctx, touched, err);
   }
 
   try {
-    await step(ctx, 'migrate', undefined, () => migrate(ctx));
+    if (resumeAt === plan.order.length) await resumeStep(ctx, () => migrate(ctx));
+    else await step(ctx, 'migrate', undefined, () => migrate(ctx));
   } catch (err) {
+    if (err instanceof ContinueAsNew) throw err; // waiting at the migrate gate, as a new run
     const why = `migrate failed: ${describeFailure(err)}`;
     status.failure ??= { kind: isCancellation(err) ? 'cancel' : 'failure', step: 'migrate', message: why, at: new Date().toISOString() };
     const reason = status.migrated

@@ -5,7 +5,8 @@
 // and says host by host what state it left.
 import type { LbServerView } from '../activities/types';
 import { deploy, errorMessage, hostRefs, live, standby, step, verify, type StepContext } from './steps';
-import { clusterOf, hostsOf, type HostStatus, type Pool, type RollbackRecord } from './state';
+import { INSPECT_CONCURRENCY } from './preflight-rules';
+import { clusterOf, hostsOf, type Pool, type RollbackRecord } from './state';
 
 type ClusterLog = RollbackRecord['clusters'][number];
 
@@ -91,7 +92,7 @@ async function rollbackCluster(ctx: StepContext, cluster: string, rec: ClusterLo
   await deploy(ctx, cluster, plan.currentRelease);
   did(`installed ${plan.currentRelease} on ${names.join(', ')}; each healthy`);
   doing(`smoke-test ${cluster} on ${plan.currentRelease} through the standby pool`);
-  await verify(ctx, cluster, plan.currentRelease, false);
+  await verify(ctx, cluster, plan.currentRelease, { promoteGate: false });
   did(`smoke-tested ${cluster} on ${plan.currentRelease} through the standby pool`);
   doing(`put ${cluster} back into the live pool`);
   await live(ctx, cluster);
@@ -115,17 +116,19 @@ async function settleState(ctx: StepContext, cluster: string): Promise<boolean> 
   } catch {
     // Reported as "pools as last known".
   }
-  for (const ref of hostRefs(plan, cluster)) {
-    const h = hostsOf(ctx.status, cluster).find((x) => x.name === ref.name) as HostStatus;
-    if (h.release !== null) continue;
+  const unknown = hostRefs(plan, cluster).filter((ref) => hostsOf(ctx.status, cluster).find((x) => x.name === ref.name)?.release === null);
+  if (unknown.length > 0) {
     try {
-      const r = await call(
-        'probeHealth',
-        `Rollback failed: ask ${ref.name}'s health endpoint which release it runs`,
-        { host: ref, release: plan.currentRelease, timeoutSeconds: 5, intervalMs: plan.health.intervalMs },
+      const seen = await call(
+        'inspectHosts',
+        `Rollback failed: ask the health endpoints of ${unknown.map((h) => h.name).join(', ')} which release they run`,
+        { hosts: unknown, expectRelease: plan.currentRelease, healthTimeoutSeconds: 5, concurrency: INSPECT_CONCURRENCY },
         once,
       );
-      if (r.release) h.reportedRelease = r.release;
+      for (const r of seen) {
+        const h = hostsOf(ctx.status, cluster).find((x) => x.name === r.host);
+        if (h && r.reportedRelease) h.reportedRelease = r.reportedRelease;
+      }
     } catch {
       // Stays unknown.
     }

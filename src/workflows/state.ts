@@ -38,6 +38,8 @@ export interface ClusterStatus {
 export interface PendingGate {
   gate: string;
   since: string;
+  /** When it expires next (onTimeout "wait" moves it on by timeoutSeconds each time). */
+  deadline: string;
   timeoutSeconds: number;
   onTimeout: 'reject' | 'wait';
   approvers?: string[];

@@ -7,9 +7,10 @@ import {
   setCurrentDetails,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import type { HostRef, LbServerView } from '../activities/types';
+import type { HostOutcome, HostRef } from '../activities/types';
+import { INSPECT_CONCURRENCY, hostProblems, lbProblems } from './preflight-rules';
 import type { Plan } from '../plan/schema';
-import { attemptsOf, type Call } from './activity-calls';
+import { INSTALL_TIMEOUT_SECONDS, attemptsOf, type Call } from './activity-calls';
 import type { Control } from './control';
 import { STEP } from './search-attributes';
 import { clusterOf, hostsOf, type DeploymentStatus, type HostStatus, type StepName } from './state';
@@ -50,46 +51,16 @@ export async function step<T>(ctx: StepContext, name: StepName, cluster: string 
   }
 }
 
-/** Runs fn over items with at most `limit` in flight (deterministic: plain promises). */
-export async function bounded<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let firstError: unknown;
-  const worker = async () => {
-    while (next < items.length && firstError === undefined) {
-      const item = items[next++] as T;
-      try {
-        await fn(item);
-      } catch (err) {
-        firstError ??= err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (firstError !== undefined) throw firstError;
-}
-
 /**
- * Wraps a host's work so its phase and last error show in the status; the first failure of the
- * forward run is also recorded as the run's failure (step, cluster, host, message).
+ * Goes on with the step a run was in when it continued as new (waiting at a gate): no new step
+ * record, the step's time runs on from when it started.
  */
-async function onHost<T>(ctx: StepContext, host: HostStatus, work: () => Promise<T>): Promise<T> {
+export async function resumeStep<T>(ctx: StepContext, body: () => Promise<T>): Promise<T> {
+  const record = ctx.status.steps[ctx.status.steps.length - 1];
   try {
-    return await work();
-  } catch (err) {
-    if (isCancellation(err)) throw err;
-    host.lastError = errorMessage(err);
-    host.phase = 'failed';
-    if (ctx.status.step !== 'rollback' && !ctx.status.failure) {
-      ctx.status.failure = {
-        kind: 'failure',
-        step: ctx.status.step,
-        cluster: host.cluster,
-        host: host.name,
-        message: host.lastError,
-        at: new Date().toISOString(),
-      };
-    }
-    throw err;
+    return await body();
+  } finally {
+    if (record) record.ms = Date.now() - Date.parse(record.startedAt);
   }
 }
 
@@ -109,54 +80,37 @@ export function errorMessage(err: unknown): string {
 /** Step 0: refuse to start unless the fleet is exactly as the plan says. Changes nothing. */
 export async function preflight(ctx: StepContext): Promise<void> {
   const { plan, call } = ctx;
-  const problems: string[] = [];
-  const view = await call('readLoadBalancer', 'Preflight: read the load balancer pools', plan.loadBalancer);
   const all = plan.order.flatMap((c) => hostRefs(plan, c));
+  const [view, inspections] = await Promise.all([
+    call('readLoadBalancer', 'Preflight: read the load balancer pools', plan.loadBalancer),
+    call('inspectHosts', `Preflight: read the release and health of ${all.length} hosts`, {
+      hosts: all,
+      currentReleaseCommand: plan.commands.currentRelease,
+      expectRelease: plan.currentRelease,
+      healthTimeoutSeconds: Math.min(10, plan.health.timeoutSeconds),
+      concurrency: INSPECT_CONCURRENCY,
+    }),
+  ]);
+  const problems: string[] = [];
   for (const h of all) problems.push(...lbProblems(view, h.name));
-
-  // Read-only checks: wider than the deploy's parallelism, which protects capacity, not the hosts.
-  await bounded(all, Math.max(plan.parallelism, 16), async (h) => {
-    const hs = hostStatus(ctx, h.name);
-    try {
-      const release = await call('readHostRelease', `Preflight: read release on ${h.cluster}/${h.name}`, {
-        host: h,
-        command: plan.commands.currentRelease,
-      });
-      hs.release = release;
-      if (release !== plan.currentRelease) problems.push(`${h.name} runs release "${release}", the plan expects "${plan.currentRelease}"`);
-      const health = await call('probeHealth', `Preflight: health of ${h.cluster}/${h.name}`, {
-        host: h,
-        release: plan.currentRelease,
-        timeoutSeconds: Math.min(10, plan.health.timeoutSeconds),
-        intervalMs: plan.health.intervalMs,
-      });
-      if (!health.ok) problems.push(`${h.name} is not healthy: ${health.reason ?? 'unknown reason'}`);
-      hs.phase = 'checked';
-    } catch (err) {
-      hs.lastError = errorMessage(err);
-      // Activity errors usually start with the host's name already.
-      problems.push(hs.lastError.startsWith(h.name) ? hs.lastError : `${h.name}: ${hs.lastError}`);
-    }
-  });
+  for (const r of inspections) {
+    const hs = hostStatus(ctx, r.host);
+    if (r.release !== undefined) hs.release = r.release;
+    if (r.error) hs.lastError = r.error;
+    else hs.phase = 'checked';
+    problems.push(...hostProblems(plan.currentRelease, r));
+  }
   if (problems.length > 0) {
     throw ApplicationFailure.nonRetryable(
       `Preflight refused to start; nothing was changed:\n  - ${problems.join('\n  - ')}`,
       'PreflightFailed',
-      { problems },
+      { problems: problems.slice(0, MAX_LISTED_PROBLEMS) },
     );
   }
 }
 
-function lbProblems(view: LbServerView[], name: string): string[] {
-  const live = view.find((s) => s.pool === 'live' && s.server === name);
-  const standby = view.find((s) => s.pool === 'standby' && s.server === name);
-  const out: string[] = [];
-  if (!live) out.push(`${name} is not a server of the live backend`);
-  else if (live.admin !== 'ready' || live.status !== 'UP') out.push(`${name} is not UP in the live pool (admin ${live.admin}, status ${live.status})`);
-  if (!standby) out.push(`${name} is not a server of the standby backend`);
-  else if (standby.admin !== 'maint') out.push(`${name} is already in the standby pool (admin ${standby.admin})`);
-  return out;
-}
+/** Problems listed in a failure's details (the message names them all, bounded by the fleet's size). */
+const MAX_LISTED_PROBLEMS = 200;
 
 /** Step 1: drain the cluster out of the live pool (sessions to 0, with a deadline), into standby. */
 export async function standby(ctx: StepContext, cluster: string): Promise<void> {
@@ -187,36 +141,60 @@ export async function deploy(ctx: StepContext, cluster: string, release: string)
   const { plan, call } = ctx;
   clusterOf(ctx.status, cluster).phase = 'deploying';
   const hosts = hostRefs(plan, cluster);
-  let done = 0;
-  await bounded(hosts, plan.parallelism, async (h) => {
-    await ctx.control.safePoint();
-    const hs = hostStatus(ctx, h.name);
-    await onHost(ctx, hs, async () => {
-      hs.phase = 'installing';
-      hs.release = null; // unknown until the install reports back
-      hs.release = await call('installRelease', `Deploy: install ${release} on ${cluster}/${h.name}`, {
-        host: h,
-        command: plan.commands.install,
-        release,
-      });
-      hs.phase = 'starting';
-      await call('waitHealthy', `Deploy: wait until ${cluster}/${h.name} is healthy on ${release}`, {
-        host: h,
-        release,
-        timeoutSeconds: plan.health.timeoutSeconds,
-        intervalMs: plan.health.intervalMs,
-      });
+  const before = new Map(hostsOf(ctx.status, cluster).map((h) => [h.name, h.release]));
+  for (const h of hostsOf(ctx.status, cluster)) {
+    h.phase = 'installing';
+    h.release = null; // unknown until the cluster's install reports back
+  }
+  // One activity for the cluster; an abort stops it taking new hosts (the ones in flight finish).
+  const report = await ctx.control.interruptible(() =>
+    call('deployHosts', `Deploy: install ${release} on ${cluster} (${hosts.length} hosts, ${plan.parallelism} at a time)`, {
+      cluster,
+      hosts,
+      commands: { install: plan.commands.install, currentRelease: plan.commands.currentRelease },
+      release,
+      parallelism: plan.parallelism,
+      installTimeoutSeconds: INSTALL_TIMEOUT_SECONDS,
+      health: { timeoutSeconds: plan.health.timeoutSeconds, intervalMs: plan.health.intervalMs },
+    }),
+  );
+  const reported = new Map(report.hosts.map((o: HostOutcome) => [o.host, o]));
+  for (const hs of hostsOf(ctx.status, cluster)) {
+    const o = reported.get(hs.name);
+    if (!o) {
+      // Never started (the cluster stopped at another host's failure): as it was.
+      hs.release = before.get(hs.name) ?? null;
+      hs.phase = 'standby';
+      continue;
+    }
+    hs.release = o.release;
+    if (o.ok) {
       hs.phase = 'healthy';
       // During a rollback the error that caused it stays visible on the host.
       if (ctx.status.step !== 'rollback') hs.lastError = undefined;
-    });
-    done++;
-    setCurrentDetails(`Step **deploy** of **${cluster}**: ${done}/${hosts.length} hosts healthy on ${release}`);
-  });
+    } else {
+      hs.phase = 'failed';
+      hs.lastError = boundedError(o.error ?? 'failed');
+    }
+  }
+  const first = report.firstFailure ? reported.get(report.firstFailure) : undefined;
+  if (first) {
+    const message = boundedError(first.error ?? `${first.host} failed`);
+    if (ctx.status.step !== 'rollback' && !ctx.status.failure) {
+      ctx.status.failure = { kind: 'failure', step: ctx.status.step, cluster, host: first.host, message, at: new Date().toISOString() };
+    }
+    throw ApplicationFailure.nonRetryable(message, first.errorType ?? 'HostFailed');
+  }
+  setCurrentDetails(`Step **deploy** of **${cluster}**: ${hosts.length}/${hosts.length} hosts healthy on ${release}`);
+}
+
+/** A host's error as the status and the history keep it: long output tails cut (1,000 hosts x 2 KB would near Temporal's 2 MB payload limit). */
+export function boundedError(message: string, max = 600): string {
+  return message.length > max ? `${message.slice(0, max - 1)}…` : message;
 }
 
 /** Step 3: smoke-test the cluster through the standby pool; the promote gate (if any) follows. */
-export async function verify(ctx: StepContext, cluster: string, release: string, withGate: boolean): Promise<void> {
+export async function verify(ctx: StepContext, cluster: string, release: string, opts: { promoteGate: boolean }): Promise<void> {
   const { plan, call } = ctx;
   clusterOf(ctx.status, cluster).phase = 'verifying';
   const names = hostRefs(plan, cluster).map((h) => h.name);
@@ -233,9 +211,12 @@ export async function verify(ctx: StepContext, cluster: string, release: string,
     hosts: names,
   });
   for (const h of hostsOf(ctx.status, cluster)) h.phase = 'verified';
-  if (withGate && plan.gates.promote.enabled) {
-    await ctx.control.gate(`promote-${cluster}`, plan.gates.promote);
-  }
+  if (opts.promoteGate) await promoteGate(ctx, cluster);
+}
+
+/** Step 3's optional manual approval: "promote this cluster?" */
+export async function promoteGate(ctx: StepContext, cluster: string): Promise<void> {
+  if (ctx.plan.gates.promote.enabled) await ctx.control.gate(`promote-${cluster}`, ctx.plan.gates.promote);
 }
 
 /** Step 4: back into the live pool, wait until UP, out of the standby pool. */

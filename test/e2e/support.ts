@@ -1,6 +1,6 @@
 // Shared set-up for end-to-end tests: a real lab in a temp dir, real activities (ssh2, HAProxy, HTTP).
 import fs from 'node:fs';
-import { labDown, labUp, type Lab } from '../../src/lab';
+import { labDown, labUp, type Lab, type LabUpOptions } from '../../src/lab';
 import { loadPlanInput } from '../../src/plan/load';
 import type { PlanInput } from '../../src/plan/schema';
 import { realDeps } from '../../src/worker';
@@ -14,9 +14,9 @@ export interface TestLab {
   down(): Promise<void>;
 }
 
-export async function startTestLab(slot: number, hostsPerCluster = 2): Promise<TestLab> {
+export async function startTestLab(slot: number, hostsPerCluster = 2, opts: Pick<LabUpOptions, 'slowLoginMs' | 'user'> = {}): Promise<TestLab> {
   const dir = tempLabDir(`e2e${slot}`);
-  const lab = await labUp({ dir, hostsPerCluster, basePort: testBasePort(slot) });
+  const lab = await labUp({ dir, hostsPerCluster, basePort: testBasePort(slot), ...opts });
   let closeDeps = () => {};
   try {
     const plan = (await loadPlanInput(lab.planPath)) as PlanInput;

@@ -54,10 +54,10 @@ function abortDuring(step: StepName): Activities {
   return {
     ...a,
     drainFromLive: async (i) => (await a.drainFromLive(i), await abortOnce(step === 'standby' && green(i.servers))),
-    installRelease: async (i) => {
-      const r = await a.installRelease(i);
-      await abortOnce(step === 'deploy' && i.host.cluster === 'green');
-      return r;
+    deployHosts: async (i) => {
+      // Signalled while the cluster's deploy activity is still in flight, so the abort stops it.
+      await abortOnce(step === 'deploy' && i.cluster === 'green');
+      return a.deployHosts(i);
     },
     smokeTest: async (i) => {
       const r = await a.smokeTest(i);

@@ -2,11 +2,21 @@
 // sampler that proves the live pool is never empty, and a reset between cases.
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { expect } from 'vitest';
-import { haproxyCommand, hostCurrentRelease, labPaths, restoreHaproxyApi, showStat, startLoad, startSshdAgain, thawHost } from '../../src/lab';
+import {
+  giveTreeTo,
+  haproxyCommand,
+  hostCurrentRelease,
+  labPaths,
+  labUserOf,
+  restoreHaproxyApi,
+  runHostScript,
+  showStat,
+  startLoad,
+  startSshdAgain,
+  thawHost,
+} from '../../src/lab';
 import type { LoadReport } from '../../src/lab';
 import { createActivities, type Activities } from '../../src/activities';
 import { haproxyFromConfig } from '../../src/activities/haproxy';
@@ -20,7 +30,6 @@ import type { DeploymentResult, DeploymentStatus } from '../../src/workflows/sta
 import { uniqueId, withWorker, workflowBundle, type TemporalHandles } from '../support/temporal';
 import type { TestLab } from '../e2e/support';
 
-const run = promisify(execFile);
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Small numbers so that each failure case takes seconds, not minutes. */
@@ -249,7 +258,7 @@ export async function resetFleet(t: TestLab, release = 'v1'): Promise<void> {
     for (const planted of fs.readdirSync(path.join(h.root, 'releases'))) {
       if (fs.existsSync(path.join(h.root, 'releases', planted, '.planted'))) fs.rmSync(path.join(h.root, 'releases', planted), { recursive: true });
     }
-    await run(p.hostScript, ['install', release], { env: { ...process.env, BG_HOST_ROOT: h.root } });
+    await runHostScript(t.lab.dir, h.root, ['install', release]);
     await haproxyCommand(p.haproxySocket, `set server live/${h.name} state ready`);
     await haproxyCommand(p.haproxySocket, `set server standby/${h.name} state maint`);
   }
@@ -274,6 +283,8 @@ export function plantBrokenRelease(t: TestLab, host: string, release: string): v
   fs.writeFileSync(path.join(dest, 'release.json'), JSON.stringify({ release, behavior: 'bad-health' }) + '\n');
   fs.writeFileSync(path.join(dest, '.installed'), `${new Date().toISOString()}\n`);
   fs.writeFileSync(path.join(dest, '.planted'), 'test\n');
+  // The host's deploy user prunes old releases: a root-owned one would make its install fail.
+  giveTreeTo(labUserOf(t.lab.dir), dest);
 }
 
 /** One line per case for the test log: what happened and how long it took. */

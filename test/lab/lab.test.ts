@@ -1,7 +1,6 @@
 // The lab on real parts: OpenSSH sshd per host, HAProxy with its Runtime API, the sample app.
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -54,7 +53,7 @@ describe('lab', () => {
     const plan = planSchema.parse(JSON.parse(fs.readFileSync(lab.planPath, 'utf8')));
     expect(Object.keys(plan.clusters)).toEqual(['green', 'blue']);
     expect(plan.clusters.green!.hosts.map((h) => h.name)).toEqual(['green-1', 'green-2']);
-    expect(plan.clusters.blue!.hosts[0]!.ssh).toEqual({ host: '127.0.0.1', port: host('blue-1').sshPort, user: os.userInfo().username });
+    expect(plan.clusters.blue!.hosts[0]!.ssh).toEqual({ host: '127.0.0.1', port: host('blue-1').sshPort, user: lab.user });
     expect(plan.loadBalancer.runtimeApi).toEqual({ socket: lab.haproxySocket });
     expect(plan.commands.install).toBe(`${lab.hostScript} install {release}`);
     expect(fs.statSync(lab.keyPath).mode & 0o777).toBe(0o600);
@@ -75,7 +74,7 @@ describe('lab', () => {
   it('lets SSH in with host keys checked against the lab known_hosts, with BG_HOST_ROOT set', async () => {
     const r = await ssh('green-2', 'echo "$BG_HOST_ROOT"; whoami');
     expect(r.code).toBe(0);
-    expect(r.stdout).toBe(`${host('green-2').root}\n${os.userInfo().username}\n`);
+    expect(r.stdout).toBe(`${host('green-2').root}\n${lab.user}\n`);
   });
 
   it('refuses the connection when known_hosts holds another key for the host', async () => {

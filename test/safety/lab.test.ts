@@ -85,7 +85,10 @@ async function activityEvents(handle: WorkflowHandle, type: string) {
 }
 
 describe('injection: hostile release values run nothing on a host', () => {
-  const canary = () => path.join(t.lab.dir, 'CANARY');
+  // In a host root: the one place the hosts' (non-root) deploy user can surely write, or a canary
+  // that no session could create would prove nothing.
+  const writable = () => t.lab.hosts.find((h) => h.name === 'green-1')!.root;
+  const canary = () => path.join(writable(), 'CANARY');
   const hostile = () => [
     `v2; touch ${canary()}`,
     `$(touch ${canary()})`,
@@ -104,7 +107,7 @@ describe('injection: hostile release values run nothing on a host', () => {
   ];
 
   it('the canary is meaningful: an unquoted command does run on the host', async () => {
-    const control = path.join(t.lab.dir, 'CONTROL');
+    const control = path.join(writable(), 'CONTROL');
     const r = await real.deps.ssh.exec(hostRef('green-1').ssh, `touch ${shellQuote(control)}`, { timeoutMs: 20_000 });
     expect(r.code).toBe(0);
     expect(fs.existsSync(control)).toBe(true);
@@ -119,7 +122,6 @@ describe('injection: hostile release values run nothing on a host', () => {
         const err = await handle.result().catch((e: unknown) => e);
         expect(err, JSON.stringify(release.slice(0, 30))).toBeInstanceOf(WorkflowFailedError);
         expect((err as WorkflowFailedError).cause?.message).toMatch(/^The plan is invalid \(1 problem\):\n {2}- plan\.release: expected a release: /);
-        expect((await activityEvents(handle, 'installRelease')).scheduled).toHaveLength(0);
         expect((await handle.fetchHistory()).events?.some((e) => e.activityTaskScheduledEventAttributes)).toBe(false);
       }));
     });
@@ -133,7 +135,17 @@ describe('injection: hostile release values run nothing on a host', () => {
     const env = new MockActivityEnvironment(undefined, { logger: quiet });
     const host = hostRef('green-1');
     for (const release of hostile()) {
-      await expect(env.run(t.activities.installRelease, { host, command: t.plan.commands.install, release })).rejects.toThrow(/release .* (is not allowed|must not be empty)/);
+      await expect(
+        env.run(t.activities.deployHosts, {
+          cluster: 'green',
+          hosts: [host],
+          commands: { install: t.plan.commands.install, currentRelease: t.plan.commands.currentRelease },
+          release,
+          parallelism: 1,
+          installTimeoutSeconds: 30,
+          health: { timeoutSeconds: 5, intervalMs: 500 },
+        }),
+      ).rejects.toThrow(/release .* (is not allowed|must not be empty)/);
       await expect(env.run(t.activities.runMigration, { host, command: t.plan.commands.migrate!, release })).rejects.toThrow(/is not allowed/);
     }
     expect(fs.existsSync(canary())).toBe(false);
@@ -168,7 +180,7 @@ describe('preflight against the real HAProxy and hosts', () => {
     expect(message).toContain("Fix the plan's loadBalancer.liveBackend");
     const reads = await activityEvents(handle, 'readLoadBalancer');
     expect(reads.started.map((e) => e.activityTaskStartedEventAttributes?.attempt)).toEqual([1]);
-    expect((await activityEvents(handle, 'readHostRelease')).scheduled).toHaveLength(0);
+    expect((await activityEvents(handle, 'inspectHosts')).scheduled).toHaveLength(0);
     expect(await worldSnapshot()).toBe(before);
   });
 
@@ -197,8 +209,15 @@ describe('preflight against the real HAProxy and hosts', () => {
         .join('\n'),
     );
     const pinned = await realDeps({ sshKeyPath: t.lab.keyPath, knownHostsPath: knownHosts });
+    // Every SSH command the activities send, by port: a refused host key must not be tried again.
+    const execs = new Map<number, number>();
+    const ssh = pinned.deps.ssh;
+    const counting = { ...pinned.deps, ssh: { exec: (target: { host: string; port: number; user: string }, command: string, opts: Parameters<typeof ssh.exec>[2]) => {
+      execs.set(target.port, (execs.get(target.port) ?? 0) + 1);
+      return ssh.exec(target, command, opts);
+    } } };
     try {
-      const { error, handle } = await runWorkflow(createActivities(pinned.deps), t.plan);
+      const { error, handle } = await runWorkflow(createActivities(counting), t.plan);
       const message = error?.cause?.message ?? '';
       expect(message).toMatch(/^(preflight failed: )?Preflight refused to start; nothing was changed:/);
       expect(message).toContain(`green-2: print the current release: host key of 127.0.0.1:${victim.sshPort} does not match known_hosts`);
@@ -206,16 +225,11 @@ describe('preflight against the real HAProxy and hosts', () => {
       expect(message).toContain(
         `blue-1: print the current release: host key of 127.0.0.1:${stranger.sshPort} is not in known_hosts (looked up as "[127.0.0.1]:${stranger.sshPort}"); seen ${strangerSeen}, expected none; refusing to connect`,
       );
-      const reads = await activityEvents(handle, 'readHostRelease');
-      expect(reads.scheduled).toHaveLength(4);
-      expect(reads.started.every((e) => e.activityTaskStartedEventAttributes?.attempt === 1)).toBe(true);
-      expect(reads.started).toHaveLength(4);
-      expect(reads.failed).toHaveLength(2);
-      for (const f of reads.failed) {
-        const failure = f.activityTaskFailedEventAttributes?.failure;
-        expect(failure?.applicationFailureInfo?.type).toBe('HostKeyError');
-        expect(failure?.applicationFailureInfo?.nonRetryable).toBe(true);
-      }
+      expect(message).not.toMatch(/gave up after/);
+      // One read per host, the refused ones included: a changed or unknown key is never retried.
+      expect([...execs.values()]).toEqual(t.lab.hosts.map(() => 1));
+      const reads = await activityEvents(handle, 'inspectHosts');
+      expect(reads.started.map((e) => e.activityTaskStartedEventAttributes?.attempt)).toEqual([1]);
       expect((await activityEvents(handle, 'drainFromLive')).scheduled).toHaveLength(0);
     } finally {
       pinned.close();
@@ -288,9 +302,9 @@ describe('garbage from hosts', () => {
     for (const l of lines) expect(l.length).toBeLessThan(400);
     expect(ms).toBeLessThan(40_000);
     expect(grew).toBeLessThan(200 * 1024 * 1024);
-    // Garbage is not retried: each release read ran once.
-    const reads = await activityEvents(handle, 'readHostRelease');
-    expect(reads.started.every((e) => e.activityTaskStartedEventAttributes?.attempt === 1)).toBe(true);
+    // Garbage is not retried: the fleet's reads ran once.
+    const reads = await activityEvents(handle, 'inspectHosts');
+    expect(reads.started.map((e) => e.activityTaskStartedEventAttributes?.attempt)).toEqual([1]);
     // Heartbeats and failures in history stay small too.
     const historyBytes = JSON.stringify(await handle.fetchHistory(), (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v)).length;
     expect(historyBytes).toBeLessThan(200_000);

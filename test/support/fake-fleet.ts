@@ -59,14 +59,17 @@ export class FakeFleet {
         exec: async (target, command): Promise<ExecResult> => {
           const host = this.hostByPort(target.port);
           this.contacted.push(`ssh:${host}`);
-          const install = /install '?([^' ]+)'?$/.exec(command);
+          // The deploy sends `install RELEASE`, then prints a marker and runs `current` in the same session.
+          const install = /install '?([^'\s]+)'?(\n|$)/.exec(command);
           if (install?.[1]) {
             if (this.releases.get(host) !== install[1]) this.changes.push(`install:${host}:${install[1]}`);
             this.releases.set(host, install[1]);
             if (this.brokenOn.has(host)) this.healthy.set(host, this.brokenOn.get(host) !== install[1]);
           }
           if (/migrate/.test(command)) this.changes.push(`migrate:${host}`);
-          return { code: 0, stdout: `${this.releases.get(host)}\n`, stderr: '' };
+          const marker = /printf '\\n%s\\n' (\S+)/.exec(command)?.[1];
+          const release = `${this.releases.get(host)}\n`;
+          return { code: 0, stdout: marker ? `installed\n${marker}\n${release}` : release, stderr: '' };
         },
       },
       http: {

@@ -25,7 +25,6 @@ export function registerPlan(program: Command, setExit: (n: number) => void): vo
       const p = await readPlan(path);
       // Loaded here only: the worker module pulls in the SSH client and Temporal's native worker.
       const { realDeps, secretsFromEnv } = await import('../../worker');
-      const { createActivities } = await import('../../activities');
       let secrets;
       try {
         secrets = secretsFromEnv();
@@ -39,7 +38,7 @@ export function registerPlan(program: Command, setExit: (n: number) => void): vo
         throw new CliError(`cannot load the SSH secrets: ${messageOf(err)}`, EXIT.usage, 'check the files BG_SSH_KEY and BG_KNOWN_HOSTS point to');
       }
       try {
-        const report = await checkPlan(p, createActivities(real.deps));
+        const report = await checkPlan(p, real.deps);
         console.log(describePlan(p));
         console.log(table(['cluster', 'host', 'release', 'live pool', 'standby pool', 'healthy', 'problems'], report.hosts.map((h) => [
           h.cluster, h.host, h.release ?? '?', h.live ?? '?', h.standby ?? '?', h.healthy === undefined ? '?' : h.healthy ? 'yes' : 'no', h.problems.join('; '),

@@ -1,0 +1,112 @@
+// One bench case: one lab, and on it each runner in turn under its own load of the same rate.
+// The first phase deploys v1→v2 (with the migration), the second v2→v3 (v3 needs that migration,
+// which the first phase did, so its own migrate step is a no-op for both runners alike).
+import type { Client } from '@temporalio/client';
+import { startLoad } from '../../src/lab';
+import { upLab, type BenchLab } from './lab';
+import { addComparison, type CaseReport, type Phase, type Runner } from './report';
+import { runBaseline, runBluegreen, startBenchWorker, type BenchWorker, type RunResult } from './runners';
+
+export interface CaseOptions {
+  hostsPerCluster: number;
+  parallelism: number;
+  slowLoginMs: number;
+  rps: number;
+  basePort: number;
+  order: Runner[];
+  baselinePreflightWidth: number;
+  /** Only needed when bluegreen runs. */
+  temporal?: { address: string; client: Client };
+  log: (msg: string) => void;
+  /** Registers a cleanup that must run even if the bench is interrupted; returns its remover. */
+  onInterrupt: (fn: () => Promise<void> | void) => () => void;
+}
+
+const NEXT: Record<string, string> = { v1: 'v2', v2: 'v3' };
+// Traffic flows for a moment before the run, so the first drain has sessions to wait for.
+const WARMUP_MS = 1000;
+
+export async function benchCase(o: CaseOptions): Promise<CaseReport> {
+  const name = `2x${o.hostsPerCluster}${o.slowLoginMs ? ` slow-login ${o.slowLoginMs}ms` : ''}`;
+  const report: CaseReport = {
+    case: name,
+    hostsPerCluster: o.hostsPerCluster,
+    hosts: o.hostsPerCluster * 2,
+    parallelism: o.parallelism,
+    slowLoginMs: o.slowLoginMs,
+    rps: o.rps,
+    order: o.order,
+    phases: [],
+  };
+  o.log(`${name}: lab up`);
+  let bl: BenchLab;
+  try {
+    bl = await upLab(o.hostsPerCluster, o.basePort, o.slowLoginMs);
+  } catch (err) {
+    report.error = `lab up: ${err instanceof Error ? err.message : String(err)}`;
+    return report;
+  }
+  const removeLab = o.onInterrupt(bl.down);
+  report.loginMs = bl.loginMs;
+  try {
+    let current = 'v1';
+    for (const runner of o.order) {
+      const to = NEXT[current];
+      if (!to) throw new Error(`no release after ${current} in the lab`);
+      const plan = await bl.plan(current, to, o.parallelism);
+      let worker: BenchWorker | undefined;
+      let removeWorker = () => {};
+      if (runner === 'bluegreen') {
+        if (!o.temporal) throw new Error('bluegreen needs a Temporal server');
+        // Started right before its phase and stopped right after, so no idle worker runs beside the baseline.
+        worker = await startBenchWorker(o.temporal.address, `bench-${o.hostsPerCluster}-${o.slowLoginMs}-${Date.now()}`, bl.lab.keyPath, bl.lab.knownHostsPath);
+        const w = worker;
+        removeWorker = o.onInterrupt(() => w.process.kill('SIGKILL'));
+        report.workerReadyMs = worker.readyMs;
+      }
+      o.log(`${name}: ${runner} ${current}→${to} under ${o.rps} req/s`);
+      const load = startLoad({ url: bl.lab.liveUrl, rps: o.rps, dbPath: bl.lab.dbPath });
+      let run: RunResult;
+      try {
+        await new Promise((r) => setTimeout(r, WARMUP_MS));
+        run =
+          runner === 'bluegreen'
+            ? await runBluegreen(o.temporal!.client, worker!, plan, worker!.taskQueue)
+            : await runBaseline(
+                plan,
+                { keyPath: bl.lab.keyPath, knownHostsPath: bl.lab.knownHostsPath, workDir: bl.lab.dir, preflightWidth: o.baselinePreflightWidth },
+                (kill) => o.onInterrupt(kill),
+              );
+      } finally {
+        const loadReport = await load.stop();
+        await worker?.process.kill('SIGTERM');
+        removeWorker();
+        report.phases.push({
+          runner,
+          from: current,
+          to,
+          run: { outcome: 'error', wallMs: 0, steps: {}, peakRssMb: 0 },
+          requests: loadReport.requests,
+          failedRequests: loadReport.failures.count,
+          lostWrites: loadReport.lostWrites.length,
+          failureSamples: loadReport.failures.list.slice(0, 3).map((f) => `${f.at} ${f.method} ${f.path}: ${f.reason}`),
+          fleetProblems: [],
+        });
+      }
+      const phase = report.phases[report.phases.length - 1] as Phase;
+      phase.run = run;
+      phase.fleetProblems = await bl.check(to);
+      o.log(`${name}: ${runner} ${run.outcome} in ${run.wallMs} ms, ${phase.failedRequests} failed requests, ${phase.lostWrites} lost writes`);
+      // A run that did not finish leaves the fleet somewhere in between: the next runner could not start from a known release.
+      if (run.outcome !== 'succeeded' || phase.fleetProblems.length > 0) break;
+      current = to;
+    }
+  } catch (err) {
+    report.error = err instanceof Error ? err.message : String(err);
+  } finally {
+    o.log(`${name}: lab down`);
+    await bl.down();
+    removeLab();
+  }
+  return addComparison(report);
+}

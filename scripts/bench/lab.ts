@@ -1,0 +1,80 @@
+// One lab per size for the bench: brought up (optionally with a slow login shell), checked after
+// each run from the outside (the lab's own files and HAProxy, not the runner's word), torn down.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { readFileSync } from 'node:fs';
+import { haproxyFromConfig } from '../../src/activities/haproxy';
+import { isUp } from '../../src/activities/lb';
+import { loadKnownHosts } from '../../src/activities/known-hosts';
+import { hostCurrentRelease, labDown, labUp, type LabUpResult } from '../../src/lab';
+import { loadPlanInput } from '../../src/plan/load';
+import type { Plan, PlanInput } from '../../src/plan/schema';
+import { parsePlan } from '../../src/plan/validate';
+import { connect } from './ssh-conns';
+
+export interface BenchLab {
+  lab: LabUpResult;
+  /** One SSH login plus `true`, as measured from here (shows the slow login shell is real). */
+  loginMs: number;
+  plan(from: string, to: string, parallelism: number): Promise<Plan>;
+  /** Problems seen from outside: hosts not on `release`, servers not UP in live or left in standby. */
+  check(release: string): Promise<string[]>;
+  down(): Promise<void>;
+}
+
+export async function upLab(hostsPerCluster: number, basePort: number, slowLoginMs: number): Promise<BenchLab> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bg-bench-'));
+  let lab: LabUpResult;
+  try {
+    lab = await labUp({ dir, hostsPerCluster, basePort, slowLoginMs });
+  } catch (err) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const down = async () => {
+    await labDown(dir);
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    if (lab.slowLoginMs !== slowLoginMs) throw new Error(`asked for a ${slowLoginMs} ms login shell, the lab reports ${lab.slowLoginMs} ms`);
+    const loginMs = await measureLogin(lab);
+    if (loginMs < slowLoginMs) throw new Error(`asked for a ${slowLoginMs} ms login shell but a login took ${loginMs} ms`);
+    return {
+      lab,
+      loginMs,
+      plan: async (from, to, parallelism) => parsePlan({ ...((await loadPlanInput(lab.planPath)) as PlanInput), currentRelease: from, release: to, parallelism }),
+      check: (release) => checkFleet(lab, release),
+      down,
+    };
+  } catch (err) {
+    await down();
+    throw err;
+  }
+}
+
+async function measureLogin(lab: LabUpResult): Promise<number> {
+  const input = (await loadPlanInput(lab.planPath)) as PlanInput;
+  const first = Object.values(input.clusters)[0]?.hosts[0];
+  if (!first) throw new Error('the lab plan has no host');
+  const t = performance.now();
+  const c = await connect({ ...first.ssh, port: first.ssh.port ?? 22 }, readFileSync(lab.keyPath), await loadKnownHosts(lab.knownHostsPath));
+  try {
+    await c.exec('true', 30_000);
+  } finally {
+    c.close();
+  }
+  return Math.round(performance.now() - t);
+}
+
+async function checkFleet(lab: LabUpResult, release: string): Promise<string[]> {
+  const problems = lab.hosts
+    .map((h) => [h.name, hostCurrentRelease(h.name, lab.dir)] as const)
+    .filter(([, r]) => r !== release)
+    .map(([name, r]) => `${name} runs ${r ?? 'nothing'}`);
+  const lb = haproxyFromConfig({ runtimeApi: { socket: lab.haproxySocket }, liveBackend: 'live', standbyBackend: 'standby' });
+  const [live, standby] = await Promise.all([lb.readServers('live'), lb.readServers('standby')]);
+  for (const s of live) if (!isUp(s)) problems.push(`${s.server} is ${s.status} (admin ${s.admin}) in live`);
+  for (const s of standby) if (s.admin !== 'maint') problems.push(`${s.server} is ${s.admin} in standby`);
+  return problems;
+}

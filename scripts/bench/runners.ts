@@ -1,0 +1,94 @@
+// The two runners of one phase. Both get the same plan and report the same step names, so the
+// report can put them side by side. The bench knows the workflow only through startDeployment and
+// the run's result: activity names and worker internals may change under it.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import { startDeployment } from '../../src/client/start';
+import { resultOfFailedRun } from '../../src/client/result';
+import type { Plan } from '../../src/plan/schema';
+import type { DeploymentResult } from '../../src/workflows/state';
+import { startWorkerProcess, type WorkerProcess } from '../../test/support/worker-process';
+import type { BaselineResult } from './baseline';
+import { peakRssMb } from './proc';
+
+export interface RunResult {
+  outcome: string;
+  reason?: string;
+  wallMs: number;
+  steps: Record<string, number>;
+  /** bluegreen: the worker process; baseline: the script's own process. */
+  peakRssMb: number;
+  historyLength?: number;
+  /** Baseline only: hosts its smoke requests never reached. */
+  smokeUnreached?: string[];
+}
+
+export interface BenchWorker {
+  process: WorkerProcess;
+  taskQueue: string;
+  /** Spawn until its "worker: task queue" line (polled every 50 ms by startWorkerProcess). */
+  readyMs: number;
+}
+
+export async function startBenchWorker(address: string, taskQueue: string, keyPath: string, knownHostsPath: string): Promise<BenchWorker> {
+  const t = performance.now();
+  const process = await startWorkerProcess({ TEMPORAL_ADDRESS: address, BG_TASK_QUEUE: taskQueue, BG_SSH_KEY: keyPath, BG_KNOWN_HOSTS: knownHostsPath });
+  return { process, taskQueue, readyMs: Math.round(performance.now() - t) };
+}
+
+const stepKey = (s: { step: string; cluster?: string }) => (s.cluster ? `${s.step}:${s.cluster}` : s.step);
+
+export async function runBluegreen(client: Client, worker: BenchWorker, plan: Plan, workflowId: string): Promise<RunResult> {
+  const t0 = performance.now();
+  const handle = await startDeployment(client, plan, { taskQueue: worker.taskQueue, workflowId });
+  let result: DeploymentResult;
+  try {
+    result = await handle.result();
+  } catch (err) {
+    const failed = resultOfFailedRun(err);
+    if (!failed) throw err;
+    result = failed;
+  }
+  const wallMs = Math.round(performance.now() - t0);
+  const { historyLength } = await handle.describe();
+  return {
+    outcome: result.outcome,
+    reason: result.outcome === 'succeeded' ? undefined : result.reason,
+    wallMs,
+    steps: Object.fromEntries(result.steps.map((s) => [stepKey(s), s.ms])),
+    peakRssMb: peakRssMb(worker.process.pid),
+    historyLength,
+  };
+}
+
+const baselineScript = fileURLToPath(new URL('./baseline.ts', import.meta.url));
+
+/**
+ * The baseline in its own process, like the worker: the load generator's event loop (in this
+ * process) then slows neither runner, and its peak RSS is its own.
+ */
+export async function runBaseline(
+  plan: Plan,
+  opts: { keyPath: string; knownHostsPath: string; workDir: string; /** 0: all hosts at once. */ preflightWidth: number },
+  register: (kill: () => void) => () => void,
+): Promise<RunResult> {
+  const { keyPath, knownHostsPath, workDir } = opts;
+  const planFile = path.join(workDir, `baseline-plan-${plan.release}.json`);
+  fs.writeFileSync(planFile, JSON.stringify(plan));
+  const child = spawn(process.execPath, ['--import', 'tsx', baselineScript, '--plan', planFile, '--key', keyPath, '--known-hosts', knownHostsPath, ...(opts.preflightWidth > 0 ? ['--preflight-width', String(opts.preflightWidth)] : [])], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const unregister = register(() => child.kill('SIGKILL'));
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  unregister();
+  if (code !== 0) return { outcome: 'failed', reason: err.trim().slice(-2000) || `exit ${code}`, wallMs: 0, steps: {}, peakRssMb: 0 };
+  const r = JSON.parse(out.trim().split('\n').pop() ?? '{}') as BaselineResult;
+  return { outcome: r.outcome, wallMs: r.wallMs, steps: r.steps, peakRssMb: r.peakRssMb, smokeUnreached: r.smokeUnreached };
+}
