@@ -2,6 +2,7 @@
 // starts) and inside the workflow (for runs started straight from the Temporal CLI), so it must stay
 // deterministic and free of Node APIs: it is bundled into the workflow sandbox.
 import { z } from 'zod';
+import { TemplateError, parseCommandTemplate } from './command-template';
 
 // Values that end up in shell commands, HAProxy commands or workflow ids are held to strict
 // patterns here, so nothing hostile gets past the plan.
@@ -11,7 +12,6 @@ export const LB_NAME_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 // Starts with a letter or digit (a leading "-" could pass for an option to some tool), or is an IP.
 const HOSTNAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$|^\[?[0-9A-Fa-f:.]{2,45}\]?$/;
 const USER_PATTERN = /^[a-z_][a-z0-9_.-]{0,31}$/;
-const PLACEHOLDER_PATTERN = /\{([a-zA-Z]+)\}/g;
 
 const lbName = (what: string) =>
   z.string().regex(LB_NAME_PATTERN, { message: `${what} (1-64 letters, digits, ".", "_", ":", "-")` });
@@ -47,14 +47,20 @@ const gate = z.strictObject({
 });
 const disabledGate = { enabled: false, timeoutSeconds: 24 * 3600, onTimeout: 'reject' as const };
 
+// Validation reads the template with the renderer's own parser: a plan that validates can be rendered.
 const command = (placeholders: string[]) =>
   z
     .string()
     .min(1)
     .max(1000)
-    .refine((s) => !/[\n\r\0]/.test(s), { message: 'a single line' })
-    .refine((s) => [...s.matchAll(PLACEHOLDER_PATTERN)].every((m) => placeholders.includes(m[1] ?? '')), {
-      message: `a command whose only placeholders are ${placeholders.map((p) => `{${p}}`).join(', ') || 'none'}`,
+    .superRefine((s, ctx) => {
+      if (/[\n\r\0]/.test(s)) return ctx.addIssue({ code: 'custom', message: 'a single line' });
+      try {
+        parseCommandTemplate(s, placeholders);
+      } catch (err) {
+        if (!(err instanceof TemplateError)) throw err;
+        ctx.addIssue({ code: 'custom', message: err.expected });
+      }
     });
 
 const smokeTest = z

@@ -59,7 +59,8 @@ export class FakeFleet {
         exec: async (target, command): Promise<ExecResult> => {
           const host = this.hostByPort(target.port);
           this.contacted.push(`ssh:${host}`);
-          const install = /install '?([^' ]+)'?$/.exec(command);
+          // The release as the renderer puts it: shell-quoted, or bare inside the template's own quotes.
+          const install = /install ['"]?([^'" ]+)['"]?$/.exec(command);
           if (install?.[1]) {
             if (this.releases.get(host) !== install[1]) this.changes.push(`install:${host}:${install[1]}`);
             this.releases.set(host, install[1]);
