@@ -20,7 +20,17 @@ const release = z.string().regex(RELEASE_PATTERN, {
 });
 const seconds = (max: number) =>
   z.number().int({ message: 'whole seconds' }).min(1, { message: 'at least 1 second' }).max(max, { message: `at most ${max} seconds` });
-const httpUrl = z.url({ protocol: /^https?$/, message: 'an http:// or https:// URL' });
+// Port 0 parses as a URL but no server listens there: a plan with it would only fail at the first check.
+const httpUrl = z
+  .url({ protocol: /^https?$/, message: 'an http:// or https:// URL' })
+  .refine((u) => portOf(u) !== '0', { message: 'an http:// or https:// URL with a port from 1 to 65535' });
+function portOf(url: string): string | undefined {
+  try {
+    return new URL(url).port;
+  } catch {
+    return undefined; // z.url already said why
+  }
+}
 const urlPath = z.string().regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]{0,200}$/, { message: 'a path starting with "/"' });
 
 const sshTarget = z.strictObject({
@@ -101,11 +111,12 @@ export const planSchema = z
     migration: z.strictObject({ host: lbName('a host name') }).optional(),
     health: z
       .strictObject({
-        path: urlPath.default('/health'),
+        // Health is checked at each host's healthUrl; `path` only restates its path (checked below).
+        path: urlPath.optional(),
         timeoutSeconds: seconds(3600).default(120),
         intervalMs: z.number().int().min(100).max(60_000).default(1000),
       })
-      .default({ path: '/health', timeoutSeconds: 120, intervalMs: 1000 }),
+      .default({ timeoutSeconds: 120, intervalMs: 1000 }),
     smoke: z.array(smokeTest).min(1, { message: 'at least one smoke test' }).max(50),
     gates: z
       .strictObject({ promote: gate.default(disabledGate), migrate: gate.default(disabledGate) })
@@ -154,8 +165,26 @@ function crossCheck(plan: RawPlan, ctx: z.RefinementCtx): void {
       endpoints.set(endpoint, where);
     });
   }
+  const healthPath = plan.health.path;
+  const elsewhere = healthPath === undefined ? undefined : allHosts(plan).find((h) => { const p = pathOf(h.healthUrl); return p !== undefined && p !== healthPath; });
+  if (elsewhere) {
+    // An operator who sets health.path expects it to be what is checked; it never was: refuse the mismatch.
+    issue(['health', 'path'], `the path of every host's healthUrl, or no health.path (each host is checked at its healthUrl; ${elsewhere.name}'s is ${elsewhere.healthUrl})`);
+  }
   if (plan.migration && !names.has(plan.migration.host))
     issue(['migration', 'host'], `the name of a host in the plan; "${plan.migration.host}" is not one`);
   if (plan.migration && !plan.commands.migrate) issue(['commands', 'migrate'], 'a migrate command, since migration is set');
   if (plan.commands.migrate && !plan.migration) issue(['migration'], 'the host to run the migrate command on');
+}
+
+function allHosts(plan: RawPlan): Host[] {
+  return Object.values(plan.clusters).flatMap((c) => c.hosts);
+}
+
+function pathOf(url: string): string | undefined {
+  try {
+    return new URL(url).pathname;
+  } catch {
+    return undefined;
+  }
 }
