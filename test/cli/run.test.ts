@@ -47,7 +47,7 @@ describe('a run with gates, driven by the CLI', () => {
         bg(['deploy', planFile, '--task-queue', taskQueue]),
         bg(['status', env]),
         bg(['status', env, '--json']),
-        bg(['approve', env, 'migrate', '--by', 'bob']),
+        bg(['approve', env, 'migrate', '--by', 'bob', '--yes']),
       ]);
       // A second start while it runs is refused with the way forward.
       expect(again.code).toBe(1);
@@ -67,7 +67,7 @@ describe('a run with gates, driven by the CLI', () => {
       expect(wrong.stderr).toMatch(/next: see the pending gate with: bluegreen status/);
 
       expect((await bg(['pause', env, '--by', 'carol', '--reason', 'lunch'])).code).toBe(0);
-      const ok = await bg(['approve', env, 'promote-green', '--by', 'bob', '--reason', 'looks good']);
+      const ok = await bg(['approve', env, 'promote-green', '--by', 'bob', '--reason', 'looks good', '--yes']);
       expect(ok.code).toBe(0);
       expect(ok.stdout).toMatch(/approved gate promote-green of .* as bob: looks good/);
       await waitFor(env, 'paused', (s) => s.waitingFor === 'resume');
@@ -75,7 +75,7 @@ describe('a run with gates, driven by the CLI', () => {
       expect((await bg(['resume', env, '--by', 'carol'])).code).toBe(0);
 
       await waitFor(env, 'gate promote-blue', (s) => s.pendingGate?.gate === 'promote-blue');
-      const stale = await bg(['reject', env, 'promote-green', '--by', 'erin']);
+      const stale = await bg(['reject', env, 'promote-green', '--by', 'erin', '--yes']);
       expect(stale.code).toBe(1);
       expect(stale.stderr).toMatch(/reject refused by the run: gate promote-green is not pending: the pending gate is promote-blue/);
       const aborted = await bg(['abort', env, '--by', 'dave', '--reason', 'change freeze']);
