@@ -8,6 +8,7 @@ import {
   allHandlersFinished,
   condition,
   isCancellation,
+  patched,
   setCurrentDetails,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
@@ -53,6 +54,13 @@ export async function blueGreenDeployment(input: unknown): Promise<DeploymentRes
   try {
     await step(ctx, 'migrate', undefined, () => migrate(ctx));
   } catch (err) {
+    // Stopped by an operator at the migrate gate, before the migration ran: the schema is unchanged,
+    // so abort and cancel roll back as they do at any other safe point (README: How it fails safe).
+    // The patch keeps runs that already ended this way under the old code replaying as they ran.
+    const byOperator = err instanceof AbortRequested || isCancellation(err) || CancellationScope.current().consideredCancelled;
+    if (byOperator && !status.migrated && patched('operator-stop-at-migrate-gate-rolls-back')) {
+      return await failBeforeMigration(ctx, touched, err);
+    }
     const why = `migrate failed: ${describeFailure(err)}`;
     status.failure ??= { kind: isCancellation(err) ? 'cancel' : 'failure', step: 'migrate', message: why, at: new Date().toISOString() };
     const reason = status.migrated
