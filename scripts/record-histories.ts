@@ -42,15 +42,15 @@ const scenarios: Record<string, Scenario> = {
     );
     const h = await client.workflow.start(blueGreenDeployment, { taskQueue, workflowId: 'replay-succeeded-with-gates', args: [plan] });
     await waitFor(h, (s) => s.pendingGate?.gate === 'promote-green');
-    await h.signal(approveSignal, { gate: 'migrate', by: 'mallory', reason: 'wrong gate' });
+    await h.signal(approveSignal, { gate: 'migrate', release: plan.release, by: 'mallory', reason: 'wrong gate' });
     await h.signal(pauseSignal, { by: 'alice', reason: 'lunch' });
-    await h.executeUpdate(approveUpdate, { args: [{ gate: 'promote-green', by: 'alice', reason: 'green looks fine' }] });
+    await h.executeUpdate(approveUpdate, { args: [{ gate: 'promote-green', release: plan.release, by: 'alice', reason: 'green looks fine' }] });
     await new Promise((r) => setTimeout(r, 300));
     await h.signal(resumeSignal, { by: 'alice', reason: 'back' });
     await waitFor(h, (s) => s.pendingGate?.gate === 'promote-blue');
-    await h.signal(approveSignal, { gate: 'promote-blue', by: 'bob' });
+    await h.signal(approveSignal, { gate: 'promote-blue', release: plan.release, by: 'bob' });
     await waitFor(h, (s) => s.pendingGate?.gate === 'migrate');
-    await h.executeUpdate(approveUpdate, { args: [{ gate: 'migrate', by: 'carol' }] });
+    await h.executeUpdate(approveUpdate, { args: [{ gate: 'migrate', release: plan.release, by: 'carol' }] });
     await h.result();
     return h.workflowId;
   },
@@ -80,9 +80,9 @@ const scenarios: Record<string, Scenario> = {
       await new Promise((r) => setTimeout(r, 300));
     }
     const resumedRunId = (await latest.describe()).runId;
-    await latest.signal(approveSignal, { gate: 'promote-green', by: 'alice', runId: h.firstExecutionRunId });
+    await latest.signal(approveSignal, { gate: 'promote-green', release: 'v2', by: 'alice', runId: h.firstExecutionRunId });
     await waitFor(latest, (s) => s.pendingGate?.gate === 'promote-blue');
-    await latest.signal(approveSignal, { gate: 'promote-blue', by: 'alice' });
+    await latest.signal(approveSignal, { gate: 'promote-blue', release: 'v2', by: 'alice' });
     await latest.result();
     return {
       'continued-as-new-at-gate': { workflowId: h.workflowId, runId: h.firstExecutionRunId },
