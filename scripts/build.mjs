@@ -24,6 +24,10 @@ await build({
   format: 'esm',
   target: 'node20',
   packages: 'external',
+  // Dynamic imports (plan check's SSH and worker code) become chunks loaded on use, so a plain
+  // `bluegreen status` does not load Temporal's native worker or ssh2.
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
   sourcemap: true,
   logLevel: 'warning',
 });
@@ -31,6 +35,7 @@ await build({
 const quiet = { info() {}, warn: console.warn, error: console.error, debug() {}, trace() {}, log() {} };
 const { code } = await bundleWorkflowCode({ workflowsPath: path.join(root, 'src/workflows/index.ts'), logger: quiet });
 fs.writeFileSync(path.join(staging, 'workflow-bundle.js'), code);
+fs.rmSync(path.join(dist, 'chunks'), { recursive: true, force: true });
 for (const f of fs.readdirSync(staging)) fs.renameSync(path.join(staging, f), path.join(dist, f));
 fs.rmSync(staging, { recursive: true, force: true });
 console.log(`build: dist/worker.js, dist/cli.js, dist/workflow-bundle.js in ${Date.now() - t0} ms`);

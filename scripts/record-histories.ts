@@ -17,7 +17,8 @@ import { FakeFleet } from '../test/support/fake-fleet';
 const outDir = fileURLToPath(new URL('../test/replay/histories/', import.meta.url));
 const HOSTS = ['green-1', 'green-2', 'blue-1', 'blue-2'];
 
-type Scenario = (client: Client, taskQueue: string, fleet: FakeFleet) => Promise<string>;
+/** A scenario returns the workflow id, or the runs to record by name (a run that continued as new). */
+type Scenario = (client: Client, taskQueue: string, fleet: FakeFleet) => Promise<string | Record<string, { workflowId: string; runId: string }>>;
 
 async function waitFor(handle: ReturnType<Client['workflow']['getHandle']>, pred: (s: Awaited<ReturnType<typeof q>>) => boolean) {
   for (;;) {
@@ -41,15 +42,15 @@ const scenarios: Record<string, Scenario> = {
     );
     const h = await client.workflow.start(blueGreenDeployment, { taskQueue, workflowId: 'replay-succeeded-with-gates', args: [plan] });
     await waitFor(h, (s) => s.pendingGate?.gate === 'promote-green');
-    await h.signal(approveSignal, { gate: 'migrate', by: 'mallory', reason: 'wrong gate' });
+    await h.signal(approveSignal, { gate: 'migrate', release: plan.release, by: 'mallory', reason: 'wrong gate' });
     await h.signal(pauseSignal, { by: 'alice', reason: 'lunch' });
-    await h.executeUpdate(approveUpdate, { args: [{ gate: 'promote-green', by: 'alice', reason: 'green looks fine' }] });
+    await h.executeUpdate(approveUpdate, { args: [{ gate: 'promote-green', release: plan.release, by: 'alice', reason: 'green looks fine' }] });
     await new Promise((r) => setTimeout(r, 300));
     await h.signal(resumeSignal, { by: 'alice', reason: 'back' });
     await waitFor(h, (s) => s.pendingGate?.gate === 'promote-blue');
-    await h.signal(approveSignal, { gate: 'promote-blue', by: 'bob' });
+    await h.signal(approveSignal, { gate: 'promote-blue', release: plan.release, by: 'bob' });
     await waitFor(h, (s) => s.pendingGate?.gate === 'migrate');
-    await h.executeUpdate(approveUpdate, { args: [{ gate: 'migrate', by: 'carol' }] });
+    await h.executeUpdate(approveUpdate, { args: [{ gate: 'migrate', release: plan.release, by: 'carol' }] });
     await h.result();
     return h.workflowId;
   },
@@ -66,6 +67,27 @@ const scenarios: Record<string, Scenario> = {
     await h.signal(abortSignal, { by: 'alice', reason: 'wrong release' });
     await h.result().catch((e: unknown) => { if (!(e instanceof WorkflowFailedError)) throw e; });
     return h.workflowId;
+  },
+  // A gate flooded with ignored signals continues as new; both runs are recorded: the one that ends
+  // CONTINUED_AS_NEW and the one that resumes at the gate and completes.
+  'continued-as-new': async (client, taskQueue, fleet) => {
+    const plan = parsePlan(fleet.plan({ gates: { promote: { enabled: true, timeoutSeconds: 600, onTimeout: 'wait' } } }));
+    const h = await client.workflow.start(blueGreenDeployment, { taskQueue, workflowId: 'replay-continued-as-new', args: [plan] });
+    await waitFor(h, (s) => s.pendingGate?.gate === 'promote-green');
+    const latest = client.workflow.getHandle(h.workflowId);
+    for (let i = 0; (await latest.describe()).runId === h.firstExecutionRunId; i += 50) {
+      await Promise.all(Array.from({ length: 50 }, (_, k) => latest.signal(approveSignal, { gate: 'promote-blue', by: `bot-${i + k}` })));
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    const resumedRunId = (await latest.describe()).runId;
+    await latest.signal(approveSignal, { gate: 'promote-green', release: 'v2', by: 'alice', runId: h.firstExecutionRunId });
+    await waitFor(latest, (s) => s.pendingGate?.gate === 'promote-blue');
+    await latest.signal(approveSignal, { gate: 'promote-blue', release: 'v2', by: 'alice' });
+    await latest.result();
+    return {
+      'continued-as-new-at-gate': { workflowId: h.workflowId, runId: h.firstExecutionRunId },
+      'resumed-at-gate': { workflowId: h.workflowId, runId: resumedRunId },
+    };
   },
   'preflight-refused': async (client, taskQueue, fleet) => {
     fleet.releases.set('blue-2', 'v0');
@@ -92,11 +114,18 @@ async function main() {
         workflowsPath: fileURLToPath(new URL('../src/workflows/index.ts', import.meta.url)),
         activities: createActivities(fleet.deps()),
       });
-      const workflowId = await worker.runUntil(() => scenario(client, taskQueue, fleet));
-      // The CLI's JSON is the documented replayable format (`temporal workflow show -o json`).
-      const json = execFileSync(server.cliPath, ['workflow', 'show', '--address', server.address, '-w', workflowId, '-o', 'json'], { maxBuffer: 64 << 20 });
-      fs.writeFileSync(path.join(outDir, `${name}.json`), json);
-      console.log(`recorded ${name}: ${(JSON.parse(json.toString()) as { events: unknown[] }).events.length} events`);
+      const recorded = await worker.runUntil(() => scenario(client, taskQueue, fleet));
+      const runs = typeof recorded === 'string' ? { [name]: { workflowId: recorded, runId: '' } } : recorded;
+      for (const [file, run] of Object.entries(runs)) {
+        // The CLI's JSON is the documented replayable format (`temporal workflow show -o json`).
+        const json = execFileSync(
+          server.cliPath,
+          ['workflow', 'show', '--address', server.address, '-w', run.workflowId, ...(run.runId ? ['-r', run.runId] : []), '-o', 'json'],
+          { maxBuffer: 64 << 20 },
+        );
+        fs.writeFileSync(path.join(outDir, `${file}.json`), json);
+        console.log(`recorded ${file}: ${(JSON.parse(json.toString()) as { events: unknown[] }).events.length} events`);
+      }
     }
     await native.close();
     await connection.close();

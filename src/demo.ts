@@ -198,12 +198,12 @@ async function follow(handle: Handle, opts: DemoOptions, say: (m: string) => voi
     if (gate && !answered.has(gate)) {
       answered.add(gate);
       if (opts.yes) {
-        await handle.executeUpdate(approveUpdate, { args: [{ gate, by: 'demo --yes', reason: 'approved automatically' }] });
+        await handle.executeUpdate(approveUpdate, { args: [{ gate, release: s.release, by: 'demo --yes', reason: 'approved automatically' }] });
         say(`Gate ${gate}: approved (--yes)`);
       } else {
         say(`Gate ${gate} is waiting.${process.stdin.isTTY ? ' Press a to approve, r to reject; or approve it from another terminal:' : ' Approve it from another terminal:'}`);
-        say(`  npx bluegreen approve ${handle.workflowId.replace(/^bluegreen-/, '')} ${gate} --address ${res.server?.address} --reason "looks good"`);
-        say(`  ${res.server?.cliPath ?? 'temporal'} workflow update execute --address ${res.server?.address} --workflow-id ${handle.workflowId} --name approveGate --input '{"gate":"${gate}","by":"you"}'`);
+        say(`  npx bluegreen approve ${handle.workflowId.replace(/^bluegreen-/, '')} ${gate} --address ${res.server?.address} --release ${s.release} --reason "looks good"`);
+        say(`  ${res.server?.cliPath ?? 'temporal'} workflow update execute --address ${res.server?.address} --workflow-id ${handle.workflowId} --name approveGate --input '{"gate":"${gate}","release":"${s.release}","by":"you"}'`);
         say(`  (or run the demo with --yes to approve automatically)`);
       }
     }
@@ -217,7 +217,7 @@ async function decidePending(handle: Handle, approve: boolean, say: (m: string) 
   if (!gate) return say('No gate is waiting.');
   const by = `${process.env.USER ?? 'demo user'} (keypress)`;
   try {
-    await handle.executeUpdate(approve ? approveUpdate : rejectUpdate, { args: [{ gate, by }] });
+    await handle.executeUpdate(approve ? approveUpdate : rejectUpdate, { args: [{ gate, release: s?.release, by }] });
     say(`Gate ${gate}: ${approve ? 'approved' : 'rejected'} by ${by}`);
   } catch (err) {
     say(`Gate ${gate}: ${err instanceof Error ? err.message : String(err)}`);

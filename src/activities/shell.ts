@@ -1,9 +1,11 @@
-// Everything that reaches a remote shell goes through here. Values are always single-quoted
-// (the one POSIX quoting with no special characters inside), and releases are additionally
-// held to a strict pattern so they are also safe as file names and in logs.
+// Everything that reaches a remote shell goes through here. Unquoted values are single-quoted (the
+// one POSIX quoting with no special characters inside); values inside the template's own quotes must
+// be plain words; releases are additionally held to a strict pattern so they are also safe as file
+// names and in logs.
 
 // One definition with the plan schema, which checks the same releases before a run starts.
 import { RELEASE_PATTERN } from '../plan/schema';
+import { TemplateError, parseCommandTemplate, renderSegments, shellQuote } from '../plan/command-template';
 
 export { RELEASE_PATTERN };
 
@@ -37,70 +39,18 @@ export function assertSafeRelease(release: string): void {
   throw new Error(`${head}: it is ${chars.length} characters long, at most 64; ${rule}`);
 }
 
-/** POSIX single-quote quoting: the result is one shell word whose value is exactly `arg`. */
-export function shellQuote(arg: string): string {
-  // A NUL byte cannot be part of an argv string; better to refuse than to truncate silently.
-  if (arg.includes('\0')) throw new Error('a shell argument cannot contain a NUL byte');
-  return "'" + arg.replace(/'/g, "'\\''") + "'";
-}
-
-const PLACEHOLDER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export { shellQuote };
 
 /**
- * Substitutes `{name}` placeholders with shell-quoted values. `{{` and `}}` are literal braces.
- * Refuses unknown placeholders, and placeholders inside quotes or after `$`, where the quoting
- * we add would be wrong (inside double quotes `$(...)` in a value would run).
+ * Substitutes `{name}` placeholders: shell-quoted where the template leaves them unquoted, as they
+ * are inside quotes (only for values that no quoting could misread). The template is read by
+ * parseCommandTemplate, the same function the plan schema calls, so whatever validated renders.
  */
 export function renderCommand(template: string, vars: Record<string, string>): string {
-  let out = '';
-  let quote: "'" | '"' | undefined;
-  for (let i = 0; i < template.length; i++) {
-    const ch = template[i] as string;
-    if (ch === '{' && template[i + 1] === '{') {
-      out += '{';
-      i++;
-      continue;
-    }
-    if (ch === '}' && template[i + 1] === '}') {
-      out += '}';
-      i++;
-      continue;
-    }
-    if (ch === '{') {
-      const end = template.indexOf('}', i);
-      const name = end === -1 ? '' : template.slice(i + 1, end);
-      if (!PLACEHOLDER.test(name)) {
-        throw new Error(
-          `command template ${describeValue(template)}: "{" at column ${i + 1} does not start a placeholder like {release}; write {{ for a literal brace`,
-        );
-      }
-      if (!Object.prototype.hasOwnProperty.call(vars, name)) {
-        const known = Object.keys(vars).map((k) => `{${k}}`).join(', ') || 'none';
-        throw new Error(`command template ${describeValue(template)}: unknown placeholder {${name}} (known: ${known})`);
-      }
-      if (quote) {
-        throw new Error(
-          `command template ${describeValue(template)}: placeholder {${name}} is inside ${quote === "'" ? 'single' : 'double'} quotes; remove the quotes, values are quoted for you`,
-        );
-      }
-      if (out.endsWith('$') && !out.endsWith('\\$')) {
-        throw new Error(`command template ${describeValue(template)}: "\${${name}}" is ambiguous; write {${name}} (quoted value) or $${'{{'}...}} (shell variable)`);
-      }
-      out += shellQuote(vars[name] as string);
-      i = end;
-      continue;
-    }
-    // Track quoting so placeholders inside quotes can be refused above.
-    if (ch === '\\' && quote !== "'") {
-      out += ch + (template[i + 1] ?? '');
-      i++;
-      continue;
-    }
-    if ((ch === "'" || ch === '"') && (quote === undefined || quote === ch)) {
-      quote = quote === undefined ? ch : undefined;
-    }
-    out += ch;
+  try {
+    return renderSegments(parseCommandTemplate(template, Object.keys(vars)), vars);
+  } catch (err) {
+    if (err instanceof TemplateError) throw new Error(`command template ${describeValue(template)}: expected ${err.expected}`);
+    throw err;
   }
-  if (quote) throw new Error(`command template ${describeValue(template)}: unterminated ${quote} quote`);
-  return out;
 }

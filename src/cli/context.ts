@@ -85,11 +85,11 @@ export interface RunRef {
   link: string;
 }
 
-/** The latest run of an environment; exit 3 if there never was one. */
-export async function findRun(session: Session, environment: string): Promise<RunRef> {
+/** The latest run of an environment (or the run named by `runId`); exit 3 if there is none. */
+export async function findRun(session: Session, environment: string, runId?: string): Promise<RunRef> {
   checkEnvironment(environment);
   const workflowId = workflowIdFor(environment);
-  const handle = session.client.workflow.getHandle<typeof blueGreenDeployment>(workflowId);
+  const handle = session.client.workflow.getHandle<typeof blueGreenDeployment>(workflowId, runId);
   try {
     const d = await handle.describe();
     return {
@@ -107,6 +107,9 @@ export async function findRun(session: Session, environment: string): Promise<Ru
     };
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) {
+      if (runId) {
+        throw new CliError(`no run ${runId} of environment "${environment}" (workflow ${workflowId})`, EXIT.notFound, `see its runs with: bluegreen history ${environment}`);
+      }
       throw new CliError(
         `no deployment run for environment "${environment}" (workflow ${workflowId}) in namespace ${session.settings.namespace} at ${session.settings.address}`,
         EXIT.notFound,

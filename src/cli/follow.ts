@@ -11,6 +11,8 @@ export interface FollowOptions {
   json: boolean;
   /** Full table (status --watch) or one line per change on a pipe (deploy --wait). */
   compactOnPipe?: boolean;
+  /** Draw nothing while following (deploy --wait --json prints one document at the end). */
+  quiet?: boolean;
 }
 
 export async function refreshRun(session: Session, run: RunRef): Promise<RunRef> {
@@ -47,11 +49,13 @@ async function followLoop(session: Session, first: RunRef, opts: FollowOptions, 
       problem = err instanceof CliError ? `${err.message}${err.hint ? ` (${err.hint})` : ''}` : messageOf(err);
     }
     if (view) {
-      if (opts.json) area.draw(JSON.stringify(view), JSON.stringify(view.status ?? view.failure ?? ''));
+      if (opts.quiet) {
+        // nothing to draw
+      } else if (opts.json) area.draw(JSON.stringify(view), JSON.stringify(view.status ?? view.failure ?? ''));
       else if (opts.compactOnPipe && !area.isTty && view.status) area.draw(progressLine(view.status, view));
       else area.draw(renderStatus(view), stableKey(view));
       if (!run.running) return view;
-    } else if (problem) {
+    } else if (problem && !opts.quiet) {
       area.draw(`(retrying) ${problem}`);
     }
     await sleep(opts.intervalMs);

@@ -20,7 +20,7 @@ export function buildProgram(setExit: (n: number) => void): Command {
   const globals = () => program.opts<GlobalOptions>();
   registerDeploy(program, globals, setExit);
   registerStatus(program, globals, setExit);
-  registerDecide(program, globals);
+  registerDecide(program, globals, setExit);
   registerHistory(program, globals);
   registerPlan(program, setExit);
   // Subcommands inherit exitOverride only when set before they are added: set it on every one.

@@ -24,7 +24,7 @@ export function renderStatus(v: RunView, now = new Date()): string {
         `${g.onTimeout === 'reject' ? 'rejected' : 'still waiting'} at ${when(expires, now)} without a decision` +
         (g.approvers ? `; approvers: ${g.approvers.join(', ')}` : ''),
     );
-    out.push(`  approve: bluegreen approve ${s.environment} ${g.gate} --reason "..."   reject: bluegreen reject ${s.environment} ${g.gate} --reason "..."`);
+    out.push(`  approve: bluegreen approve ${s.environment} ${g.gate} --release ${s.release} --reason "..."   reject: bluegreen reject ${s.environment} ${g.gate} --release ${s.release} --reason "..."`);
   } else if (s.waitingFor && !s.outcome) {
     out.push(`waiting for: ${s.waitingFor}${s.paused ? `  (bluegreen resume ${s.environment})` : ''}`);
   }

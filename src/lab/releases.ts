@@ -51,6 +51,18 @@ export function writeHostScript(dir: string): string {
   fs.copyFileSync(path.join(hostSrc, 'lab-host.mjs'), path.join(p.bin, 'lab-host.mjs'));
   fs.copyFileSync(path.join(hostSrc, 'db.mjs'), path.join(p.bin, 'db.mjs'));
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-  fs.writeFileSync(p.hostScript, `#!/bin/sh\nexec ${q(process.execPath)} ${q(path.join(p.bin, 'lab-host.mjs'))} "$@"\n`, { mode: 0o755 });
+  // `current` is answered by the shell (a readlink, as on most real hosts): starting Node for it on
+  // 50 hosts at once would make the lab, not the deployment, what preflight measures.
+  const script = [
+    '#!/bin/sh',
+    'if [ "$#" -eq 1 ] && [ "$1" = current ]; then',
+    '  target=$(readlink "$BG_HOST_ROOT/current" 2>/dev/null) || { echo "lab-host: no current release" >&2; exit 1; }',
+    '  basename "$target"',
+    '  exit 0',
+    'fi',
+    `exec ${q(process.execPath)} ${q(path.join(p.bin, 'lab-host.mjs'))} "$@"`,
+    '',
+  ].join('\n');
+  fs.writeFileSync(p.hostScript, script, { mode: 0o755 });
   return p.hostScript;
 }

@@ -1,6 +1,7 @@
 // Reading a plan file from disk (CLI and tests). Not for the workflow: it uses Node's fs.
 import { readFile, stat } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
+import { findDuplicateJsonKey } from './json-duplicates';
 import { type Plan } from './schema';
 import { PlanError, parsePlan } from './validate';
 
@@ -15,6 +16,14 @@ export function parsePlanText(text: string, source = 'plan'): unknown {
       value = JSON.parse(text);
     } catch (err) {
       throw new PlanError([{ path: source, expected: 'valid JSON', found: `a syntax error: ${withLineColumn(text, (err as Error).message)}` }]);
+    }
+    const dup = findDuplicateJsonKey(text);
+    if (dup) {
+      throw new PlanError([{
+        path: source,
+        expected: 'valid JSON with each key once per object',
+        found: `key ${JSON.stringify(dup.key.slice(0, 60))} at line ${dup.firstLine} and again at line ${dup.line}, column ${dup.column}, in ${dup.path} (JSON would silently keep the last value)`,
+      }]);
     }
   } else {
     try {

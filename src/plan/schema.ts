@@ -2,6 +2,7 @@
 // starts) and inside the workflow (for runs started straight from the Temporal CLI), so it must stay
 // deterministic and free of Node APIs: it is bundled into the workflow sandbox.
 import { z } from 'zod';
+import { TemplateError, parseCommandTemplate } from './command-template';
 
 // Values that end up in shell commands, HAProxy commands or workflow ids are held to strict
 // patterns here, so nothing hostile gets past the plan.
@@ -11,7 +12,6 @@ export const LB_NAME_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 // Starts with a letter or digit (a leading "-" could pass for an option to some tool), or is an IP.
 const HOSTNAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$|^\[?[0-9A-Fa-f:.]{2,45}\]?$/;
 const USER_PATTERN = /^[a-z_][a-z0-9_.-]{0,31}$/;
-const PLACEHOLDER_PATTERN = /\{([a-zA-Z]+)\}/g;
 
 const lbName = (what: string) =>
   z.string().regex(LB_NAME_PATTERN, { message: `${what} (1-64 letters, digits, ".", "_", ":", "-")` });
@@ -20,7 +20,17 @@ const release = z.string().regex(RELEASE_PATTERN, {
 });
 const seconds = (max: number) =>
   z.number().int({ message: 'whole seconds' }).min(1, { message: 'at least 1 second' }).max(max, { message: `at most ${max} seconds` });
-const httpUrl = z.url({ protocol: /^https?$/, message: 'an http:// or https:// URL' });
+// Port 0 parses as a URL but no server listens there: a plan with it would only fail at the first check.
+const httpUrl = z
+  .url({ protocol: /^https?$/, message: 'an http:// or https:// URL' })
+  .refine((u) => portOf(u) !== '0', { message: 'an http:// or https:// URL with a port from 1 to 65535' });
+function portOf(url: string): string | undefined {
+  try {
+    return new URL(url).port;
+  } catch {
+    return undefined; // z.url already said why
+  }
+}
 const urlPath = z.string().regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]{0,200}$/, { message: 'a path starting with "/"' });
 
 const sshTarget = z.strictObject({
@@ -47,14 +57,20 @@ const gate = z.strictObject({
 });
 const disabledGate = { enabled: false, timeoutSeconds: 24 * 3600, onTimeout: 'reject' as const };
 
+// Validation reads the template with the renderer's own parser: a plan that validates can be rendered.
 const command = (placeholders: string[]) =>
   z
     .string()
     .min(1)
     .max(1000)
-    .refine((s) => !/[\n\r\0]/.test(s), { message: 'a single line' })
-    .refine((s) => [...s.matchAll(PLACEHOLDER_PATTERN)].every((m) => placeholders.includes(m[1] ?? '')), {
-      message: `a command whose only placeholders are ${placeholders.map((p) => `{${p}}`).join(', ') || 'none'}`,
+    .superRefine((s, ctx) => {
+      if (/[\n\r\0]/.test(s)) return ctx.addIssue({ code: 'custom', message: 'a single line' });
+      try {
+        parseCommandTemplate(s, placeholders);
+      } catch (err) {
+        if (!(err instanceof TemplateError)) throw err;
+        ctx.addIssue({ code: 'custom', message: err.expected });
+      }
     });
 
 const smokeTest = z
@@ -95,11 +111,12 @@ export const planSchema = z
     migration: z.strictObject({ host: lbName('a host name') }).optional(),
     health: z
       .strictObject({
-        path: urlPath.default('/health'),
+        // Health is checked at each host's healthUrl; `path` only restates its path (checked below).
+        path: urlPath.optional(),
         timeoutSeconds: seconds(3600).default(120),
         intervalMs: z.number().int().min(100).max(60_000).default(1000),
       })
-      .default({ path: '/health', timeoutSeconds: 120, intervalMs: 1000 }),
+      .default({ timeoutSeconds: 120, intervalMs: 1000 }),
     smoke: z.array(smokeTest).min(1, { message: 'at least one smoke test' }).max(50),
     gates: z
       .strictObject({ promote: gate.default(disabledGate), migrate: gate.default(disabledGate) })
@@ -148,8 +165,26 @@ function crossCheck(plan: RawPlan, ctx: z.RefinementCtx): void {
       endpoints.set(endpoint, where);
     });
   }
+  const healthPath = plan.health.path;
+  const elsewhere = healthPath === undefined ? undefined : allHosts(plan).find((h) => { const p = pathOf(h.healthUrl); return p !== undefined && p !== healthPath; });
+  if (elsewhere) {
+    // An operator who sets health.path expects it to be what is checked; it never was: refuse the mismatch.
+    issue(['health', 'path'], `the path of every host's healthUrl, or no health.path (each host is checked at its healthUrl; ${elsewhere.name}'s is ${elsewhere.healthUrl})`);
+  }
   if (plan.migration && !names.has(plan.migration.host))
     issue(['migration', 'host'], `the name of a host in the plan; "${plan.migration.host}" is not one`);
   if (plan.migration && !plan.commands.migrate) issue(['commands', 'migrate'], 'a migrate command, since migration is set');
   if (plan.commands.migrate && !plan.migration) issue(['migration'], 'the host to run the migrate command on');
+}
+
+function allHosts(plan: RawPlan): Host[] {
+  return Object.values(plan.clusters).flatMap((c) => c.hosts);
+}
+
+function pathOf(url: string): string | undefined {
+  try {
+    return new URL(url).pathname;
+  } catch {
+    return undefined;
+  }
 }

@@ -5,6 +5,7 @@ import {
   allHandlersFinished,
   condition,
   isCancellation,
+  patched,
   setCurrentDetails,
   setHandler,
   workflowInfo,
@@ -51,6 +52,8 @@ export class Control {
   private verdict?: { gate: string; approved: boolean; by: string; reason?: string };
   private abortBy?: Decider;
   private rollingBack = false;
+  /** Runs started before decisions named their release accept decisions without one (replay). */
+  private readonly decisionsNameRelease: boolean;
 
   /**
    * Continues the run as a new one waiting at `gate` (never returns). Set by the workflow, which
@@ -64,6 +67,7 @@ export class Control {
     /** The ids of the earlier runs of this deployment (before it continued as new): decisions naming them still apply. */
     readonly earlierRunIds: string[] = [],
   ) {
+    this.decisionsNameRelease = patched('decisions-name-release');
     setHandler(statusQuery, () => this.status);
     setHandler(approveSignal, (d) => this.decideBySignal(d, true));
     setHandler(rejectSignal, (d) => this.decideBySignal(d, false));
@@ -151,7 +155,9 @@ export class Control {
           };
     this.status.pendingGate = pending;
     this.status.waitingFor = `approval of gate ${gate}`;
-    setCurrentDetails(`Waiting for approval of gate **${gate}** (signal approve/reject with {"gate":"${gate}","by":...})`);
+    setCurrentDetails(
+      `Waiting for approval of gate **${gate}** of release ${this.plan.release} (Update approveGate/rejectGate or signal approve/reject with {"gate":"${gate}","release":"${this.plan.release}","by":...})`,
+    );
     let carryingOn = false;
     try {
       for (;;) {
@@ -192,7 +198,7 @@ export class Control {
     if (!d || typeof d.gate !== 'string' || typeof d.by !== 'string' || d.by.trim() === '')
       return 'a decision needs {"gate": "...", "by": "..."}';
     // Bounded and printable: these values end up in messages, the status and the history.
-    for (const [field, value, max] of [['gate', d.gate, 100], ['by', d.by, 100], ['runId', d.runId, 100], ['reason', d.reason, 500]] as const) {
+    for (const [field, value, max] of [['gate', d.gate, 100], ['by', d.by, 100], ['release', d.release, 100], ['runId', d.runId, 100], ['reason', d.reason, 500]] as const) {
       if (value === undefined) continue;
       if (typeof value !== 'string') return `a decision's "${field}" must be a string`;
       if (value.length > max) return `a decision's "${field}" must be at most ${max} characters`;
@@ -202,6 +208,10 @@ export class Control {
     if (!pending) return `gate ${d.gate} is not pending: no gate is pending now`;
     if (pending.gate !== d.gate) return `gate ${d.gate} is not pending: the pending gate is ${pending.gate}`;
     if (d.runId && d.runId !== workflowInfo().runId && !this.earlierRunIds.includes(d.runId)) return `the decision names run ${d.runId}, not this run`;
+    if (d.release !== undefined && d.release !== this.plan.release)
+      return `the decision is for release ${d.release}, but this run deploys ${this.plan.release}`;
+    if (d.release === undefined && this.decisionsNameRelease)
+      return `a decision must name the release it is for ("release": "..."), so that it cannot promote a run nobody reviewed; this run deploys ${this.plan.release}`;
     if (pending.approvers && !pending.approvers.includes(d.by))
       return `${d.by} may not decide gate ${d.gate} (approvers: ${pending.approvers.join(', ')})`;
     return undefined;
@@ -224,16 +234,17 @@ export class Control {
   private decide(d: GateDecision, approved: boolean) {
     this.verdict = { gate: d.gate, approved, by: d.by, reason: d.reason };
     this.record(approved ? 'approve' : 'reject', d, d.gate);
-    return { gate: d.gate, decision: approved ? ('approved' as const) : ('rejected' as const), by: d.by };
+    return { gate: d.gate, decision: approved ? ('approved' as const) : ('rejected' as const), by: d.by, release: this.plan.release };
   }
 
-  private record(kind: DeploymentStatus['decisions'][number]['kind'], d: Partial<Decider>, gate?: string, note?: string) {
+  private record(kind: DeploymentStatus['decisions'][number]['kind'], d: Partial<GateDecision>, gate?: string, note?: string) {
     // A flood of signals must not grow the status (and every query answer) without bound: keep the
     // first decisions and the most recent ones.
     if (this.status.decisions.length >= MAX_DECISIONS) this.status.decisions.splice(MAX_DECISIONS / 2, 1);
     this.status.decisions.push({
       kind,
       gate,
+      ...(typeof d?.release === 'string' ? { release: d.release.slice(0, 100) } : {}),
       by: typeof d?.by === 'string' ? d.by.slice(0, 100) : 'unknown',
       reason: typeof d?.reason === 'string' ? d.reason.slice(0, 500) : undefined,
       at: new Date().toISOString(),

@@ -10,6 +10,7 @@ import {
   condition,
   continueAsNew,
   isCancellation,
+  patched,
   setCurrentDetails,
   upsertSearchAttributes,
   workflowInfo,
@@ -89,6 +90,13 @@ export async function blueGreenDeployment(input: unknown, resumed?: Resumed): Pr
     else await step(ctx, 'migrate', undefined, () => migrate(ctx));
   } catch (err) {
     if (err instanceof ContinueAsNew) throw err; // waiting at the migrate gate, as a new run
+    // Stopped by an operator at the migrate gate, before the migration ran: the schema is unchanged,
+    // so abort and cancel roll back as they do at any other safe point (README: How it fails safe).
+    // The patch keeps runs that already ended this way under the old code replaying as they ran.
+    const byOperator = err instanceof AbortRequested || isCancellation(err) || CancellationScope.current().consideredCancelled;
+    if (byOperator && !status.migrated && patched('operator-stop-at-migrate-gate-rolls-back')) {
+      return await failBeforeMigration(ctx, touched, err);
+    }
     const why = `migrate failed: ${describeFailure(err)}`;
     status.failure ??= { kind: isCancellation(err) ? 'cancel' : 'failure', step: 'migrate', message: why, at: new Date().toISOString() };
     const reason = status.migrated

@@ -9,10 +9,16 @@ export interface Decider {
   reason?: string;
 }
 
+/**
+ * A decision is bound to what the operator reviewed: the gate, the release, and (optionally) the run.
+ * A decision typed for one run therefore cannot promote another run that reached the same gate.
+ */
 export interface GateDecision extends Decider {
   /** The gate this decision is for, e.g. "promote-green" or "migrate". */
   gate: string;
-  /** If set, the decision only counts for this run (guards against a stale approval). */
+  /** The release the operator reviewed; required (runs started before this field existed excepted). */
+  release?: string;
+  /** If set, the decision only counts for this run (`bluegreen approve` always sets it). */
   runId?: string;
 }
 
@@ -32,4 +38,5 @@ export interface DecisionAck {
   gate: string;
   decision: 'approved' | 'rejected';
   by: string;
+  release: string;
 }

@@ -48,6 +48,8 @@ export interface PendingGate {
 export interface DecisionRecord {
   kind: 'approve' | 'reject' | 'abort' | 'pause' | 'resume' | 'ignored' | 'expired';
   gate?: string;
+  /** The release a gate decision named (what its sender reviewed). */
+  release?: string;
   by: string;
   reason?: string;
   at: string;

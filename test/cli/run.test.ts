@@ -47,7 +47,7 @@ describe('a run with gates, driven by the CLI', () => {
         bg(['deploy', planFile, '--task-queue', taskQueue]),
         bg(['status', env]),
         bg(['status', env, '--json']),
-        bg(['approve', env, 'migrate', '--by', 'bob']),
+        bg(['approve', env, 'migrate', '--by', 'bob', '--yes']),
       ]);
       // A second start while it runs is refused with the way forward.
       expect(again.code).toBe(1);
@@ -67,7 +67,7 @@ describe('a run with gates, driven by the CLI', () => {
       expect(wrong.stderr).toMatch(/next: see the pending gate with: bluegreen status/);
 
       expect((await bg(['pause', env, '--by', 'carol', '--reason', 'lunch'])).code).toBe(0);
-      const ok = await bg(['approve', env, 'promote-green', '--by', 'bob', '--reason', 'looks good']);
+      const ok = await bg(['approve', env, 'promote-green', '--by', 'bob', '--reason', 'looks good', '--yes']);
       expect(ok.code).toBe(0);
       expect(ok.stdout).toMatch(/approved gate promote-green of .* as bob: looks good/);
       await waitFor(env, 'paused', (s) => s.waitingFor === 'resume');
@@ -75,7 +75,7 @@ describe('a run with gates, driven by the CLI', () => {
       expect((await bg(['resume', env, '--by', 'carol'])).code).toBe(0);
 
       await waitFor(env, 'gate promote-blue', (s) => s.pendingGate?.gate === 'promote-blue');
-      const stale = await bg(['reject', env, 'promote-green', '--by', 'erin']);
+      const stale = await bg(['reject', env, 'promote-green', '--by', 'erin', '--yes']);
       expect(stale.code).toBe(1);
       expect(stale.stderr).toMatch(/reject refused by the run: gate promote-green is not pending: the pending gate is promote-blue/);
       const aborted = await bg(['abort', env, '--by', 'dave', '--reason', 'change freeze']);
@@ -119,5 +119,36 @@ describe('a run with gates, driven by the CLI', () => {
     expect(r.stdout).toMatch(/hosts on v2/);
     expect(r.stdout).toMatch(/outcome: succeeded/);
     expect([...fleet.releases.values()]).toEqual(['v2', 'v2', 'v2', 'v2']);
+  });
+  it('deploy --wait --json prints one JSON document (outcome, reason, steps, hosts); exit 0 only if it succeeded', async () => {
+    const taskQueue = uniqueId('tq-cli');
+    const good = new FakeFleet(HOSTS, 'v1');
+    const broken = new FakeFleet(HOSTS, 'v1');
+    broken.brokenOn.set('green-1', 'v2');
+    const goodPlan = writePlan(dir, 'json-good.json', good.plan({ environment: uniqueEnv('cli-json') }));
+    const brokenPlan = writePlan(dir, 'json-broken.json', broken.plan({ environment: uniqueEnv('cli-json') }));
+    const deps = (f: FakeFleet) => createActivities(f.deps());
+    const wait = (plan: string) => bg(['--task-queue', taskQueue, 'deploy', plan, '--wait', '--json', '--interval', '0.5']);
+    const succeeded = await withWorker(taskQueue, deps(good), () => wait(goodPlan));
+    const rolledBack = await withWorker(taskQueue, deps(broken), () => wait(brokenPlan));
+
+    // stdout is exactly the document; what a person reads went to stderr.
+    expect(succeeded.code).toBe(0);
+    expect(succeeded.stderr).toMatch(/^Started the deployment of environment cli-json/);
+    const ok = JSON.parse(succeeded.stdout);
+    expect(ok).toMatchObject({ outcome: 'succeeded', temporalStatus: 'COMPLETED', release: 'v2', fromRelease: 'v1', exitCode: 0 });
+    expect(ok.reason).toMatch(/every cluster runs v2 and is live/);
+    expect(ok.steps.map((st: { step: string; cluster?: string }) => `${st.step}${st.cluster ? `:${st.cluster}` : ''}`)).toEqual([
+      'preflight', 'standby:green', 'deploy:green', 'verify:green', 'live:green', 'standby:blue', 'deploy:blue', 'verify:blue', 'live:blue', 'migrate',
+    ]);
+    expect(ok.hosts).toHaveLength(4);
+    expect(ok.hosts.every((h: { release: string; pool: string }) => h.release === 'v2' && h.pool === 'live')).toBe(true);
+
+    expect(rolledBack.code).toBe(1);
+    const bad = JSON.parse(rolledBack.stdout);
+    expect(bad).toMatchObject({ outcome: 'rolled-back', temporalStatus: 'FAILED', exitCode: 1, failure: { kind: 'failure', step: 'deploy', host: 'green-1' } });
+    expect(bad.reason).toMatch(/^deploy of green failed on green-1: green-1 did not become healthy on v2/);
+    expect(bad.hosts.map((h: { host: string; release: string }) => `${h.host}=${h.release}`)).toEqual(['green-1=v1', 'green-2=v1', 'blue-1=v1', 'blue-2=v1']);
+    expect(bad.rollback.clusters).toEqual([expect.objectContaining({ cluster: 'green', outcome: 'rolled-back' })]);
   });
 });

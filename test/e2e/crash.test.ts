@@ -79,7 +79,7 @@ async function deployWithKill(point: KillPoint) {
         const s = await handle.query(statusQuery).catch(() => undefined);
         const gate = s?.pendingGate?.gate;
         if (gate) {
-          await handle.executeUpdate(approveUpdate, { args: [{ gate, by: 'crash-test', reason: 'approved after the worker restarted' }] });
+          await handle.executeUpdate(approveUpdate, { args: [{ gate, release: s?.release, by: 'crash-test', reason: 'approved after the worker restarted' }] });
           if (gate === 'promote-blue') break;
         }
         await new Promise((r) => setTimeout(r, 100));

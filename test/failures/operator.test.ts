@@ -77,7 +77,7 @@ describe('gates', () => {
       plan: withGate(),
       during: async (h) => {
         await waitForStatus(h, (s) => s.pendingGate?.gate === 'promote-green');
-        await h.signal(rejectSignal, { gate: 'promote-green', by: 'alice', reason: 'error rate looks off' });
+        await h.signal(rejectSignal, { gate: 'promote-green', release: 'v2', by: 'alice', reason: 'error rate looks off' });
       },
     });
     logCase('gate rejected', c);
@@ -110,9 +110,9 @@ describe('gates', () => {
         const s1 = await waitForStatus(h, () => true);
         expect(s1.pendingGate).toEqual(s0.pendingGate);
         expect(s1.steps.length).toBe(s0.steps.length);
-        await h.signal(approveSignal, { gate: 'promote-green', by: 'bob' });
+        await h.signal(approveSignal, { gate: 'promote-green', release: 'v2', by: 'bob' });
         await waitForStatus(h, (s) => s.pendingGate?.gate === 'promote-blue');
-        await h.signal(approveSignal, { gate: 'promote-blue', by: 'bob' });
+        await h.signal(approveSignal, { gate: 'promote-blue', release: 'v2', by: 'bob' });
       },
     });
     logCase('gate expired (wait)', c);

@@ -64,14 +64,14 @@ describe('approvals', () => {
       const changesAtGate = [...fleet.changes];
 
       // Update: refused with the reason, for a stranger, a stale run, a gate that is not pending, no name.
-      expect(await updateRefusal(handle, { gate: 'promote-green', by: 'mallory', reason: 'lgtm' })).toBe(
+      expect(await updateRefusal(handle, { gate: 'promote-green', release: 'v2', by: 'mallory', reason: 'lgtm' })).toBe(
         'mallory may not decide gate promote-green (approvers: alice, bob)',
       );
-      expect(await updateRefusal(handle, { gate: 'promote-green', by: 'mallory' }, 'reject')).toMatch(/mallory may not decide/);
-      expect(await updateRefusal(handle, { gate: 'promote-green', by: 'alice', runId: 'an-earlier-run' })).toBe(
+      expect(await updateRefusal(handle, { gate: 'promote-green', release: 'v2', by: 'mallory' }, 'reject')).toMatch(/mallory may not decide/);
+      expect(await updateRefusal(handle, { gate: 'promote-green', release: 'v2', by: 'alice', runId: 'an-earlier-run' })).toBe(
         'the decision names run an-earlier-run, not this run',
       );
-      expect(await updateRefusal(handle, { gate: 'promote-blue', by: 'alice', runId })).toBe(
+      expect(await updateRefusal(handle, { gate: 'promote-blue', release: 'v2', by: 'alice', runId })).toBe(
         'gate promote-blue is not pending: the pending gate is promote-green',
       );
       expect(await updateRefusal(handle, { gate: 'promote-green', by: '  ' })).toBe('a decision needs {"gate": "...", "by": "..."}');
@@ -83,10 +83,10 @@ describe('approvals', () => {
       expect(await updateRefusal(handle, { gate: 'promote-green\napproved', by: 'alice' })).toBe('a decision\'s "gate" must not contain control characters');
 
       // Signals that do not apply: ignored, recorded with who and why.
-      await handle.signal(approveSignal, { gate: 'promote-green', by: 'mallory', reason: 'trust me' });
-      await handle.signal(approveSignal, { gate: 'promote-green', by: 'alice', runId: 'an-earlier-run' });
-      await handle.signal(approveSignal, { gate: 'migrate', by: 'alice', runId });
-      await handle.signal(rejectSignal, { gate: 'promote-blue', by: 'bob' });
+      await handle.signal(approveSignal, { gate: 'promote-green', release: 'v2', by: 'mallory', reason: 'trust me' });
+      await handle.signal(approveSignal, { gate: 'promote-green', release: 'v2', by: 'alice', runId: 'an-earlier-run' });
+      await handle.signal(approveSignal, { gate: 'migrate', release: 'v2', by: 'alice', runId });
+      await handle.signal(rejectSignal, { gate: 'promote-blue', release: 'v2', by: 'bob' });
       await handle.signal(approveSignal, { gate: 'promote-green', by: huge });
 
       const after = await handle.query(statusQuery);
@@ -103,11 +103,11 @@ describe('approvals', () => {
       expect(after.decisions[0]?.reason).toBe('trust me');
 
       // A listed approver, naming this run: accepted by Update.
-      const ack = await handle.executeUpdate(approveUpdate, { args: [{ gate: 'promote-green', by: 'alice', reason: 'smoke ok', runId }] });
-      expect(ack).toEqual({ gate: 'promote-green', decision: 'approved', by: 'alice' });
+      const ack = await handle.executeUpdate(approveUpdate, { args: [{ gate: 'promote-green', release: 'v2', by: 'alice', reason: 'smoke ok', runId }] });
+      expect(ack).toEqual({ gate: 'promote-green', decision: 'approved', by: 'alice', release: 'v2' });
       await waitForGate(handle, 'promote-blue');
-      // The other approver, by signal, without a run id (allowed: the gate name still has to match).
-      await handle.signal(approveSignal, { gate: 'promote-blue', by: 'bob' });
+      // The other approver, by signal, without a run id (allowed: gate and release still have to match).
+      await handle.signal(approveSignal, { gate: 'promote-blue', release: 'v2', by: 'bob' });
       const result = await handle.result();
       expect(result.outcome).toBe('succeeded');
       expect(result.decisions.filter((d) => d.kind === 'approve').map((d) => `${d.gate}:${d.by}`)).toEqual(['promote-green:alice', 'promote-blue:bob']);
@@ -125,7 +125,7 @@ describe('approvals', () => {
     await withWorker(taskQueue, createActivities(fleet.deps()), async () => {
       const first = await temporal.client.workflow.start(blueGreenDeployment, { taskQueue, workflowId, args: [gatedPlan(fleet)] });
       await waitForGate(first, 'promote-green');
-      await first.signal(rejectSignal, { gate: 'promote-green', by: 'alice', reason: 'not today', runId: first.firstExecutionRunId });
+      await first.signal(rejectSignal, { gate: 'promote-green', release: 'v2', by: 'alice', reason: 'not today', runId: first.firstExecutionRunId });
       const firstOutcome = await first.result().then(
         (r) => r.outcome,
         (e: Error & { cause?: Error }) => e.cause?.message ?? e.message,
@@ -137,7 +137,7 @@ describe('approvals', () => {
       await waitForGate(second, 'promote-green');
       // Sent to the workflow id (which now means the second run), carrying the first run's id.
       const latest = temporal.client.workflow.getHandle(workflowId);
-      await latest.signal(approveSignal, { gate: 'promote-green', by: 'alice', runId: first.firstExecutionRunId });
+      await latest.signal(approveSignal, { gate: 'promote-green', release: 'v2', by: 'alice', runId: first.firstExecutionRunId });
       const s = await second.query(statusQuery);
       expect(s.pendingGate?.gate).toBe('promote-green');
       expect(s.decisions.at(-1)).toMatchObject({
@@ -145,8 +145,50 @@ describe('approvals', () => {
         by: 'alice',
         note: `approve ignored: the decision names run ${first.firstExecutionRunId}, not this run`,
       });
-      await second.signal(rejectSignal, { gate: 'promote-green', by: 'bob', runId: second.firstExecutionRunId });
+      await second.signal(rejectSignal, { gate: 'promote-green', release: 'v2', by: 'bob', runId: second.firstExecutionRunId });
       await second.result().catch(() => undefined);
+    });
+  });
+  it('a stale approval cannot promote another release: reviewed run A (v2.4.1), sent after run B (v2.5.0-rc) reached the same gate', async () => {
+    const fleet = new FakeFleet(HOSTS, 'v1');
+    const taskQueue = uniqueId('stale-release');
+    const workflowId = uniqueId('env');
+    const planFor = (release: string) => ({ ...gatedPlan(fleet), release });
+    await withWorker(taskQueue, createActivities(fleet.deps()), async () => {
+      // Run A waits at promote-green with v2.4.1; the operator reviews it. Then someone else rejects it.
+      const a = await temporal.client.workflow.start(blueGreenDeployment, { taskQueue, workflowId, args: [planFor('v2.4.1')] });
+      await waitForGate(a, 'promote-green');
+      await a.executeUpdate(rejectUpdate, { args: [{ gate: 'promote-green', release: 'v2.4.1', by: 'bob', reason: 'error budget' }] });
+      await a.result().catch(() => undefined);
+
+      // Run B reaches the same gate with another release.
+      const b = await temporal.client.workflow.start(blueGreenDeployment, { taskQueue, workflowId, args: [planFor('v2.5.0-rc')] });
+      await waitForGate(b, 'promote-green');
+      const changesAtGate = [...fleet.changes];
+      // What the operator types for A, sent to the workflow id (which now means B), as the Temporal CLI would.
+      const latest = temporal.client.workflow.getHandle<typeof blueGreenDeployment>(workflowId);
+      const forA = { gate: 'promote-green', release: 'v2.4.1', by: 'alice', reason: 'dashboards green' };
+      expect(await updateRefusal(latest, forA)).toBe('the decision is for release v2.4.1, but this run deploys v2.5.0-rc');
+      // A decision that names no release cannot be checked against what was reviewed: refused too.
+      expect(await updateRefusal(latest, { gate: 'promote-green', by: 'alice' })).toMatch(
+        /^a decision must name the release it is for \("release": "..."\), so that it cannot promote a run nobody reviewed; this run deploys v2.5.0-rc$/,
+      );
+      // The same by signal: recorded as ignored, with the reason.
+      await latest.signal(approveSignal, forA);
+      await latest.signal(approveSignal, { gate: 'promote-green', by: 'alice' });
+      const s = await b.query(statusQuery);
+      expect(s.pendingGate?.gate).toBe('promote-green');
+      expect(fleet.changes).toEqual(changesAtGate);
+      expect(s.decisions.map((d) => [d.kind, d.release, d.note])).toEqual([
+        ['ignored', 'v2.4.1', 'approve ignored: the decision is for release v2.4.1, but this run deploys v2.5.0-rc'],
+        ['ignored', undefined, expect.stringMatching(/^approve ignored: a decision must name the release it is for/)],
+      ]);
+
+      // Naming B's release (what B's reviewer saw) promotes it.
+      await latest.executeUpdate(approveUpdate, { args: [{ gate: 'promote-green', release: 'v2.5.0-rc', by: 'alice', runId: b.firstExecutionRunId }] });
+      expect((await waitForGate(b, 'promote-blue')).decisions.at(-1)).toMatchObject({ kind: 'approve', release: 'v2.5.0-rc', by: 'alice' });
+      await b.signal(rejectSignal, { gate: 'promote-blue', release: 'v2.5.0-rc', by: 'bob' });
+      await b.result().catch(() => undefined);
     });
   });
 });

@@ -61,12 +61,12 @@ describe('a gate that waits long', () => {
       expect(s1.decisions.every((d) => d.kind === 'ignored')).toBe(true);
 
       // An approval naming the run the operator saw (the first) still applies.
-      await latest.signal(approveSignal, { gate: 'promote-green', by: 'alice', runId: first.firstExecutionRunId });
+      await latest.signal(approveSignal, { gate: 'promote-green', release: 'v2', by: 'alice', runId: first.firstExecutionRunId });
       do {
         await sleep(100);
         s1 = await latest.query(statusQuery);
       } while (s1.pendingGate?.gate !== 'promote-blue');
-      await latest.signal(approveSignal, { gate: 'promote-blue', by: 'alice' });
+      await latest.signal(approveSignal, { gate: 'promote-blue', release: 'v2', by: 'alice' });
       const result = await latest.result();
       expect(result.outcome).toBe('succeeded');
       expect(result.steps.map((s: { step: string; cluster?: string }) => `${s.step}:${s.cluster ?? ''}`)).toEqual([

@@ -1,7 +1,8 @@
 // bluegreen approve|reject ENV GATE, abort|pause|resume ENV: every decision carries who and why.
 import type { Command } from 'commander';
 import { WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
-import { abortSignal, approveUpdate, pauseSignal, rejectUpdate, resumeSignal, type Decider } from '../../workflows/messages';
+import { abortSignal, approveUpdate, pauseSignal, rejectUpdate, resumeSignal, statusQuery, type Decider } from '../../workflows/messages';
+import { canAsk, confirm } from '../confirm';
 import { CliError, EXIT, messageOf } from '../errors';
 import { findRun, osUser, withSession, type GlobalOptions, type RunRef } from '../context';
 
@@ -18,36 +19,77 @@ function decider(opts: Options): Decider {
   return { by, ...(opts.reason ? { reason: opts.reason } : {}) };
 }
 
-function mustBeRunning(run: RunRef): void {
+function mustBeRunning(run: RunRef, named = false): void {
   if (!run.running) {
     throw new CliError(
-      `the last run of ${run.environment} (${run.runId}) has already ended (${run.statusName}); there is nothing to decide`,
+      `${named ? 'run' : `the last run of ${run.environment}`} (${run.runId}) has already ended (${run.statusName}); there is nothing to decide`,
       EXIT.failed,
       `see how it ended: bluegreen status ${run.environment}`,
     );
   }
 }
 
-export function registerDecide(program: Command, globals: () => GlobalOptions): void {
+interface DecideOptions extends Options {
+  run?: string;
+  release?: string;
+  yes?: boolean;
+}
+
+export function registerDecide(program: Command, globals: () => GlobalOptions, setExit: (n: number) => void): void {
   for (const kind of ['approve', 'reject'] as const) {
     program
       .command(kind)
-      .description(`${kind} the pending gate of a run (refused, with the reason, unless GATE is the gate pending now)`)
+      .description(`${kind} the pending gate of a run: shows the run, its release and the gate, and asks before sending (refused, with the reason, unless GATE is pending on that run and release)`)
       .argument('<env>', 'environment')
       .argument('<gate>', 'the pending gate, e.g. promote-green or migrate')
       .option('--by <name>', 'who decides (default: your OS user)')
       .option('--reason <text>', 'why; recorded in the run')
-      .action(async (env: string, gate: string, opts: Options) => {
+      .option('--release <release>', 'the release you reviewed; refused if the run deploys another one')
+      .option('--run <run-id>', 'the run you reviewed (default: the latest run of ENV); refused if it is not the one waiting')
+      .option('-y, --yes', 'do not ask for confirmation (for scripts; required when not on a terminal)')
+      .action(async (env: string, gate: string, opts: DecideOptions) => {
         const d = decider(opts);
         await withSession(globals(), async (session) => {
-          const run = await findRun(session, env);
-          mustBeRunning(run);
+          const run = await findRun(session, env, opts.run);
+          mustBeRunning(run, opts.run !== undefined);
+          const status = await session.connection
+            .withDeadline(Date.now() + UPDATE_DEADLINE_MS, () => run.handle.query(statusQuery))
+            .catch((err: unknown) => {
+              throw new CliError(`cannot read run ${run.runId} to show what you would decide: ${messageOf(err)}`, EXIT.failed, `make sure a worker polls task queue "${run.taskQueue}" (npm run worker), then try again`);
+            });
+          console.log(`${env}: run ${run.runId} deploys ${status.fromRelease} → ${status.release}; ${status.pendingGate ? `pending gate ${status.pendingGate.gate}` : 'no gate is pending'}`);
+          if (opts.release !== undefined && opts.release !== status.release) {
+            throw new CliError(
+              `you reviewed release ${opts.release}, but run ${run.runId} of ${env} deploys ${status.release}; nothing was sent`,
+              EXIT.failed,
+              `look at this run first: bluegreen status ${env}`,
+            );
+          }
+          if (!opts.yes) {
+            if (!canAsk()) {
+              throw new CliError(
+                `${kind} needs a confirmation, and this is not a terminal; nothing was sent`,
+                EXIT.usage,
+                `to decide without asking: bluegreen ${kind} ${env} ${gate} --release ${status.release} --run ${run.runId} --yes`,
+              );
+            }
+            if (status.pendingGate?.gate !== gate) {
+              throw new CliError(`gate ${gate} is not pending on run ${run.runId}; nothing was sent`, EXIT.failed, `see the pending gate with: bluegreen status ${env}`);
+            }
+            if (!(await confirm(`${kind === 'approve' ? 'Approve' : 'Reject'} gate ${gate} of release ${status.release} (run ${run.runId})? [y/N] `))) {
+              console.log('Not confirmed; nothing was sent.');
+              setExit(EXIT.failed);
+              return;
+            }
+          }
+          // Bound to what was shown: this run and this release. The run refuses it if either changed.
+          const decision = { gate, ...d, runId: run.runId, release: opts.release ?? status.release };
           const update = kind === 'approve' ? approveUpdate : rejectUpdate;
           try {
             const ack = await session.connection.withDeadline(Date.now() + UPDATE_DEADLINE_MS, () =>
-              run.handle.executeUpdate(update, { args: [{ gate, ...d, runId: run.runId }] }),
+              run.handle.executeUpdate(update, { args: [decision] }),
             );
-            console.log(`${ack.decision} gate ${ack.gate} of ${env} (run ${run.runId}) as ${ack.by}${d.reason ? `: ${d.reason}` : ''}`);
+            console.log(`${ack.decision} gate ${ack.gate} of ${env} release ${ack.release} (run ${run.runId}) as ${ack.by}${d.reason ? `: ${d.reason}` : ''}`);
             console.log(kind === 'approve' ? `The run goes on; follow it: bluegreen status ${env} --watch` : `The run rolls back; follow it: bluegreen status ${env} --watch`);
           } catch (err) {
             if (err instanceof WorkflowUpdateFailedError) {

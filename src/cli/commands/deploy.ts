@@ -5,10 +5,12 @@ import { CliError, EXIT, messageOf } from '../errors';
 import { findRun, osUser, withSession, type GlobalOptions, type Session } from '../context';
 import { exitFor, follow } from '../follow';
 import { describePlan, readPlan } from '../plan-file';
+import { runSummary } from '../run-summary';
 import { renderStatus } from '../status-view';
 
 interface Options {
   wait?: boolean;
+  json?: boolean;
   by?: string;
   interval: string;
 }
@@ -19,6 +21,7 @@ export function registerDeploy(program: Command, globals: () => GlobalOptions, s
     .description('validate PLAN and start its deployment run (one run per environment)')
     .argument('<plan>', 'plan file (YAML or JSON)')
     .option('--wait', 'follow the run until it ends; exit 0 only if it succeeded')
+    .option('--json', 'print one JSON document (with --wait: at the end, with outcome, reason, steps and hosts); other lines go to stderr')
     .option('--by <name>', 'who starts it, recorded in the run (default: your OS user)')
     .option('--interval <seconds>', 'refresh interval for --wait', '1')
     .action(async (planPath: string, opts: Options) => {
@@ -37,21 +40,28 @@ export function registerDeploy(program: Command, globals: () => GlobalOptions, s
           throw new CliError(`could not start the run: ${messageOf(err)}`, EXIT.failed, 'check the Temporal address and namespace (--address, --namespace)');
         }
         const runId = handle.firstExecutionRunId;
-        console.log(`Started the deployment of ${describePlan(plan)}`);
-        console.log(`workflow  ${handle.workflowId}`);
-        console.log(`run       ${runId}`);
-        console.log(`web       ${webLink(session.settings, handle.workflowId, runId)}`);
+        const link = webLink(session.settings, handle.workflowId, runId);
+        // With --json, stdout carries the one document; everything for people goes to stderr.
+        const say = opts.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
+        say(`Started the deployment of ${describePlan(plan)}`);
+        say(`workflow  ${handle.workflowId}`);
+        say(`run       ${runId}`);
+        say(`web       ${link}`);
         if (!(await hasWorker(session, taskQueue))) {
-          console.log(`warning: no worker polls task queue "${taskQueue}" yet; the run waits until one starts (npm run worker, see README)`);
+          say(`warning: no worker polls task queue "${taskQueue}" yet; the run waits until one starts (npm run worker, see README)`);
         }
         if (!opts.wait) {
-          console.log(`Follow it: bluegreen status ${plan.environment} --watch`);
+          if (opts.json) console.log(JSON.stringify({ environment: plan.environment, workflowId: handle.workflowId, runId, link }));
+          else say(`Follow it: bluegreen status ${plan.environment} --watch`);
           return;
         }
-        const run = await findRun(session, plan.environment);
-        const last = await follow(session, run, { intervalMs: Number(opts.interval) * 1000 || 1000, json: false, compactOnPipe: true });
-        if (!process.stdout.isTTY) console.log(renderStatus(last));
-        setExit(exitFor(last));
+        const run = await findRun(session, plan.environment, runId);
+        const intervalMs = Number(opts.interval) * 1000 || 1000;
+        const last = await follow(session, run, { intervalMs, json: false, compactOnPipe: true, quiet: Boolean(opts.json) });
+        const code = exitFor(last);
+        if (opts.json) console.log(JSON.stringify(runSummary(last, code), null, 2));
+        else if (!process.stdout.isTTY) console.log(renderStatus(last));
+        setExit(code);
       });
     });
 }
