@@ -108,11 +108,12 @@ function expectClean(d: Deployed): void {
   console.log(`${d.report.requests} requests, ${d.report.failures.count} failed, ${d.report.writesAcknowledged} writes acknowledged, ${d.report.lostWrites.length} lost`);
 }
 
-/** The identity (pid@host) of a worker running one of the run's activities now, if any. */
-async function activityWorker(handle: WorkflowHandle): Promise<string | undefined> {
+/** An activity of the run that a worker is running now: its id, attempt and worker (pid@host). */
+async function runningActivity(handle: WorkflowHandle): Promise<{ activityId: string; type: string; attempt: number; identity: string } | undefined> {
   const d = await handle.describe();
-  const started = (d.raw.pendingActivities ?? []).find((a) => a.lastWorkerIdentity && a.lastStartedTime);
-  return started?.lastWorkerIdentity ?? undefined;
+  const a = (d.raw.pendingActivities ?? []).find((x) => x.lastWorkerIdentity && x.lastStartedTime);
+  if (!a?.activityId || !a.lastWorkerIdentity) return undefined;
+  return { activityId: a.activityId, type: a.activityType?.name ?? '?', attempt: a.attempt ?? 1, identity: a.lastWorkerIdentity };
 }
 
 describe('production path: Temporal server v1.29.1 on PostgreSQL, several workers', () => {
@@ -120,14 +121,15 @@ describe('production path: Temporal server v1.29.1 on PostgreSQL, several worker
     const taskQueue = uniqueId('stack-workers');
     const pair = await startWorkers(2, taskQueue);
     let killed: WorkerProcess | undefined;
+    let running: Awaited<ReturnType<typeof runningActivity>>;
     let killedAt = '';
     const d = await deploy(taskQueue, async (handle) => {
       await waitFor(handle, 'an activity running on a worker in step 2', async (s) => {
         if (s.step !== 'deploy') return false;
-        const identity = await activityWorker(handle);
-        killed = pair.find((w) => identity?.startsWith(`${w.pid}@`));
+        running = await runningActivity(handle);
+        killed = pair.find((w) => running?.identity.startsWith(`${w.pid}@`));
         if (!killed) return false;
-        killedAt = `${where(s)}, worker ${identity}`;
+        killedAt = `${where(s)}, ${running!.type} attempt ${running!.attempt} on worker ${running!.identity}`;
         await killed.kill('SIGKILL');
         return true;
       });
@@ -135,11 +137,15 @@ describe('production path: Temporal server v1.29.1 on PostgreSQL, several worker
     console.log(`killed at ${killedAt}`);
     expectClean(d);
     const survivor = pair.find((w) => w !== killed)!;
-    // The survivor ran activities after the kill: the rest of the run was its work.
-    const history = await d.handle.fetchHistory();
-    const identities = (history.events ?? []).filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.identity ?? '');
+    // The activity the killed worker was running was completed by the survivor, in a later attempt.
+    const events = (await d.handle.fetchHistory()).events ?? [];
+    const scheduled = events.find((e) => e.activityTaskScheduledEventAttributes?.activityId === running!.activityId);
+    const started = events.find((e) => String(e.activityTaskStartedEventAttributes?.scheduledEventId) === String(scheduled?.eventId));
+    expect(started?.activityTaskStartedEventAttributes?.identity).toMatch(new RegExp(`^${survivor.pid}@`));
+    expect(started?.activityTaskStartedEventAttributes?.attempt).toBeGreaterThan(running!.attempt);
+    // ...and every activity after it.
+    const identities = events.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.identity ?? '');
     expect(identities.at(-1)).toMatch(new RegExp(`^${survivor.pid}@`));
-    expect(identities.some((i) => i.startsWith(`${killed!.pid}@`))).toBe(true);
     await survivor.kill();
   });
 
