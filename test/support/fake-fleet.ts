@@ -59,9 +59,10 @@ export class FakeFleet {
         exec: async (target, command): Promise<ExecResult> => {
           const host = this.hostByPort(target.port);
           this.contacted.push(`ssh:${host}`);
-          // The deploy sends `install RELEASE` (shell-quoted, or bare inside the template's own quotes),
-          // then prints a marker and runs `current` in the same session.
-          const install = /install ['"]?([^'"\s]+)['"]?(\n|$)/.exec(command);
+          // The deploy sends `install RELEASE` (shell-quoted, or bare inside the template's own quotes)
+          // as a host job's argument (quoted once more), then prints a marker and runs `current` in
+          // the same session.
+          const install = /install ['"]?([A-Za-z0-9][A-Za-z0-9._-]*)/.exec(command.replaceAll(`'\\''`, `'`));
           if (install?.[1]) {
             if (this.releases.get(host) !== install[1]) this.changes.push(`install:${host}:${install[1]}`);
             this.releases.set(host, install[1]);
