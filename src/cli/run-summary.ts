@@ -21,6 +21,8 @@ export interface RunSummary {
   decisions: DeploymentStatus['decisions'];
   failure?: DeploymentStatus['failure'];
   rollback?: DeploymentStatus['rollback'];
+  /** A recovery's survey (host by host, before it changed anything) and what it did per cluster. */
+  recovery?: DeploymentStatus['recovery'];
   /** The process's exit code: 0 only if the run succeeded. */
   exitCode: number;
 }
@@ -53,6 +55,7 @@ export function runSummary(view: RunView, exitCode: number): RunSummary {
     decisions: s?.decisions ?? [],
     ...(s?.failure ? { failure: s.failure } : {}),
     ...(s?.rollback ? { rollback: s.rollback } : {}),
+    ...(s?.recovery ? { recovery: s.recovery } : {}),
     exitCode,
   };
 }
