@@ -40,7 +40,7 @@ export async function rollback(ctx: StepContext, touched: string[], why: string)
           (liveHosts.length
             ? `Users are served by ${liveHosts.map((h) => h.name).join(', ')}; ${cluster} is kept out of the live pool. `
             : '') +
-          `Fix what the error names, then deploy ${plan.currentRelease} again to finish the rollback.`,
+          `Fix what the error names, then finish the rollback with a recovery: bluegreen recover ${plan.environment} --to ${plan.currentRelease} --plan PLAN.`,
       };
     }
   }
