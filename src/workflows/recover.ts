@@ -67,18 +67,22 @@ export async function recoverFleet(planInput: unknown, to: unknown): Promise<Dep
       for (const h of hostsOf(status, rec.cluster)) h.phase = 'live';
       continue;
     }
-    rec.outcome = 'running';
+    let touched = false;
     try {
       await control.safePoint();
+      touched = true;
+      rec.outcome = 'running';
       await converge(ctx, rec.cluster, inStandby);
       rec.outcome = 'done';
       done.push(rec.cluster);
     } catch (err) {
-      rec.outcome = 'failed';
-      rec.error = errorMessage(err);
-      const pending = records.slice(i + 1).filter((r) => r.action === 'converge');
+      if (touched) {
+        rec.outcome = 'failed';
+        rec.error = errorMessage(err);
+      }
+      const pending = records.slice(touched ? i + 1 : i).filter((r) => r.action === 'converge');
       for (const r of pending) r.outcome = 'not-attempted';
-      return await stopped(ctx, rec.cluster, err, done, pending.map((r) => r.cluster));
+      return await stopped(ctx, touched ? rec.cluster : undefined, err, done, pending.map((r) => r.cluster));
     }
   }
   const skipped = records.filter((r) => r.action === 'skip').map((r) => r.cluster);
@@ -216,7 +220,8 @@ async function converge(ctx: StepContext, cluster: string, inStandby: Set<string
   for (const name of names) inStandby.delete(name);
 }
 
-async function stopped(ctx: StepContext, cluster: string, err: unknown, done: string[], pending: string[]): Promise<DeploymentResult> {
+/** Ends a recovery that stopped (failure, abort, cancel) in `cluster`, or between clusters when undefined. */
+async function stopped(ctx: StepContext, cluster: string | undefined, err: unknown, done: string[], pending: string[]): Promise<DeploymentResult> {
   const { status, plan } = ctx;
   const cancelled = isCancellation(err) || CancellationScope.current().consideredCancelled;
   const kind = cancelled ? 'cancel' : err instanceof AbortRequested ? 'abort' : 'failure';
@@ -231,19 +236,19 @@ async function stopped(ctx: StepContext, cluster: string, err: unknown, done: st
         : `${where} failed${host ? ` on ${host}` : ''}: ${host && message.startsWith(`${host}: `) ? message.slice(host.length + 2) : message}`;
   if (cancelled) status.cancelled = true;
   if (!status.failure || kind !== 'failure') status.failure = { kind, step: status.step, cluster: status.cluster, message: what, at: new Date().toISOString() };
-  clusterOf(status, cluster).phase = 'failed';
+  if (cluster) clusterOf(status, cluster).phase = 'failed';
   // The report must be the real state, even while the run is being cancelled.
-  const lbRead = await CancellationScope.nonCancellable(() => settleState(ctx, cluster, 'Recovery stopped'));
+  const lbRead = await CancellationScope.nonCancellable(() => settleState(ctx, cluster ?? plan.order[0] ?? '', 'Recovery stopped'));
   const liveHosts = status.clusters.flatMap((c) => c.hosts).filter((h) => h.pool === 'live');
-  const clusterLive = hostsOf(status, cluster).some((h) => h.pool === 'live');
+  const kept = cluster && !hostsOf(status, cluster).some((h) => h.pool === 'live') ? `; ${cluster} is kept out of the live pool` : '';
   const reason =
     `Recovery to ${plan.release} stopped: ${what}. ` +
     (done.length ? `Converged before that: ${done.join(', ')}. ` : '') +
     (pending.length ? `Not attempted: ${pending.join(', ')}. ` : '') +
     `State left${lbRead ? '' : ' (pools as last known: the load balancer could not be read)'}: ${describeFleet(ctx)}. ` +
     (liveHosts.length ? `Users are served by ${liveHosts.map((h) => h.name).join(', ')}` : 'No host is in the live pool') +
-    (clusterLive ? '. ' : `; ${cluster} is kept out of the live pool. `) +
-    `Fix what the error names, then run the recovery again: bluegreen recover ${plan.environment} --to ${plan.release} --plan PLAN.`;
+    `${kept}. ` +
+    `${kind === 'failure' ? 'Fix what the error names, then run' : 'To go on, run'} the recovery again: bluegreen recover ${plan.environment} --to ${plan.release} --plan PLAN.`;
   return finish(ctx, 'failed', reason, cancelled ? (isCancellation(err) ? err : new CancelledFailure(what)) : undefined);
 }
 

@@ -7,7 +7,7 @@ import { createActivities } from '../../src/activities';
 import { RunAlreadyActiveError, startDeployment, startRecovery } from '../../src/client/start';
 import { parsePlan, parseRecoveryPlan } from '../../src/plan/validate';
 import { recoverFleet } from '../../src/workflows';
-import { statusQuery } from '../../src/workflows/messages';
+import { abortSignal, pauseSignal, statusQuery } from '../../src/workflows/messages';
 import type { DeploymentResult } from '../../src/workflows/state';
 import { FakeFleet } from '../support/fake-fleet';
 import { connectClient, uniqueId, withWorker, type TemporalHandles } from '../support/temporal';
@@ -130,6 +130,42 @@ describe('recoverFleet on a mixed fleet', () => {
     expect(reason).toMatch(/^Recovery refused to start; nothing was changed:\n {2}- green-2: .*refused.* \(recovery needs every host's release over SSH\)\nFound: /);
     expect(reason).toMatch(/green-2 release unknown \(green-2: .*refused/);
     expect(stepsOf(result)).toEqual(['survey']);
+    expect(fleet.changes).toEqual([]);
+  });
+
+  it('a cluster that fails to converge: stops there, keeps it out of the live pool, leaves the rest alone, says what is left', async () => {
+    const fleet = new FakeFleet(HOSTS, 'v2');
+    strand(fleet, 'green', 'v2');
+    fleet.brokenOn.set('green-1', 'v1'); // v1 never becomes healthy on green-1
+    const start = liveAdmins(fleet);
+    const { result, reason } = await recover(fleet, 'v1');
+    expect(result?.outcome).toBe('failed');
+    expect(reason).toMatch(/^Recovery to v1 stopped: deploy of green failed on green-1: .*did not become healthy/);
+    expect(reason).toMatch(/Not attempted: blue\. State left: green-1 release unknown over SSH \(its health endpoint reports v1\), standby pool only; last error: green-1 did not become healthy.*; green-2 v1, standby pool only; blue-1 v2, live pool; blue-2 v2, live pool\. /);
+    expect(reason).toMatch(/Users are served by blue-1, blue-2; green is kept out of the live pool\. Fix what the error names, then run the recovery again: bluegreen recover fake --to v1 --plan PLAN\.$/);
+    expect(result?.recovery?.clusters.map((c) => `${c.cluster}:${c.outcome}`)).toEqual(['green:failed', 'blue:not-attempted']);
+    expect(fleet.changes.filter((c) => c.startsWith('lb:live:green'))).toEqual([]);
+    expect(fleet.changes.some((c) => c.includes('blue'))).toBe(false);
+    expectLiveNeverEmpty(fleet, start);
+  });
+
+  it('pause holds it after the survey; abort there stops it with nothing changed', async () => {
+    const fleet = new FakeFleet(HOSTS, 'v1');
+    strand(fleet, 'green', 'v2');
+    const taskQueue = uniqueId('tq');
+    await withWorker(taskQueue, createActivities(fleet.deps()), async () => {
+      const handle = await temporal.client.workflow.start(recoverFleet, { taskQueue, workflowId: uniqueId('recover'), args: [fleet.plan(), 'v1'] });
+      await handle.signal(pauseSignal, { by: 'alice' });
+      for (;;) {
+        const s = await handle.query(statusQuery);
+        if (s.waitingFor === 'resume') break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await handle.signal(abortSignal, { by: 'alice', reason: 'not now' });
+      const err = await handle.result().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(WorkflowFailedError);
+      expect((err as WorkflowFailedError).cause?.message).toMatch(/^Recovery to v1 stopped: aborted by alice: not now \(during survey\)\. Not attempted: green\. State left: green-1 v2, standby pool only; .* Users are served by blue-1, blue-2\. To go on, run the recovery again: /);
+    });
     expect(fleet.changes).toEqual([]);
   });
 
