@@ -3,11 +3,11 @@
 // both fail); recovery refuses while green-2 is unreachable, and once sshd is back it brings every
 // host to v1 and live, under load, with no failed request and no lost write.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startSshdAgain, stopSshd } from '../../src/lab';
+import { hideHaproxyApi, restoreHaproxyApi, startSshdAgain, stopSshd } from '../../src/lab';
 import type { Activities } from '../../src/activities';
 import { connectClient, type TemporalHandles } from '../support/temporal';
 import { startTestLab, type TestLab } from '../e2e/support';
-import { activitiesWithSsh, expectFleet, expectUsersUnharmed, fastPlan, logCase, resetFleet, runCase, upInLive } from './support';
+import { activitiesWithSsh, expectFleet, expectUsersUnharmed, fastPlan, logCase, resetFleet, runCase, upInLive, waitForStatus } from './support';
 
 const CONNECT_TIMEOUT_MS = 4000;
 
@@ -79,6 +79,32 @@ describe('recovery after a rollback that could not finish', () => {
       'survey', 'standby:green', 'deploy:green', 'verify:green', 'live:green',
     ]);
     // Some server was UP in the live backend at every sample.
+    expect(c.sampler.samples.filter((s) => !t.lab.hosts.some((h) => upInLive(s, h.name)))).toEqual([]);
+    await expectFleet(t, 'v1');
+  });
+
+  it('the LB gone during a deploy strands green on v2; once it is back, recovery installs v1 there and puts it live, under load', async () => {
+    const plan = fastPlan(t, { release: 'v2', currentRelease: 'v1' });
+    const failed = await runCase(temporal, t, {
+      plan,
+      activities,
+      during: async (h) => {
+        await waitForStatus(h, (s) => s.step === 'deploy' && s.cluster === 'green');
+        hideHaproxyApi(t.lab.dir);
+      },
+    });
+    restoreHaproxyApi(t.lab.dir);
+    logCase('deploy v2, LB API gone', failed);
+    expectUsersUnharmed(failed);
+    expect(failed.outcome).toBe('failed');
+    await expectFleet(t, { 'green-1': 'v2', 'green-2': 'v2', 'blue-1': 'v1', 'blue-2': 'v1' }, ['green-1', 'green-2']);
+
+    const c = await runCase(temporal, t, { plan, activities, recoverTo: 'v1' });
+    logCase('recover to v1 after the LB came back', c);
+    expectUsersUnharmed(c);
+    expect(c.outcome).toBe('succeeded');
+    expect(c.status.fromRelease).toBe('v1/v2');
+    expect(c.status.recovery?.clusters.map((r) => `${r.cluster}:${r.action}:${r.outcome}`)).toEqual(['green:converge:done', 'blue:skip:skipped']);
     expect(c.sampler.samples.filter((s) => !t.lab.hosts.some((h) => upInLive(s, h.name)))).toEqual([]);
     await expectFleet(t, 'v1');
   });
