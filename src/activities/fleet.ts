@@ -56,6 +56,8 @@ export interface DeployControl {
   signal?: AbortSignal;
   /** Hosts already installed and healthy (by an earlier attempt): skipped, reported ok. */
   done: Set<string>;
+  /** The same for every attempt of this step (run and activity): a retry collects the install in flight. */
+  jobKey?: string[];
 }
 
 /**
@@ -71,9 +73,9 @@ export async function deployFleet(deps: ActivityDeps, input: DeployInput, contro
   await eachBounded(todo, input.parallelism, () => failed !== undefined || control.stopping(), async (host) => {
     try {
       // An install is not interrupted once started (a half-applied install is worse than a finished
-      // one); retries of a connection that failed are.
+      // one): it runs detached on the host, and a retry of a connection that failed collects it.
       await withRetries(SSH_ATTEMPTS, control.signal, () =>
-        installRelease(deps.ssh, host, input.commands, input.release, { timeoutMs: input.installTimeoutSeconds * 1000 }),
+        installRelease(deps.ssh, host, input.commands, input.release, { timeoutMs: input.installTimeoutSeconds * 1000, jobKey: control.jobKey }),
       );
       await waitHealthy(deps.http.checkHealth, host, input.release, input.health, control.signal);
       control.done.add(host.name);

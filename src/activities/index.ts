@@ -7,7 +7,7 @@ import { assertSafeRelease, renderCommand, describeValue } from './shell';
 import { drainAndWait, ensureState, waitUntilUp } from './lb';
 import { deployFleet, eachBounded, inspectFleet } from './fleet';
 import { withHeartbeat, resumedFrom } from './heartbeat';
-import { HostFailure, runOnHost } from './remote';
+import { HostFailure, hostJobId, runJobOnHost } from './remote';
 import {
   isDeployProgress,
   type DeployInput,
@@ -91,7 +91,8 @@ export function createActivities({ ssh, lb, http }: ActivityDeps) {
       const done = new Set(resumedFrom(isDeployProgress)?.done ?? []);
       const report = await withHeartbeat(
         () => ({ done: [...done] }),
-        () => deployFleet({ ssh, lb, http }, input, { stopping: () => ctx.cancellationSignal.aborted, signal: ctx.cancellationSignal, done }),
+        () =>
+          deployFleet({ ssh, lb, http }, input, { stopping: () => ctx.cancellationSignal.aborted, signal: ctx.cancellationSignal, done, jobKey: jobKeyOf(ctx) }),
       );
       if (ctx.cancellationSignal.aborted) throw new CancelledFailure('deploy stopped: the activity was cancelled');
       return report;
@@ -136,22 +137,41 @@ export function createActivities({ ssh, lb, http }: ActivityDeps) {
       return { passed, hostsSeen: [...seen].sort() };
     },
 
+    /**
+     * Step 6. The migration runs as a detached job on the host: a worker crash, a restart or a lost
+     * connection does not kill it half-applied, and the retry (same run, same activity, same job id)
+     * waits for it and collects its outcome instead of running it again. A cancellation stops the
+     * wait only: killing a migration half-way is the worst outcome.
+     */
     async runMigration({ host, command, release }: MigrateInput): Promise<string> {
       assertSafeRelease(release);
       const ctx = Context.current();
+      const rendered = renderCommand(command, { release });
+      const key = [...jobKeyOf(ctx), 'migrate', release];
       try {
         const out = await withHeartbeat(
           () => ({ host: host.name }),
-          () => runOnHost(ssh, host, renderCommand(command, { release }), { timeoutMs: 55 * 60_000, what: 'migrate', signal: ctx.cancellationSignal }),
+          () => runJobOnHost(ssh, host, rendered, key, { timeoutMs: 55 * 60_000, what: 'migrate', signal: ctx.cancellationSignal }),
         );
         return out.slice(-2000);
       } catch (err) {
-        if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason ?? err;
+        if (ctx.cancellationSignal.aborted) {
+          throw new CancelledFailure(
+            `stopped waiting for the migration on ${host.name}; the migration itself was not stopped and may still be running there: ` +
+              `its output and exit status are in j-${hostJobId(host, key, rendered)} under $BLUEGREEN_JOBS_DIR or ~/.bluegreen/jobs on the host`,
+          );
+        }
         if (err instanceof HostFailure) throw hostFailure(err);
         throw err;
       }
     },
   };
+}
+
+/** What identifies this step of this run for host jobs: the same on every attempt, on any worker. */
+function jobKeyOf(ctx: Context): string[] {
+  const { workflowExecution, activityId } = ctx.info;
+  return [workflowExecution?.workflowId ?? '', workflowExecution?.runId ?? '', activityId];
 }
 
 /** A host's failure as Temporal sees it: retryable only if the SSH layer says it may heal. */

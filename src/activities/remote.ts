@@ -4,6 +4,7 @@
 // not), so the fleet fan-out (fleet.ts) retries per host and reports per host.
 import { randomBytes } from 'node:crypto';
 import type { ExecResult, SshDep } from './deps';
+import { execJob, jobId, jobLimitSeconds, renderJob } from './host-job';
 import { HealthCheckFailed, waitUntilHealthy, type checkHealth } from './http-check';
 import { assertSafeRelease, describeValue, renderCommand } from './shell';
 import { sleep } from './sleep';
@@ -39,10 +40,28 @@ export async function runOnHost(ssh: SshDep, host: HostRef, command: string, opt
   return expectSuccess(host, opts.what, await execOnHost(ssh, host, command, opts));
 }
 
+/**
+ * Runs a long command as a detached job on the host (host-job.ts): it survives the SSH session and
+ * the worker, never overlaps another job on the host, and a call with the same `jobKey` collects
+ * its outcome instead of running it again. Stdout is the tail of the job's output on exit 0; a
+ * cancellation stops the wait, not the job.
+ */
+export async function runJobOnHost(ssh: SshDep, host: HostRef, command: string, jobKey: string[], opts: RunOptions): Promise<string> {
+  const id = hostJobId(host, jobKey, command);
+  return expectSuccess(host, opts.what, await execOnHost(ssh, host, command, opts, (c, o) => execJob(ssh, host, { id, command: c }, o)));
+}
+
+/** One job per host, step and command; `jobKey` says which run and step (the same on a retry). */
+export function hostJobId(host: HostRef, jobKey: string[], command: string): string {
+  return jobId(...jobKey, host.name, host.ssh.host, String(host.ssh.port), host.ssh.user, command);
+}
+
+type Exec = (command: string, opts: { timeoutMs: number; signal?: AbortSignal }) => Promise<ExecResult>;
+
 /** Runs a command whatever its exit code; only SSH trouble throws (as a HostFailure). */
-async function execOnHost(ssh: SshDep, host: HostRef, command: string, opts: RunOptions): Promise<ExecResult> {
+async function execOnHost(ssh: SshDep, host: HostRef, command: string, opts: RunOptions, exec: Exec = (c, o) => ssh.exec(host.ssh, c, o)): Promise<ExecResult> {
   try {
-    return await ssh.exec(host.ssh, command, { timeoutMs: opts.timeoutMs, signal: opts.signal });
+    return await exec(command, { timeoutMs: opts.timeoutMs, signal: opts.signal });
   } catch (err) {
     const e = err instanceof Error ? err : new Error(String(err));
     const name = e.name || 'SshError';
@@ -89,24 +108,29 @@ export function readRelease(ssh: SshDep, host: HostRef, command: string, signal?
 
 /**
  * Installs `release` and asks the host which release now runs, in one SSH session (a session can
- * cost a second on hosts with a heavy login shell). The install command may print anything; the
- * answer is what `currentRelease` prints after a marker no install prints by chance.
+ * cost a second on hosts with a heavy login shell). The install runs as a detached job (see
+ * runJobOnHost), so a worker crash or a dropped connection neither kills it half-done nor starts it
+ * twice: the retry, with the same `jobKey`, waits for it and collects its outcome. The install
+ * command may print anything; the answer is what `currentRelease` prints after a marker no install
+ * prints by chance.
  */
 export async function installRelease(
   ssh: SshDep,
   host: HostRef,
   commands: { install: string; currentRelease: string },
   release: string,
-  opts: { timeoutMs: number; signal?: AbortSignal },
+  opts: { timeoutMs: number; signal?: AbortSignal; jobKey?: string[] },
 ): Promise<string> {
   assertSafeRelease(release);
   const marker = `bluegreen-current-release-${randomBytes(8).toString('hex')}`;
-  // Each template runs in its own subshell, on its own lines: an `exit` or a trailing comment in
-  // one cannot swallow what follows.
+  const install = renderCommand(commands.install, { release });
+  // Without a key (outside a workflow) every call is its own job: still detached and locked.
+  const jobKey = opts.jobKey ?? [randomBytes(8).toString('hex')];
+  const job = renderJob({ id: hostJobId(host, [...jobKey, 'install', release], install), command: install, limitSeconds: jobLimitSeconds(opts.timeoutMs) });
+  // currentRelease runs in its own subshell, on its own lines: an `exit` or a trailing comment in it
+  // cannot swallow what follows.
   const script = [
-    '(',
-    renderCommand(commands.install, { release }),
-    ')',
+    job,
     'bg_rc=$?',
     'if [ "$bg_rc" -ne 0 ]; then exit "$bg_rc"; fi',
     `printf '\\n%s\\n' ${marker}`,

@@ -33,8 +33,8 @@ export interface InspectInput {
   hosts: HostRef[];
   /** Omit to ask only the health endpoints (no SSH). */
   currentReleaseCommand?: string;
-  /** The release a healthy host must report. */
-  expectRelease: string;
+  /** The release a healthy host must report; omitted: healthy on whatever release it runs (recovery's survey). */
+  expectRelease?: string;
   healthTimeoutSeconds: number;
   /** Hosts read at once. */
   concurrency: number;

@@ -7,6 +7,7 @@ import { registerDecide } from './commands/decide';
 import { registerDeploy } from './commands/deploy';
 import { registerHistory } from './commands/history';
 import { registerPlan } from './commands/plan';
+import { registerRecover } from './commands/recover';
 import { registerStatus } from './commands/status';
 
 export function buildProgram(setExit: (n: number) => void): Command {
@@ -19,6 +20,7 @@ export function buildProgram(setExit: (n: number) => void): Command {
     .exitOverride();
   const globals = () => program.opts<GlobalOptions>();
   registerDeploy(program, globals, setExit);
+  registerRecover(program, globals, setExit);
   registerStatus(program, globals, setExit);
   registerDecide(program, globals, setExit);
   registerHistory(program, globals);

@@ -4,9 +4,9 @@ import type { Plan } from '../plan/schema';
 import { PlanError } from '../plan/validate';
 import { CliError, EXIT, messageOf } from './errors';
 
-export async function readPlan(path: string, invalidExit: number = EXIT.usage): Promise<Plan> {
+export async function readPlan(path: string, invalidExit: number = EXIT.usage, opts: { recovery?: boolean } = {}): Promise<Plan> {
   try {
-    return await loadPlan(path);
+    return await loadPlan(path, opts);
   } catch (err) {
     if (err instanceof PlanError) {
       throw new CliError(`${path}: ${err.message}`, invalidExit as CliError['exitCode'], `fix the fields above, then check again with: bluegreen plan validate ${path}`);

@@ -1,6 +1,6 @@
 // One JSON document describing how a followed run ended (`deploy --wait --json`): what a script needs
 // to decide what to do next, without parsing the table.
-import type { DeploymentStatus } from '../workflows/state';
+import { toResult, type DeploymentStatus } from '../workflows/state';
 import type { RunView } from './run-view';
 
 export interface RunSummary {
@@ -21,38 +21,35 @@ export interface RunSummary {
   decisions: DeploymentStatus['decisions'];
   failure?: DeploymentStatus['failure'];
   rollback?: DeploymentStatus['rollback'];
+  /** A recovery's survey (host by host, before it changed anything) and what it did per cluster. */
+  recovery?: DeploymentStatus['recovery'];
   /** The process's exit code: 0 only if the run succeeded. */
   exitCode: number;
 }
 
 export function runSummary(view: RunView, exitCode: number): RunSummary {
   const s = view.status;
+  const outcome = s?.outcome ?? view.temporalStatus.toLowerCase();
+  const reason = s?.reason ?? view.failure ?? '';
+  // The same per-host view as the run's own result; fields left undefined vanish from the JSON.
+  const r = s ? toResult(s, s.outcome ?? 'failed', reason) : undefined;
   return {
     environment: view.environment,
     workflowId: view.workflowId,
     runId: view.runId,
     link: view.link,
     temporalStatus: view.temporalStatus,
-    outcome: s?.outcome ?? view.temporalStatus.toLowerCase(),
-    reason: s?.reason ?? view.failure ?? '',
-    release: s?.release,
-    fromRelease: s?.fromRelease,
-    migrated: s?.migrated,
-    steps: (s?.steps ?? []).map((st) => ({ step: st.step, ...(st.cluster ? { cluster: st.cluster } : {}), ms: st.ms ?? 0 })),
-    hosts: (s?.clusters ?? []).flatMap((c) =>
-      c.hosts.map((h) => ({
-        cluster: c.name,
-        host: h.name,
-        release: h.release,
-        pool: h.pool,
-        phase: h.phase,
-        ...(h.lastError ? { lastError: h.lastError } : {}),
-        ...(h.reportedRelease ? { reportedRelease: h.reportedRelease } : {}),
-      })),
-    ),
-    decisions: s?.decisions ?? [],
-    ...(s?.failure ? { failure: s.failure } : {}),
-    ...(s?.rollback ? { rollback: s.rollback } : {}),
+    outcome,
+    reason,
+    release: r?.release,
+    fromRelease: r?.fromRelease,
+    migrated: r?.migrated,
+    steps: r?.steps ?? [],
+    hosts: r?.hosts ?? [],
+    decisions: r?.decisions ?? [],
+    failure: r?.failure,
+    rollback: r?.rollback,
+    recovery: r?.recovery,
     exitCode,
   };
 }

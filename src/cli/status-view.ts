@@ -13,6 +13,7 @@ export function renderStatus(v: RunView, now = new Date()): string {
     out.push(`No status available${v.failure ? `: ${v.failure}` : ''}${v.hint ? `\n${v.hint}` : ''}`);
     return out.join('\n');
   }
+  if (s.kind === 'recovery') out.push(`RECOVERY of ${s.environment} to ${s.release}`);
   out.push(`${s.environment}: ${s.fromRelease} → ${s.release}   step: ${stepLabel(s)}${s.paused ? '   PAUSED' : ''}${s.abortRequested ? '   ABORT REQUESTED' : ''}`);
   if (s.outcome) out.push(`outcome: ${s.outcome}: ${s.reason ?? ''}`);
   else if (v.failure) out.push(`ended: ${v.failure}`);
@@ -38,6 +39,14 @@ export function renderStatus(v: RunView, now = new Date()): string {
   out.push(table(['cluster', 'host', 'release', 'pool', 'phase', 'last error'], s.clusters.flatMap((c) =>
     c.hosts.map((h) => [c.name, h.name, h.release ?? '?', h.pool, h.phase, clip(h.lastError, 60)]),
   )));
+  if (s.recovery) {
+    out.push('', 'Found by the survey (before any change)');
+    out.push(table(['cluster', 'host', 'release', 'health', 'live', 'standby'], s.recovery.survey.map((h) => [
+      h.cluster, h.host, h.release ?? clip(`? ${h.error ?? ''}`, 40), h.healthy ? 'healthy' : clip(`not healthy ${h.healthReason ?? ''}`, 40), h.live, h.standby,
+    ])));
+    out.push('', 'Recovery plan');
+    out.push(table(['cluster', 'action', 'outcome', 'why'], s.recovery.clusters.map((c) => [c.cluster, c.action, c.outcome, clip(c.error ?? c.why, 70)])));
+  }
   if (s.decisions.length > 0) {
     out.push('', 'Decisions');
     out.push(table(['at', 'decision', 'gate', 'by', 'reason'], s.decisions.map((d) => [

@@ -75,7 +75,8 @@ export function sshdConfig(lab: Lab, host: LabHost, o: SshdOptions): string {
     strictModes
       ? 'StrictModes yes'
       : '# The lab lives under a group/world-writable directory (e.g. /tmp): StrictModes would refuse every key.\nStrictModes no',
-    `SetEnv ${quote(`BG_HOST_ROOT=${host.root}`)}`,
+    // The lab's hosts share one user and home: each gets its own host-job state (and host lock).
+    `SetEnv ${quote(`BG_HOST_ROOT=${host.root}`)} ${quote(`BLUEGREEN_JOBS_DIR=${path.join(host.root, 'jobs')}`)}`,
     ...(slowLogin?.ms ? [`# A slow login on purpose (lab up --slow-login-ms): the script runs the command after it.`, `ForceCommand ${quote(slowLogin.script)} ${delaySeconds(slowLogin.ms)}`] : []),
     'PrintMotd no',
     'X11Forwarding no',

@@ -3,7 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { findDuplicateJsonKey } from './json-duplicates';
 import { type Plan } from './schema';
-import { PlanError, parsePlan } from './validate';
+import { PlanError, parsePlan, parseRecoveryPlan } from './validate';
 
 const MAX_PLAN_BYTES = 1024 * 1024;
 
@@ -62,6 +62,7 @@ export async function loadPlanInput(path: string): Promise<unknown> {
   return parsePlanText(buf.toString('utf8'), path);
 }
 
-export async function loadPlan(path: string): Promise<Plan> {
-  return parsePlan(await loadPlanInput(path));
+export async function loadPlan(path: string, opts: { recovery?: boolean } = {}): Promise<Plan> {
+  const input = await loadPlanInput(path);
+  return opts.recovery ? parseRecoveryPlan(input) : parsePlan(input);
 }

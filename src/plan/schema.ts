@@ -85,46 +85,53 @@ const smokeTest = z
     message: 'at least one expectation in a smoke test (expectStatus, expectBodyContains or expectRelease: true)',
   });
 
-export const planSchema = z
-  .strictObject({
-    environment: z.string().regex(NAME_PATTERN, { message: 'an environment name: lowercase letters, digits and "-", up to 40' }),
-    release,
-    currentRelease: release,
-    order: z.array(z.string()).min(2, { message: 'at least two clusters' }),
-    clusters: z.record(z.string().regex(NAME_PATTERN, { message: 'a cluster name: lowercase letters, digits and "-"' }), cluster),
-    loadBalancer: z.strictObject({
-      type: z.literal('haproxy'),
-      runtimeApi: z.union([
-        z.strictObject({ socket: z.string().regex(/^\/[^\0\n]{0,200}$/, { message: 'an absolute socket path' }) }),
-        z.strictObject({ host: z.string().regex(HOSTNAME_PATTERN, { message: 'a hostname or IP address' }), port: z.number().int().min(1).max(65535) }),
-      ]),
-      liveBackend: lbName('a backend name'),
-      standbyBackend: lbName('a backend name'),
-      liveUrl: httpUrl.optional(),
-      standbyUrl: httpUrl,
-    }),
-    commands: z.strictObject({
-      install: command(['release']),
-      currentRelease: command([]),
-      migrate: command(['release']).optional(),
-    }),
-    migration: z.strictObject({ host: lbName('a host name') }).optional(),
-    health: z
-      .strictObject({
-        // Health is checked at each host's healthUrl; `path` only restates its path (checked below).
-        path: urlPath.optional(),
-        timeoutSeconds: seconds(3600).default(120),
-        intervalMs: z.number().int().min(100).max(60_000).default(1000),
-      })
-      .default({ timeoutSeconds: 120, intervalMs: 1000 }),
-    smoke: z.array(smokeTest).min(1, { message: 'at least one smoke test' }).max(50),
-    gates: z
-      .strictObject({ promote: gate.default(disabledGate), migrate: gate.default(disabledGate) })
-      .default({ promote: disabledGate, migrate: disabledGate }),
-    parallelism: z.number().int().min(1, { message: 'at least 1' }).max(64, { message: 'at most 64' }).default(2),
-    drain: z.strictObject({ deadlineSeconds: seconds(3600).default(120) }).default({ deadlineSeconds: 120 }),
-  })
-  .superRefine((plan, ctx) => crossCheck(plan, ctx));
+const planShape = z.strictObject({
+  environment: z.string().regex(NAME_PATTERN, { message: 'an environment name: lowercase letters, digits and "-", up to 40' }),
+  release,
+  currentRelease: release,
+  order: z.array(z.string()).min(2, { message: 'at least two clusters' }),
+  clusters: z.record(z.string().regex(NAME_PATTERN, { message: 'a cluster name: lowercase letters, digits and "-"' }), cluster),
+  loadBalancer: z.strictObject({
+    type: z.literal('haproxy'),
+    runtimeApi: z.union([
+      z.strictObject({ socket: z.string().regex(/^\/[^\0\n]{0,200}$/, { message: 'an absolute socket path' }) }),
+      z.strictObject({ host: z.string().regex(HOSTNAME_PATTERN, { message: 'a hostname or IP address' }), port: z.number().int().min(1).max(65535) }),
+    ]),
+    liveBackend: lbName('a backend name'),
+    standbyBackend: lbName('a backend name'),
+    liveUrl: httpUrl.optional(),
+    standbyUrl: httpUrl,
+  }),
+  commands: z.strictObject({
+    install: command(['release']),
+    currentRelease: command([]),
+    migrate: command(['release']).optional(),
+  }),
+  migration: z.strictObject({ host: lbName('a host name') }).optional(),
+  health: z
+    .strictObject({
+      // Health is checked at each host's healthUrl; `path` only restates its path (checked below).
+      path: urlPath.optional(),
+      timeoutSeconds: seconds(3600).default(120),
+      intervalMs: z.number().int().min(100).max(60_000).default(1000),
+    })
+    .default({ timeoutSeconds: 120, intervalMs: 1000 }),
+  smoke: z.array(smokeTest).min(1, { message: 'at least one smoke test' }).max(50),
+  gates: z
+    .strictObject({ promote: gate.default(disabledGate), migrate: gate.default(disabledGate) })
+    .default({ promote: disabledGate, migrate: disabledGate }),
+  parallelism: z.number().int().min(1, { message: 'at least 1' }).max(64, { message: 'at most 64' }).default(2),
+  drain: z.strictObject({ deadlineSeconds: seconds(3600).default(120) }).default({ deadlineSeconds: 120 }),
+});
+
+export const planSchema = planShape.superRefine((plan, ctx) => crossCheck(plan, ctx));
+
+/**
+ * A plan as recovery reads it (`recoverFleet`): the same rules, except that release and
+ * currentRelease may be equal. Recovery ignores both (its target is an argument of its own), so a
+ * plan written to redeploy the current release must not be refused there; a deployment still refuses it.
+ */
+export const recoveryPlanSchema = planShape.superRefine((plan, ctx) => crossCheck(plan, ctx, { sameRelease: true }));
 
 export type Plan = z.output<typeof planSchema>;
 export type PlanInput = z.input<typeof planSchema>;
@@ -132,9 +139,9 @@ export type Host = Plan['clusters'][string]['hosts'][number];
 export type SmokeTest = Plan['smoke'][number];
 export type GateConfig = Plan['gates']['promote'];
 
-type RawPlan = z.output<typeof planSchema>;
+type RawPlan = z.output<typeof planShape>;
 
-function crossCheck(plan: RawPlan, ctx: z.RefinementCtx): void {
+function crossCheck(plan: RawPlan, ctx: z.RefinementCtx, allow: { sameRelease?: boolean } = {}): void {
   const clusterNames = Object.keys(plan.clusters);
   const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
 
@@ -149,7 +156,7 @@ function crossCheck(plan: RawPlan, ctx: z.RefinementCtx): void {
 
   if (plan.loadBalancer.liveBackend === plan.loadBalancer.standbyBackend)
     issue(['loadBalancer', 'standbyBackend'], 'a backend different from liveBackend');
-  if (plan.release === plan.currentRelease) issue(['release'], `a release different from currentRelease ("${plan.currentRelease}")`);
+  if (!allow.sameRelease && plan.release === plan.currentRelease) issue(['release'], `a release different from currentRelease ("${plan.currentRelease}")`);
 
   const names = new Map<string, string>();
   const endpoints = new Map<string, string>();

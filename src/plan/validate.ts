@@ -1,7 +1,7 @@
 // Turns schema issues into messages an operator can act on: where (the path), what was expected,
 // what was found. Deterministic and Node-free: the workflow uses it too.
 import type { z } from 'zod';
-import { planSchema, type Plan } from './schema';
+import { planSchema, recoveryPlanSchema, type Plan } from './schema';
 
 export interface PlanIssue {
   path: string;
@@ -11,8 +11,8 @@ export interface PlanIssue {
 
 export type PlanValidation = { ok: true; plan: Plan } | { ok: false; issues: PlanIssue[] };
 
-export function validatePlan(input: unknown): PlanValidation {
-  const result = planSchema.safeParse(input);
+export function validatePlan(input: unknown, schema: typeof planSchema = planSchema): PlanValidation {
+  const result = schema.safeParse(input);
   if (result.success) return { ok: true, plan: result.data };
   return { ok: false, issues: result.error.issues.flatMap((i) => describeIssue(i, input)) };
 }
@@ -32,6 +32,13 @@ export class PlanError extends Error {
 /** Validates or throws a PlanError whose message lists every problem. */
 export function parsePlan(input: unknown): Plan {
   const v = validatePlan(input);
+  if (!v.ok) throw new PlanError(v.issues);
+  return v.plan;
+}
+
+/** The same for recovery, which accepts release == currentRelease (schema.ts says why). */
+export function parseRecoveryPlan(input: unknown): Plan {
+  const v = validatePlan(input, recoveryPlanSchema);
   if (!v.ok) throw new PlanError(v.issues);
   return v.plan;
 }

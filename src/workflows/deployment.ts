@@ -50,6 +50,11 @@ export async function blueGreenDeployment(input: unknown, resumed?: Resumed): Pr
   ]);
 
   const touched: string[] = resumed?.touched ?? [];
+  // Where the run stood when the cancellation arrived: a cluster's deploy may still finish its hosts
+  // before the cancellation takes effect, and the reason must name the step the operator cancelled.
+  CancellationScope.current().cancelRequested.catch(() => {
+    ctx.cancelledDuring ??= status.cluster ? `${status.step} of ${status.cluster}` : status.step;
+  });
   control.carryOn = (gate) =>
     continueAsNew<typeof blueGreenDeployment>(input, {
       gate,
@@ -125,7 +130,7 @@ async function failBeforeMigration(ctx: StepContext, touched: string[], err: unk
   const kind = cancelled ? 'cancel' : err instanceof AbortRequested ? 'abort' : err instanceof GateRejected ? 'gate' : 'failure';
   const why =
     kind === 'cancel'
-      ? `the run was cancelled during ${where}`
+      ? `the run was cancelled during ${ctx.cancelledDuring ?? where}`
       : kind === 'failure' && status.step === 'preflight'
         ? describeFailure(err) // "Preflight refused to start; nothing was changed: ..." says it all
         : kind === 'failure'

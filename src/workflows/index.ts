@@ -1,2 +1,3 @@
 // Everything the worker bundles into the workflow sandbox.
 export { blueGreenDeployment } from './deployment';
+export { recoverFleet } from './recover';

@@ -40,7 +40,7 @@ export async function rollback(ctx: StepContext, touched: string[], why: string)
           (liveHosts.length
             ? `Users are served by ${liveHosts.map((h) => h.name).join(', ')}; ${cluster} is kept out of the live pool. `
             : '') +
-          `Fix what the error names, then deploy ${plan.currentRelease} again to finish the rollback.`,
+          `Fix what the error names, then finish the rollback with a recovery: bluegreen recover ${plan.environment} --to ${plan.currentRelease} --plan PLAN.`,
       };
     }
   }
@@ -101,16 +101,16 @@ async function rollbackCluster(ctx: StepContext, cluster: string, rec: ClusterLo
 }
 
 /**
- * After a failed rollback: best-effort, single-attempt reads so that the state reported is the real
+ * After a failed rollback (or recovery, which says so in `what`): best-effort, single-attempt reads so that the state reported is the real
  * one. Pools from the LB (returns false if it cannot be read), and for hosts whose release SSH could
  * not confirm, what their own health endpoint says (plain HTTP, works while sshd is down).
  */
-async function settleState(ctx: StepContext, cluster: string): Promise<boolean> {
+export async function settleState(ctx: StepContext, cluster: string, what = 'Rollback failed'): Promise<boolean> {
   const { plan, call } = ctx;
   const once = { retry: { maximumAttempts: 1 } };
   let lbRead = false;
   try {
-    const view = await call('readLoadBalancer', 'Rollback failed: read the pools to report the state left', plan.loadBalancer, once);
+    const view = await call('readLoadBalancer', `${what}: read the pools to report the state left`, plan.loadBalancer, once);
     for (const h of ctx.status.clusters.flatMap((c) => c.hosts)) h.pool = poolOf(view, h.name);
     lbRead = true;
   } catch {
@@ -121,7 +121,7 @@ async function settleState(ctx: StepContext, cluster: string): Promise<boolean> 
     try {
       const seen = await call(
         'inspectHosts',
-        `Rollback failed: ask the health endpoints of ${unknown.map((h) => h.name).join(', ')} which release they run`,
+        `${what}: ask the health endpoints of ${unknown.map((h) => h.name).join(', ')} which release they run`,
         { hosts: unknown, expectRelease: plan.currentRelease, healthTimeoutSeconds: 5, concurrency: INSPECT_CONCURRENCY },
         once,
       );
@@ -136,7 +136,7 @@ async function settleState(ctx: StepContext, cluster: string): Promise<boolean> 
   return lbRead;
 }
 
-function poolOf(view: LbServerView[], name: string): Pool {
+export function poolOf(view: LbServerView[], name: string): Pool {
   const inPool = (pool: string) => view.some((s) => s.pool === pool && s.server === name && s.admin !== 'maint');
   return inPool('live') ? 'live' : inPool('standby') ? 'standby' : 'none';
 }

@@ -1,7 +1,7 @@
 // The run's state as the `status` query shows it. Plain data, mutated only by the workflow.
 import type { Plan } from '../plan/schema';
 
-export type StepName = 'preflight' | 'standby' | 'deploy' | 'verify' | 'live' | 'migrate' | 'rollback' | 'done';
+export type StepName = 'preflight' | 'survey' | 'standby' | 'deploy' | 'verify' | 'live' | 'migrate' | 'rollback' | 'done';
 export type Pool = 'live' | 'standby' | 'none';
 export type Outcome = 'succeeded' | 'rolled-back' | 'failed';
 
@@ -87,7 +87,40 @@ export interface RollbackRecord {
   }[];
 }
 
+/** What a recovery (`recoverFleet`) read before it changed anything, host by host. */
+export interface SurveyHost {
+  host: string;
+  cluster: string;
+  /** What the currentRelease command printed over SSH. */
+  release?: string;
+  /** Why the release could not be read (the host is unreachable over SSH, or the command failed). */
+  error?: string;
+  healthy?: boolean;
+  healthReason?: string;
+  reportedRelease?: string;
+  /** The host in each backend as the LB shows it: "UP", "MAINT (admin maint)", "absent", ... */
+  live: string;
+  standby: string;
+}
+
+/** A recovery: what it found, then cluster by cluster what it decided and how that went. */
+export interface RecoveryRecord {
+  to: string;
+  survey: SurveyHost[];
+  clusters: {
+    cluster: string;
+    /** converge: standby, deploy, verify, live; skip: already on the release, live, UP, out of standby. */
+    action: 'converge' | 'skip';
+    why: string;
+    outcome: 'pending' | 'running' | 'done' | 'skipped' | 'failed' | 'not-attempted';
+    error?: string;
+  }[];
+}
+
 export interface DeploymentStatus {
+  /** Set on recovery runs (`recoverFleet`); a deployment has none. */
+  kind?: 'recovery';
+  recovery?: RecoveryRecord;
   environment: string;
   release: string;
   fromRelease: string;
@@ -128,6 +161,7 @@ export interface DeploymentResult {
   decisions: DecisionRecord[];
   failure?: FailureRecord;
   rollback?: RollbackRecord;
+  recovery?: RecoveryRecord;
 }
 
 export function initialStatus(plan: Plan): DeploymentStatus {
@@ -188,5 +222,6 @@ export function toResult(status: DeploymentStatus, outcome: Outcome, reason: str
     decisions: status.decisions,
     failure: status.failure,
     rollback: status.rollback,
+    ...(status.recovery ? { recovery: status.recovery } : {}),
   };
 }

@@ -20,6 +20,8 @@ export interface StepContext {
   status: DeploymentStatus;
   call: Call;
   control: Control;
+  /** "deploy of green": where the run was when its cancellation was requested. */
+  cancelledDuring?: string;
 }
 
 export function hostRefs(plan: Plan, cluster: string): HostRef[] {

@@ -89,7 +89,7 @@ describe('a host unreachable over SSH during the deploy', () => {
     expect(c.reason).toMatch(
       /State left: green-1 v1, standby pool only; green-2 release unknown over SSH \(its health endpoint reports v1\), standby pool only; last error: green-2: install v1: [^;]*; blue-1 v1, live pool; blue-2 v1, live pool\. /,
     );
-    expect(c.reason).toMatch(/Users are served by blue-1, blue-2; green is kept out of the live pool\. Fix what the error names, then deploy v1 again/);
+    expect(c.reason).toMatch(/Users are served by blue-1, blue-2; green is kept out of the live pool\. Fix what the error names, then finish the rollback with a recovery: bluegreen recover \S+ --to v1 --plan PLAN\.$/);
     const green2 = c.result?.hosts.find((h) => h.host === 'green-2');
     expect(green2).toMatchObject({ release: null, reportedRelease: 'v1', pool: 'standby', phase: 'failed' });
     expect(c.status.rollback?.clusters).toEqual([expect.objectContaining({ cluster: 'green', outcome: 'failed', attempting: 'install v1 on green-1, green-2' })]);

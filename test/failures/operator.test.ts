@@ -108,7 +108,9 @@ describe('gates', () => {
         const s0 = await waitForStatus(h, (s) => s.pendingGate?.gate === 'promote-green');
         await sleep(5000); // two and a half timeouts
         const s1 = await waitForStatus(h, () => true);
-        expect(s1.pendingGate).toEqual(s0.pendingGate);
+        // The same gate, pending since the same moment; only its next expiry moved on.
+        expect({ ...s1.pendingGate, deadline: undefined }).toEqual({ ...s0.pendingGate, deadline: undefined });
+        expect(Date.parse(s1.pendingGate!.deadline)).toBeGreaterThan(Date.parse(s0.pendingGate!.deadline));
         expect(s1.steps.length).toBe(s0.steps.length);
         await h.signal(approveSignal, { gate: 'promote-green', release: 'v2', by: 'bob' });
         await waitForStatus(h, (s) => s.pendingGate?.gate === 'promote-blue');

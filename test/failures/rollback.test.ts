@@ -129,4 +129,21 @@ describe('slow-start', () => {
     for (const h of t.lab.hosts) expect(hostCurrentRelease(h.name, t.lab.dir)).toBe('slow-start');
     await expectFleet(t, 'slow-start');
   });
+
+  it('checked every 20 s, longer than any heartbeat timeout: no heartbeat timeout, no retried attempt, succeeds', async () => {
+    // Heartbeats are on a timer, independent of the plan's check interval: the app is healthy
+    // about 6 s after it starts, so each host is found healthy at its second check, 20 s later.
+    const c = await runCase(temporal, t, {
+      plan: fastPlan(t, { release: 'slow-start', currentRelease: 'v1', health: { timeoutSeconds: 90, intervalMs: 20_000 } }),
+    });
+    logCase('slow-start, 20 s checks', c);
+    expectUsersUnharmed(c);
+    expect(c.outcome).toBe('succeeded');
+    const events = (await c.handle.fetchHistory()).events ?? [];
+    expect(events.filter((e) => e.activityTaskTimedOutEventAttributes)).toEqual([]);
+    expect(events.filter((e) => e.activityTaskFailedEventAttributes)).toEqual([]);
+    expect(new Set(events.map((e) => e.activityTaskStartedEventAttributes?.attempt).filter((a) => a !== undefined && a !== null))).toEqual(new Set([1]));
+    for (const d of c.result!.steps.filter((s) => s.step === 'deploy')) expect(d.ms).toBeGreaterThan(19_000);
+    await expectFleet(t, 'slow-start');
+  });
 });

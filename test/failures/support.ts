@@ -24,7 +24,7 @@ import { checkHealth, smokeTest } from '../../src/activities/http-check';
 import { loadKnownHosts } from '../../src/activities/known-hosts';
 import { createSshClient } from '../../src/activities/ssh';
 import type { PlanInput } from '../../src/plan/schema';
-import { blueGreenDeployment } from '../../src/workflows';
+import { blueGreenDeployment, recoverFleet } from '../../src/workflows';
 import { statusQuery } from '../../src/workflows/messages';
 import type { DeploymentResult, DeploymentStatus } from '../../src/workflows/state';
 import { uniqueId, withWorker, workflowBundle, type TemporalHandles } from '../support/temporal';
@@ -142,6 +142,8 @@ export interface CaseOptions {
   /** Runs alongside the workflow: fault injection, signals, cancellation. */
   during?: (handle: WorkflowHandle<typeof blueGreenDeployment>) => Promise<void>;
   rps?: number;
+  /** Runs a recovery to this release (recoverFleet(plan, recoverTo)) instead of a deployment. */
+  recoverTo?: string;
 }
 
 export async function runCase(temporal: TemporalHandles, t: TestLab, opts: CaseOptions): Promise<CaseRun> {
@@ -154,12 +156,13 @@ export async function runCase(temporal: TemporalHandles, t: TestLab, opts: CaseO
     const sampler = startSampler(t);
     await sleep(300);
     const t0 = Date.now();
-    const handle = await temporal.client.workflow.start(blueGreenDeployment, {
-      taskQueue,
-      workflowId: uniqueId('failcase'),
-      args: [opts.plan],
-      workflowExecutionTimeout: '5 minutes',
-    });
+    const options = { taskQueue, workflowId: uniqueId('failcase'), workflowExecutionTimeout: '5 minutes' };
+    // Both workflows answer the same query and end with a DeploymentResult: one handle type serves both.
+    const handle = (
+      opts.recoverTo === undefined
+        ? await temporal.client.workflow.start(blueGreenDeployment, { ...options, args: [opts.plan] })
+        : await temporal.client.workflow.start(recoverFleet, { ...options, args: [opts.plan, opts.recoverTo] })
+    ) as WorkflowHandle<typeof blueGreenDeployment>;
     let result: DeploymentResult | undefined;
     let error: WorkflowFailedError | undefined;
     const during = opts.during?.(handle);

@@ -74,7 +74,7 @@ async function waitForBanner(port: number, deadlineMs: number): Promise<void> {
   }
 }
 
-export async function startSshd(opts: { clientKey?: KeyPair } = {}): Promise<Sshd> {
+export async function startSshd(opts: { clientKey?: KeyPair; env?: Record<string, string> } = {}): Promise<Sshd> {
   mkdirSync('/run/sshd', { recursive: true });
   const dir = makeTempDir('bluegreen-sshd-');
   const hostKey = makeKeyPair(dir, 'host_ed25519');
@@ -94,6 +94,7 @@ export async function startSshd(opts: { clientKey?: KeyPair } = {}): Promise<Ssh
     'StrictModes no', // the temp dir's permissions are not sshd's business in a test
     'UsePAM no',
     'LogLevel ERROR',
+    ...Object.entries(opts.env ?? {}).map(([k, v]) => `SetEnv ${k}=${v}`),
   ].join('\n');
   writeFileSync(join(dir, 'sshd_config'), config + '\n');
   const child: ChildProcess = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')], {

@@ -3,6 +3,7 @@
 import type { ActivityDeps, ExecResult } from '../../src/activities/deps';
 import type { LoadBalancer, ServerState } from '../../src/activities/lb';
 import type { PlanInput } from '../../src/plan/schema';
+import { SshConnectError } from '../../src/activities/ssh-errors';
 
 type Admin = 'ready' | 'drain' | 'maint';
 interface FakeServer { admin: Admin; up: boolean; sessions: number }
@@ -17,6 +18,8 @@ export class FakeFleet {
   smokeRelease?: string;
   /** host -> release that never becomes healthy on that host (a release broken on one host only). */
   readonly brokenOn = new Map<string, string>();
+  /** Hosts whose sshd refuses connections (their health endpoint still answers). */
+  readonly unreachable = new Set<string>();
 
   constructor(readonly hosts: string[], release: string) {
     for (const h of hosts) {
@@ -59,9 +62,11 @@ export class FakeFleet {
         exec: async (target, command): Promise<ExecResult> => {
           const host = this.hostByPort(target.port);
           this.contacted.push(`ssh:${host}`);
-          // The deploy sends `install RELEASE` (shell-quoted, or bare inside the template's own quotes),
-          // then prints a marker and runs `current` in the same session.
-          const install = /install ['"]?([^'"\s]+)['"]?(\n|$)/.exec(command);
+          if (this.unreachable.has(host)) throw new SshConnectError(target, 'refused', 'connect ECONNREFUSED');
+          // The deploy sends `install RELEASE` (shell-quoted, or bare inside the template's own quotes)
+          // as a host job's argument (quoted once more), then prints a marker and runs `current` in
+          // the same session.
+          const install = /install ['"]?([A-Za-z0-9][A-Za-z0-9._-]*)/.exec(command.replaceAll(`'\\''`, `'`));
           if (install?.[1]) {
             if (this.releases.get(host) !== install[1]) this.changes.push(`install:${host}:${install[1]}`);
             this.releases.set(host, install[1]);

@@ -66,7 +66,7 @@ export function registerDeploy(program: Command, globals: () => GlobalOptions, s
     });
 }
 
-async function hasWorker(session: Session, taskQueue: string): Promise<boolean> {
+export async function hasWorker(session: Session, taskQueue: string): Promise<boolean> {
   try {
     const r = await session.client.workflowService.describeTaskQueue({
       namespace: session.settings.namespace,
