@@ -1,12 +1,9 @@
 // bluegreen deploy PLAN [--wait]: validates the plan, starts the run, prints its id and web link.
 import type { Command } from 'commander';
-import { webLink } from '../../config';
 import { CliError, EXIT, messageOf } from '../errors';
-import { findRun, osUser, withSession, type GlobalOptions, type Session } from '../context';
-import { exitFor, follow } from '../follow';
+import { osUser, withSession, type GlobalOptions } from '../context';
 import { describePlan, readPlan } from '../plan-file';
-import { runSummary } from '../run-summary';
-import { renderStatus } from '../status-view';
+import { announceAndFollow } from '../started-run';
 
 interface Options {
   wait?: boolean;
@@ -39,42 +36,17 @@ export function registerDeploy(program: Command, globals: () => GlobalOptions, s
           }
           throw new CliError(`could not start the run: ${messageOf(err)}`, EXIT.failed, 'check the Temporal address and namespace (--address, --namespace)');
         }
-        const runId = handle.firstExecutionRunId;
-        const link = webLink(session.settings, handle.workflowId, runId);
-        // With --json, stdout carries the one document; everything for people goes to stderr.
-        const say = opts.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
-        say(`Started the deployment of ${describePlan(plan)}`);
-        say(`workflow  ${handle.workflowId}`);
-        say(`run       ${runId}`);
-        say(`web       ${link}`);
-        if (!(await hasWorker(session, taskQueue))) {
-          say(`warning: no worker polls task queue "${taskQueue}" yet; the run waits until one starts (npm run worker, see README)`);
-        }
-        if (!opts.wait) {
-          if (opts.json) console.log(JSON.stringify({ environment: plan.environment, workflowId: handle.workflowId, runId, link }));
-          else say(`Follow it: bluegreen status ${plan.environment} --watch`);
-          return;
-        }
-        const run = await findRun(session, plan.environment, runId);
-        const intervalMs = Number(opts.interval) * 1000 || 1000;
-        const last = await follow(session, run, { intervalMs, json: false, compactOnPipe: true, quiet: Boolean(opts.json) });
-        const code = exitFor(last);
-        if (opts.json) console.log(JSON.stringify(runSummary(last, code), null, 2));
-        else if (!process.stdout.isTTY) console.log(renderStatus(last));
-        setExit(code);
+        await announceAndFollow(
+          session,
+          {
+            environment: plan.environment,
+            workflowId: handle.workflowId,
+            firstExecutionRunId: handle.firstExecutionRunId,
+            headline: `Started the deployment of ${describePlan(plan)}`,
+          },
+          opts,
+          setExit,
+        );
       });
     });
-}
-
-export async function hasWorker(session: Session, taskQueue: string): Promise<boolean> {
-  try {
-    const r = await session.client.workflowService.describeTaskQueue({
-      namespace: session.settings.namespace,
-      taskQueue: { name: taskQueue, kind: 1 },
-      taskQueueType: 1, // workflow tasks
-    });
-    return (r.pollers?.length ?? 0) > 0;
-  } catch {
-    return true; // unknown: do not warn
-  }
 }

@@ -1,15 +1,11 @@
 // bluegreen recover ENV --to RELEASE --plan PLAN [--wait]: starts a recovery of a fleet a failed
 // rollback left mixed (recoverFleet), on the environment's workflow id, and follows it like deploy.
 import type { Command } from 'commander';
-import { webLink } from '../../config';
 import { RELEASE_PATTERN } from '../../plan/schema';
 import { CliError, EXIT, messageOf } from '../errors';
-import { checkEnvironment, findRun, osUser, withSession, type GlobalOptions } from '../context';
-import { exitFor, follow } from '../follow';
+import { checkEnvironment, osUser, withSession, type GlobalOptions } from '../context';
 import { readPlan } from '../plan-file';
-import { runSummary } from '../run-summary';
-import { renderStatus } from '../status-view';
-import { hasWorker } from './deploy';
+import { announceAndFollow } from '../started-run';
 
 interface Options {
   to: string;
@@ -60,28 +56,17 @@ export function registerRecover(program: Command, globals: () => GlobalOptions, 
           }
           throw new CliError(`could not start the recovery: ${messageOf(err)}`, EXIT.failed, 'check the Temporal address and namespace (--address, --namespace)');
         }
-        const runId = handle.firstExecutionRunId;
-        const link = webLink(session.settings, handle.workflowId, runId);
-        const say = opts.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
-        say(`Started the recovery of ${environment} to ${opts.to} (survey first: nothing changes unless every host and the load balancer answer)`);
-        say(`workflow  ${handle.workflowId}`);
-        say(`run       ${runId}`);
-        say(`web       ${link}`);
-        if (!(await hasWorker(session, taskQueue))) {
-          say(`warning: no worker polls task queue "${taskQueue}" yet; the run waits until one starts (npm run worker, see README)`);
-        }
-        if (!opts.wait) {
-          if (opts.json) console.log(JSON.stringify({ environment, workflowId: handle.workflowId, runId, link }));
-          else say(`Follow it: bluegreen status ${environment} --watch`);
-          return;
-        }
-        const run = await findRun(session, environment, runId);
-        const intervalMs = Number(opts.interval) * 1000 || 1000;
-        const last = await follow(session, run, { intervalMs, json: false, compactOnPipe: true, quiet: Boolean(opts.json) });
-        const code = exitFor(last);
-        if (opts.json) console.log(JSON.stringify(runSummary(last, code), null, 2));
-        else if (!process.stdout.isTTY) console.log(renderStatus(last));
-        setExit(code);
+        await announceAndFollow(
+          session,
+          {
+            environment,
+            workflowId: handle.workflowId,
+            firstExecutionRunId: handle.firstExecutionRunId,
+            headline: `Started the recovery of ${environment} to ${opts.to} (survey first: nothing changes unless every host and the load balancer answer)`,
+          },
+          opts,
+          setExit,
+        );
       });
     });
 }
