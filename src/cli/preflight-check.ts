@@ -5,7 +5,7 @@ import type { ActivityDeps } from '../activities/deps';
 import { inspectFleet } from '../activities/fleet';
 import type { HostInspection, HostRef, LbServerView } from '../activities/types';
 import type { Plan } from '../plan/schema';
-import { INSPECT_CONCURRENCY, hostProblems, lbProblems } from '../workflows/preflight-rules';
+import { INSPECT_CONCURRENCY, hostProblems, hostRefs, lbProblems } from '../workflows/preflight-rules';
 import { messageOf } from './errors';
 
 export interface HostCheck {
@@ -27,9 +27,7 @@ export interface CheckReport {
 /** Reads what preflight reads, with the worker's own code (no Temporal), and applies the same rules. */
 export async function checkPlan(plan: Plan, deps: ActivityDeps): Promise<CheckReport> {
   const problems: string[] = [];
-  const refs: HostRef[] = plan.order.flatMap((cluster) =>
-    (plan.clusters[cluster]?.hosts ?? []).map((h) => ({ name: h.name, cluster, ssh: h.ssh, healthUrl: h.healthUrl })),
-  );
+  const refs: HostRef[] = plan.order.flatMap((cluster) => hostRefs(plan, cluster));
   const [view, inspections] = await Promise.all([
     readPools(plan, deps).catch((err: unknown) => {
       problems.push(`load balancer: ${messageOf(err)}`);

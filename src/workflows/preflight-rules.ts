@@ -1,6 +1,7 @@
 // Preflight's rules (step 0), pure: what makes a host or the LB unfit to start. The workflow and
 // `bluegreen plan check` apply the same rules to the same readings, with the same words.
-import type { HostInspection, LbServerView } from '../activities/types';
+import type { HostInspection, HostRef, LbServerView } from '../activities/types';
+import type { Plan } from '../plan/schema';
 
 /** Hosts read at once in preflight: read-only, so far wider than the deploy's parallelism. */
 export const INSPECT_CONCURRENCY = 64;
@@ -24,4 +25,9 @@ export function lbProblems(view: LbServerView[], name: string): string[] {
   if (!standby) out.push(`${name} is not a server of the standby backend`);
   else if (standby.admin !== 'maint') out.push(`${name} is already in the standby pool (admin ${standby.admin})`);
   return out;
+}
+
+/** The hosts of one cluster as the activities take them. */
+export function hostRefs(plan: Plan, cluster: string): HostRef[] {
+  return (plan.clusters[cluster]?.hosts ?? []).map((h) => ({ name: h.name, cluster, ssh: h.ssh, healthUrl: h.healthUrl }));
 }

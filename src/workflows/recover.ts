@@ -18,11 +18,10 @@ import { RELEASE_PATTERN, type Plan } from '../plan/schema';
 import { PlanError, parseRecoveryPlan } from '../plan/validate';
 import { activityCaller } from './activity-calls';
 import { AbortRequested, Control } from './control';
-import { INSPECT_CONCURRENCY } from './preflight-rules';
 import { describeSurveyHost, readSurvey, releasesFound, type SurveyReading } from './recovery-rules';
 import { describeFleet, poolOf, settleState } from './rollback';
 import { ENVIRONMENT, FROM_RELEASE, OUTCOME, RELEASE } from './search-attributes';
-import { deploy, errorMessage, hostRefs, live, standby, step, verify, type StepContext } from './steps';
+import { deploy, errorMessage, hostRefs, live, readFleet, standby, step, verify, type StepContext } from './steps';
 import { clusterOf, hostsOf, initialStatus, toResult, type DeploymentResult, type StepName } from './state';
 
 /**
@@ -122,18 +121,9 @@ function recoveryStep<T>(ctx: StepContext, name: StepName, cluster: string | und
 
 /** Read-only: every host's release (SSH) and health (HTTP, any release), and both pools. */
 async function survey(ctx: StepContext): Promise<SurveyReading> {
-  const { plan, call, status } = ctx;
-  const all = plan.order.flatMap((c) => hostRefs(plan, c));
+  const { plan, status } = ctx;
   // Both readings settle, so that a refusal names everything wrong at once.
-  const [lb, hosts] = await Promise.allSettled([
-    call('readLoadBalancer', 'Survey: read the load balancer pools', plan.loadBalancer),
-    call('inspectHosts', `Survey: read the release and health of ${all.length} hosts`, {
-      hosts: all,
-      currentReleaseCommand: plan.commands.currentRelease,
-      healthTimeoutSeconds: Math.min(10, plan.health.timeoutSeconds),
-      concurrency: INSPECT_CONCURRENCY,
-    }),
-  ]);
+  const [lb, hosts] = await Promise.allSettled(readFleet(ctx, 'Survey'));
   for (const r of [lb, hosts]) if (r.status === 'rejected' && isCancellation(r.reason)) throw r.reason;
   const view = lb.status === 'fulfilled' ? lb.value : [];
   const inspections = hosts.status === 'fulfilled' ? hosts.value : [];

@@ -7,8 +7,10 @@ import {
   setCurrentDetails,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import type { HostOutcome, HostRef } from '../activities/types';
-import { INSPECT_CONCURRENCY, hostProblems, lbProblems } from './preflight-rules';
+import type { HostInspection, HostOutcome, LbServerView } from '../activities/types';
+import { INSPECT_CONCURRENCY, hostProblems, hostRefs, lbProblems } from './preflight-rules';
+
+export { hostRefs };
 import type { Plan } from '../plan/schema';
 import { INSTALL_TIMEOUT_SECONDS, attemptsOf, type Call } from './activity-calls';
 import type { Control } from './control';
@@ -24,9 +26,6 @@ export interface StepContext {
   cancelledDuring?: string;
 }
 
-export function hostRefs(plan: Plan, cluster: string): HostRef[] {
-  return (plan.clusters[cluster]?.hosts ?? []).map((h) => ({ name: h.name, cluster, ssh: h.ssh, healthUrl: h.healthUrl }));
-}
 
 function hostStatus(ctx: StepContext, name: string): HostStatus {
   for (const c of ctx.status.clusters) for (const h of c.hosts) if (h.name === name) return h;
@@ -79,20 +78,31 @@ export function errorMessage(err: unknown): string {
   return (e instanceof Error ? e.message : String(e)) + suffix;
 }
 
-/** Step 0: refuse to start unless the fleet is exactly as the plan says. Changes nothing. */
-export async function preflight(ctx: StepContext): Promise<void> {
+/**
+ * The fleet as preflight and the recovery survey read it, both at once: the LB's pools, and every
+ * host's release (SSH) and health (HTTP; a healthy host must report `expectRelease` when given).
+ * Two promises, so each caller decides whether one failing fails both.
+ */
+export function readFleet(ctx: StepContext, label: string, expectRelease?: string): [Promise<LbServerView[]>, Promise<HostInspection[]>] {
   const { plan, call } = ctx;
   const all = plan.order.flatMap((c) => hostRefs(plan, c));
-  const [view, inspections] = await Promise.all([
-    call('readLoadBalancer', 'Preflight: read the load balancer pools', plan.loadBalancer),
-    call('inspectHosts', `Preflight: read the release and health of ${all.length} hosts`, {
+  return [
+    call('readLoadBalancer', `${label}: read the load balancer pools`, plan.loadBalancer),
+    call('inspectHosts', `${label}: read the release and health of ${all.length} hosts`, {
       hosts: all,
       currentReleaseCommand: plan.commands.currentRelease,
-      expectRelease: plan.currentRelease,
+      ...(expectRelease === undefined ? {} : { expectRelease }),
       healthTimeoutSeconds: Math.min(10, plan.health.timeoutSeconds),
       concurrency: INSPECT_CONCURRENCY,
     }),
-  ]);
+  ];
+}
+
+/** Step 0: refuse to start unless the fleet is exactly as the plan says. Changes nothing. */
+export async function preflight(ctx: StepContext): Promise<void> {
+  const { plan } = ctx;
+  const all = plan.order.flatMap((c) => hostRefs(plan, c));
+  const [view, inspections] = await Promise.all(readFleet(ctx, 'Preflight', plan.currentRelease));
   const problems: string[] = [];
   for (const h of all) problems.push(...lbProblems(view, h.name));
   for (const r of inspections) {
