@@ -3,6 +3,7 @@
 import type { LbConfig, SshTarget } from './types';
 import type { LoadBalancer } from './lb';
 import type { checkHealth, smokeTest } from './http-check';
+import type { WebhookDep } from './notify';
 
 export interface ExecResult {
   code: number | null;
@@ -34,4 +35,6 @@ export interface ActivityDeps {
   ssh: SshDep;
   lb: LbDep;
   http: HttpDep;
+  /** Webhook URLs and delivery; absent: the worker's own environment and a real POST. */
+  webhooks?: WebhookDep;
 }

@@ -8,6 +8,9 @@ import { drainAndWait, ensureState, waitUntilUp } from './lb';
 import { deployFleet, eachBounded, inspectFleet } from './fleet';
 import { withHeartbeat, resumedFrom } from './heartbeat';
 import { HostFailure, hostJobId, runJobOnHost } from './remote';
+import { deliver } from './notify';
+import type { NotifyInput, NotifyReport } from './notify-types';
+import { postWebhook, webhookDirectory } from './webhooks';
 import {
   isDeployProgress,
   type DeployInput,
@@ -27,7 +30,8 @@ import {
 /** Smoke requests in flight at once through the standby pool. */
 const SMOKE_CONCURRENCY = 8;
 
-export function createActivities({ ssh, lb, http }: ActivityDeps) {
+export function createActivities({ ssh, lb, http, webhooks }: ActivityDeps) {
+  const hooks = webhooks ?? { directory: webhookDirectory(process.env), post: postWebhook };
   return {
     async readLoadBalancer(config: LbConfig): Promise<LbServerView[]> {
       const balancer = lb(config);
@@ -164,6 +168,18 @@ export function createActivities({ ssh, lb, http }: ActivityDeps) {
         if (err instanceof HostFailure) throw hostFailure(err);
         throw err;
       }
+    },
+
+    /**
+     * Delivers a run's events to its webhooks (notify.ts). Never fails for a receiver that is down,
+     * slow or broken: the report counts what was delivered and what was given up on.
+     */
+    async notify(input: NotifyInput): Promise<NotifyReport> {
+      const ctx = Context.current();
+      return withHeartbeat(
+        () => ({ events: input.events.length }),
+        () => deliver(input, hooks, ctx.cancellationSignal),
+      );
     },
   };
 }

@@ -85,6 +85,20 @@ const smokeTest = z
     message: 'at least one expectation in a smoke test (expectStatus, expectBodyContains or expectRelease: true)',
   });
 
+/** What a run can tell a webhook (README: Notifications); the JSON body's `event` field. */
+export const NOTIFY_EVENTS = ['run-started', 'gate-pending', 'gate-decided', 'step-failed', 'rollback-started', 'rollback-finished', 'outcome'] as const;
+export type NotifyEventName = (typeof NOTIFY_EVENTS)[number];
+
+// A webhook is named, never addressed: its URL is a secret the worker reads from its environment
+// (README: Notifications), so no URL can reach workflow input or history. `url` is refused by the
+// strict object, and validate.ts refuses it without echoing the value.
+const webhook = z.strictObject({
+  name: z.string().regex(NAME_PATTERN, { message: 'a webhook name: lowercase letters, digits and "-", up to 40 (its URL is BLUEGREEN_WEBHOOK_<NAME> on the worker)' }),
+  format: z.enum(['slack', 'json']).default('json'),
+  events: z.array(z.enum(NOTIFY_EVENTS)).min(1, { message: 'at least one event (or no "events" for all of them)' }).optional(),
+  timeoutSeconds: seconds(30).default(5),
+});
+
 const planShape = z.strictObject({
   environment: z.string().regex(NAME_PATTERN, { message: 'an environment name: lowercase letters, digits and "-", up to 40' }),
   release,
@@ -122,6 +136,7 @@ const planShape = z.strictObject({
     .default({ promote: disabledGate, migrate: disabledGate }),
   parallelism: z.number().int().min(1, { message: 'at least 1' }).max(64, { message: 'at most 64' }).default(2),
   drain: z.strictObject({ deadlineSeconds: seconds(3600).default(120) }).default({ deadlineSeconds: 120 }),
+  notify: z.array(webhook).max(10, { message: 'at most 10 webhooks' }).optional(),
 });
 
 export const planSchema = planShape.superRefine((plan, ctx) => crossCheck(plan, ctx));
@@ -138,6 +153,7 @@ export type PlanInput = z.input<typeof planSchema>;
 export type Host = Plan['clusters'][string]['hosts'][number];
 export type SmokeTest = Plan['smoke'][number];
 export type GateConfig = Plan['gates']['promote'];
+export type Webhook = NonNullable<Plan['notify']>[number];
 
 type RawPlan = z.output<typeof planShape>;
 
@@ -180,6 +196,14 @@ function crossCheck(plan: RawPlan, ctx: z.RefinementCtx, allow: { sameRelease?: 
   }
   if (plan.migration && !names.has(plan.migration.host))
     issue(['migration', 'host'], `the name of a host in the plan; "${plan.migration.host}" is not one`);
+  const hooks = new Map<string, number>();
+  plan.notify?.forEach((w, i) => {
+    const prev = hooks.get(w.name);
+    if (prev !== undefined) issue(['notify', i, 'name'], `a unique webhook name; "${w.name}" is also notify[${prev}]`);
+    hooks.set(w.name, i);
+    const dup = w.events?.find((e, j) => w.events?.indexOf(e) !== j);
+    if (dup) issue(['notify', i, 'events'], `each event once; "${dup}" is repeated`);
+  });
   if (plan.migration && !plan.commands.migrate) issue(['commands', 'migrate'], 'a migrate command, since migration is set');
   if (plan.commands.migrate && !plan.migration) issue(['migration'], 'the host to run the migrate command on');
 }

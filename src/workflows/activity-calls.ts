@@ -64,6 +64,9 @@ export function activityOptions(plan: Plan): Record<Name, ActivityOptions> {
     smokeTest: resumable(smokeSeconds),
     // A migration command must be idempotent (README); a non-zero exit is never retried.
     runMigration: { startToCloseTimeout: '1 hour', heartbeatTimeout, retry: { ...retry, maximumAttempts: 3 }, cancellationType },
+    // Deliveries retry inside the activity; a second attempt is for a worker that died. The notifier
+    // sets startToCloseTimeout per batch, from its size.
+    notify: { startToCloseTimeout: '5 minutes', heartbeatTimeout, retry: { ...retry, maximumAttempts: 2 } },
   };
 }
 

@@ -22,6 +22,7 @@ import { AbortRequested, Control, GateRejected } from './control';
 import { ENVIRONMENT, FROM_RELEASE, OUTCOME, RELEASE } from './search-attributes';
 import { deploy, errorMessage, live, migrate, preflight, promoteGate, resumeStep, standby, step, verify, type StepContext } from './steps';
 import { rollback } from './rollback';
+import { Notifier, type NotifierCarry } from './notifier';
 import { initialStatus, toResult, type DeploymentResult, type DeploymentStatus } from './state';
 
 /** Run ids a deployment remembers across continue-as-new (decisions naming one of them apply). */
@@ -36,18 +37,24 @@ export interface Resumed {
   status: DeploymentStatus;
   touched: string[];
   runIds: string[];
+  /** Notifications not yet reported back, and their numbering (plans with `notify` only). */
+  notify?: NotifierCarry;
 }
 
 export async function blueGreenDeployment(input: unknown, resumed?: Resumed): Promise<DeploymentResult> {
   const plan = validateInput(input);
   const status = resumed?.status ?? initialStatus(plan);
   const control = new Control(plan, status, resumed?.runIds ?? []);
-  const ctx: StepContext = { plan, status, call: activityCaller(plan), control };
+  const call = activityCaller(plan);
+  const notifier = new Notifier(plan, status, call, 'deployment', resumed?.notify);
+  if (notifier.enabled) control.events = notifier;
+  const ctx: StepContext = { plan, status, call, control, notifier };
   upsertSearchAttributes([
     { key: ENVIRONMENT, value: plan.environment },
     { key: RELEASE, value: plan.release },
     { key: FROM_RELEASE, value: plan.currentRelease },
   ]);
+  if (!resumed) notifier.runStarted();
 
   const touched: string[] = resumed?.touched ?? [];
   // Where the run stood when the cancellation arrived: a cluster's deploy may still finish its hosts
@@ -55,13 +62,18 @@ export async function blueGreenDeployment(input: unknown, resumed?: Resumed): Pr
   CancellationScope.current().cancelRequested.catch(() => {
     ctx.cancelledDuring ??= status.cluster ? `${status.step} of ${status.cluster}` : status.step;
   });
-  control.carryOn = (gate) =>
-    continueAsNew<typeof blueGreenDeployment>(input, {
+  control.carryOn = async (gate) => {
+    // Deliveries in flight get a bounded moment to report back; what is left goes to the next run.
+    await notifier.settle();
+    const notify = notifier.carry();
+    return continueAsNew<typeof blueGreenDeployment>(input, {
       gate,
       status,
       touched,
       runIds: [...control.earlierRunIds, workflowInfo().runId].slice(-MAX_RUN_IDS),
+      ...(notify ? { notify } : {}),
     });
+  };
   // Where a resumed run picks up: at the promote gate of this cluster, or at the migrate gate.
   const resumeAt = resumed ? (resumed.gate === 'migrate' ? plan.order.length : plan.order.indexOf(resumed.gate.replace(/^promote-/, ''))) : -1;
   try {
@@ -104,6 +116,7 @@ export async function blueGreenDeployment(input: unknown, resumed?: Resumed): Pr
     }
     const why = `migrate failed: ${describeFailure(err)}`;
     status.failure ??= { kind: isCancellation(err) ? 'cancel' : 'failure', step: 'migrate', message: why, at: new Date().toISOString() };
+    if (status.failure.kind === 'failure') notifier.stepFailed(status.failure);
     const reason = status.migrated
       ? `${why}. The migration step had started, so the schema may have changed: nothing was rolled back. ` +
         `Every cluster runs ${plan.release} and is live. Check the migration's output, then re-run it (it must be idempotent) or fix the schema by hand.`
@@ -141,14 +154,17 @@ async function failBeforeMigration(ctx: StepContext, touched: string[], err: unk
   if (!status.failure || kind !== 'failure') {
     status.failure = { kind, step: status.step, cluster: status.cluster, message: why, at: new Date().toISOString() };
   }
+  if (kind === 'failure') ctx.notifier?.stepFailed(status.failure);
   // A cancelled run ends cancelled, even if the step in flight reported the cancellation as its own failure.
   const rethrow = cancelled ? (isCancellation(err) ? err : new CancelledFailure(why)) : undefined;
   if (touched.length === 0) {
     // Failed in preflight: nothing changed, nothing to undo.
     return finish(ctx, 'failed', why, rethrow);
   }
+  ctx.notifier?.rollbackStarted(why, [...touched].reverse(), kind === 'failure' ? undefined : status.failure);
   // Rollback must run even while the run is being cancelled.
   const rolledBack = await CancellationScope.nonCancellable(() => rollback(ctx, touched, why));
+  ctx.notifier?.rollbackFinished(rolledBack.ok, rolledBack.reason, status.rollback);
   return finish(ctx, rolledBack.ok ? 'rolled-back' : 'failed', rolledBack.reason, rethrow);
 }
 
@@ -175,6 +191,9 @@ async function finish(
   ctx.status.reason = reason;
   upsertSearchAttributes([{ key: OUTCOME, value: outcome }]);
   setCurrentDetails(`**${outcome}**: ${reason}`);
+  ctx.notifier?.outcome(outcome, reason);
+  // Bounded: a receiver that is down or slow delays the end of the run by seconds, never fails it.
+  await ctx.notifier?.settle();
   const result = toResult(ctx.status, outcome, reason);
   // A cancelled run cannot wait in its own (cancelled) scope; its handlers still get to finish.
   await CancellationScope.nonCancellable(() => condition(allHandlersFinished));

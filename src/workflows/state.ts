@@ -117,6 +117,16 @@ export interface RecoveryRecord {
   }[];
 }
 
+/** One webhook of the plan's `notify`: how its deliveries went (README: Notifications). */
+export interface NotificationStatus {
+  name: string;
+  delivered: number;
+  failed: number;
+  /** The last failure, URL redacted, e.g. "gate-pending: connection refused (ECONNREFUSED) (3 attempts)". */
+  lastError?: string;
+  lastErrorAt?: string;
+}
+
 export interface DeploymentStatus {
   /** Set on recovery runs (`recoverFleet`); a deployment has none. */
   kind?: 'recovery';
@@ -139,6 +149,8 @@ export interface DeploymentStatus {
   failure?: FailureRecord;
   rollback?: RollbackRecord;
   cancelled?: boolean;
+  /** Only when the plan has `notify`. */
+  notifications?: NotificationStatus[];
 }
 
 export interface DeploymentResult {
@@ -162,6 +174,7 @@ export interface DeploymentResult {
   failure?: FailureRecord;
   rollback?: RollbackRecord;
   recovery?: RecoveryRecord;
+  notifications?: NotificationStatus[];
 }
 
 export function initialStatus(plan: Plan): DeploymentStatus {
@@ -223,5 +236,6 @@ export function toResult(status: DeploymentStatus, outcome: Outcome, reason: str
     failure: status.failure,
     rollback: status.rollback,
     ...(status.recovery ? { recovery: status.recovery } : {}),
+    ...(status.notifications ? { notifications: status.notifications } : {}),
   };
 }

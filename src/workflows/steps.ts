@@ -14,6 +14,7 @@ export { hostRefs };
 import type { Plan } from '../plan/schema';
 import { INSTALL_TIMEOUT_SECONDS, attemptsOf, type Call } from './activity-calls';
 import type { Control } from './control';
+import type { Notifier } from './notifier';
 import { STEP } from './search-attributes';
 import { clusterOf, hostsOf, type DeploymentStatus, type HostStatus, type StepName } from './state';
 
@@ -22,6 +23,8 @@ export interface StepContext {
   status: DeploymentStatus;
   call: Call;
   control: Control;
+  /** Webhook notifications (a no-op without `notify` in the plan); recovery has none yet. */
+  notifier?: Notifier;
   /** "deploy of green": where the run was when its cancellation was requested. */
   cancelledDuring?: string;
 }
