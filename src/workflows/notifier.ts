@@ -1,9 +1,9 @@
 // Notifications from the workflow's side: the run's events, built from its status, handed to the
-// `notify` activity in order, one batch at a time, off the critical path. Nothing waits for a
+// `notify` activity in order, one batch at a time per webhook, off the critical path. Nothing waits for a
 // delivery except the end of the run (and continue-as-new), and only for a bounded time. A plan
 // without `notify` gets no events, no activity and no timer: its commands are exactly as before.
 import { CancellationScope, condition, workflowInfo } from '@temporalio/workflow';
-import { NOTIFICATION_SCHEMA, type GateCommands, type NotifyEvent, type NotifyReport } from '../activities/notify-types';
+import { NOTIFICATION_SCHEMA, type GateCommands, type NotifyEvent } from '../activities/notify-types';
 import type { NotifyEventName, Plan, Webhook } from '../plan/schema';
 import type { Call } from './activity-calls';
 import type { GateEvents } from './control';
@@ -16,18 +16,24 @@ const worstCaseMs = (timeoutSeconds: number) => 3 * timeoutSeconds * 1000 + 3000
 const MAX_TEXT = 2000;
 const clip = (s: string) => (s.length > MAX_TEXT ? `${s.slice(0, MAX_TEXT - 1)}…` : s);
 
-/** What a run that continues as new hands on: the numbering and the events not yet reported back. */
+/** What a run that continues as new hands on: the numbering and, per webhook, what it has not confirmed. */
 export interface NotifierCarry {
   seq: number;
-  pending: NotifyEvent[];
+  pending: Record<string, NotifyEvent[]>;
   failing: string[];
+}
+
+/** One webhook's ordered stream: a receiver that is slow or down holds up only its own events. */
+interface Stream {
+  hook: Webhook;
+  queue: NotifyEvent[];
+  inFlight: NotifyEvent[];
+  pumping: boolean;
 }
 
 export class Notifier implements GateEvents {
   private readonly hooks: Webhook[];
-  private queue: NotifyEvent[] = [];
-  private inFlight: NotifyEvent[] = [];
-  private pumping = false;
+  private readonly streams: Stream[];
   private seq: number;
   private readonly failing: Set<string>;
 
@@ -39,11 +45,15 @@ export class Notifier implements GateEvents {
     carried?: NotifierCarry,
   ) {
     this.hooks = plan.notify ?? [];
+    this.streams = this.hooks.map((hook) => ({ hook, queue: [], inFlight: [], pumping: false }));
     this.seq = carried?.seq ?? 0;
     this.failing = new Set(carried?.failing ?? []);
     if (this.hooks.length === 0) return;
     status.notifications ??= this.hooks.map((h) => ({ name: h.name, delivered: 0, failed: 0 }));
-    if (carried?.pending.length) this.enqueue(carried.pending);
+    for (const s of this.streams) {
+      const left = carried?.pending[s.hook.name];
+      if (left?.length) this.enqueue(s, left);
+    }
   }
 
   get enabled(): boolean {
@@ -56,15 +66,17 @@ export class Notifier implements GateEvents {
    * must not lose its outcome notification; it must not hang on a receiver either.
    */
   async settle(): Promise<void> {
-    if (!this.enabled || !this.pumping) return;
+    if (!this.streams.some((s) => s.pumping)) return;
     const longest = Math.max(...this.hooks.map((h) => h.timeoutSeconds));
-    await CancellationScope.nonCancellable(() => condition(() => !this.pumping, 2 * worstCaseMs(longest)));
+    await CancellationScope.nonCancellable(() => condition(() => !this.streams.some((s) => s.pumping), 2 * worstCaseMs(longest)));
   }
 
   carry(): NotifierCarry | undefined {
     if (!this.enabled) return undefined;
-    // The batch in flight is sent again by the next run: a receiver may see it twice (same id).
-    return { seq: this.seq, pending: [...this.inFlight, ...this.queue], failing: [...this.failing] };
+    // A batch in flight is sent again by the next run: a receiver may see it twice (same id).
+    const pending: Record<string, NotifyEvent[]> = {};
+    for (const s of this.streams) if (s.inFlight.length + s.queue.length > 0) pending[s.hook.name] = [...s.inFlight, ...s.queue];
+    return { seq: this.seq, pending, failing: [...this.failing] };
   }
 
   runStarted(): void {
@@ -119,88 +131,74 @@ export class Notifier implements GateEvents {
   }
 
   private emit(event: NotifyEventName, text: string, extra: Partial<NotifyEvent>): void {
-    if (!this.hooks.some((h) => !h.events || h.events.includes(event))) return;
+    const to = this.streams.filter((s) => !s.hook.events || s.hook.events.includes(event));
+    if (to.length === 0) return;
     const info = workflowInfo();
     this.seq++;
-    this.enqueue([
-      {
-        schema: NOTIFICATION_SCHEMA,
-        id: `${info.workflowId}/${info.firstExecutionRunId}/${this.seq}`,
-        seq: this.seq,
-        event,
-        at: new Date().toISOString(),
-        kind: this.kind,
-        environment: this.status.environment,
-        workflowId: info.workflowId,
-        runId: info.runId,
-        release: this.status.release,
-        fromRelease: this.status.fromRelease,
-        text,
-        ...extra,
-      },
-    ]);
+    const e: NotifyEvent = {
+      schema: NOTIFICATION_SCHEMA,
+      id: `${info.workflowId}/${info.firstExecutionRunId}/${this.seq}`,
+      seq: this.seq,
+      event,
+      at: new Date().toISOString(),
+      kind: this.kind,
+      environment: this.status.environment,
+      workflowId: info.workflowId,
+      runId: info.runId,
+      release: this.status.release,
+      fromRelease: this.status.fromRelease,
+      text,
+      ...extra,
+    };
+    for (const s of to) this.enqueue(s, [e]);
   }
 
-  private enqueue(events: NotifyEvent[]): void {
-    this.queue.push(...events);
-    if (this.pumping) return;
-    this.pumping = true;
-    void this.pump();
+  private enqueue(s: Stream, events: NotifyEvent[]): void {
+    s.queue.push(...events);
+    if (s.pumping) return;
+    s.pumping = true;
+    void this.pump(s);
   }
 
-  /** One batch at a time, so events reach each webhook in the order they happened. */
-  private async pump(): Promise<void> {
+  /** One batch at a time per webhook, so its events arrive in the order they happened. */
+  private async pump(s: Stream): Promise<void> {
+    const { hook } = s;
     try {
-      while (this.queue.length > 0) {
-        this.inFlight = this.queue.splice(0, MAX_BATCH);
-        const longest = Math.max(...this.hooks.map((h) => h.timeoutSeconds));
-        const names = this.inFlight.map((e) => e.event).join(', ');
+      while (s.queue.length > 0) {
+        s.inFlight = s.queue.splice(0, MAX_BATCH);
         try {
           // Not cancellable: a cancelled run still tells its webhooks about its rollback and outcome.
           const report = await CancellationScope.nonCancellable(() =>
-            this.call('notify', `Notify ${this.hooks.map((h) => h.name).join(', ')}: ${names}`, {
-              webhooks: this.hooks,
-              events: this.inFlight,
-              ...(this.failing.size > 0 ? { failing: [...this.failing] } : {}),
-            }, { startToCloseTimeout: this.inFlight.length * worstCaseMs(longest) + 30_000 }),
+            this.call('notify', `Notify ${hook.name}: ${s.inFlight.map((e) => e.event).join(', ')}`, {
+              webhooks: [hook],
+              events: s.inFlight,
+              ...(this.failing.has(hook.name) ? { failing: [hook.name] } : {}),
+            }, { startToCloseTimeout: s.inFlight.length * worstCaseMs(hook.timeoutSeconds) + 30_000 }),
           );
-          this.record(report);
+          for (const r of report.webhooks) this.record(r.name, r.delivered, r.failed, r.lastError, r.lastFailed);
         } catch (err) {
-          this.recordActivityFailure(err);
+          // The activity itself failed (its worker died twice): the batch counts as failed.
+          const why = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
+          this.record(hook.name, 0, s.inFlight.length, clip(`the notify activity failed: ${why}`).slice(0, 600), true);
         }
-        this.inFlight = [];
+        s.inFlight = [];
       }
     } finally {
-      this.pumping = false;
+      s.pumping = false;
     }
   }
 
-  private record(report: NotifyReport): void {
-    for (const r of report.webhooks) {
-      const s = this.status.notifications?.find((n) => n.name === r.name);
-      if (!s) continue;
-      s.delivered += r.delivered;
-      s.failed += r.failed;
-      if (r.lastError) {
-        s.lastError = r.lastError;
-        s.lastErrorAt = new Date().toISOString();
-      }
-      if (r.lastFailed) this.failing.add(r.name);
-      else this.failing.delete(r.name);
+  private record(name: string, delivered: number, failed: number, lastError: string | undefined, lastFailed: boolean | undefined): void {
+    const n = this.status.notifications?.find((x) => x.name === name);
+    if (!n) return;
+    n.delivered += delivered;
+    n.failed += failed;
+    if (lastError) {
+      n.lastError = lastError;
+      n.lastErrorAt = new Date().toISOString();
     }
-  }
-
-  /** The activity itself failed (its worker died twice): every event of the batch counts as failed. */
-  private recordActivityFailure(err: unknown): void {
-    const why = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
-    for (const h of this.hooks) {
-      const s = this.status.notifications?.find((n) => n.name === h.name);
-      const missed = this.inFlight.filter((e) => !h.events || h.events.includes(e.event)).length;
-      if (!s || missed === 0) continue;
-      s.failed += missed;
-      s.lastError = clip(`the notify activity failed: ${why}`).slice(0, 600);
-      s.lastErrorAt = new Date().toISOString();
-    }
+    if (lastFailed) this.failing.add(name);
+    else this.failing.delete(name);
   }
 
   private commandsFor(gate: string): GateCommands {
