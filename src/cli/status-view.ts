@@ -17,6 +17,11 @@ export function renderStatus(v: RunView, now = new Date()): string {
   out.push(`${s.environment}: ${s.fromRelease} → ${s.release}   step: ${stepLabel(s)}${s.paused ? '   PAUSED' : ''}${s.abortRequested ? '   ABORT REQUESTED' : ''}`);
   if (s.outcome) out.push(`outcome: ${s.outcome}: ${s.reason ?? ''}`);
   else if (v.failure) out.push(`ended: ${v.failure}`);
+  const failing = (s.notifications ?? []).filter((n) => n.failed > 0);
+  if (failing.length > 0) {
+    // Not fatal to the run, but someone may be waiting for a message that never came.
+    out.push(`NOTIFICATIONS FAILING: ${failing.map((n) => `${n.name} (${n.failed} failed)`).join(', ')}; see Notifications below`);
+  }
   if (s.pendingGate) {
     const g = s.pendingGate;
     const expires = new Date(new Date(g.since).getTime() + g.timeoutSeconds * 1000);
@@ -46,6 +51,12 @@ export function renderStatus(v: RunView, now = new Date()): string {
     ])));
     out.push('', 'Recovery plan');
     out.push(table(['cluster', 'action', 'outcome', 'why'], s.recovery.clusters.map((c) => [c.cluster, c.action, c.outcome, clip(c.error ?? c.why, 70)])));
+  }
+  if (s.notifications?.length) {
+    out.push('', 'Notifications');
+    out.push(table(['webhook', 'delivered', 'failed', 'last error'], s.notifications.map((n) => [
+      n.name, String(n.delivered), String(n.failed), n.lastError ? clip(`${n.lastErrorAt ? `${when(n.lastErrorAt, now)}: ` : ''}${n.lastError}`, 90) : '',
+    ])));
   }
   if (s.decisions.length > 0) {
     out.push('', 'Decisions');

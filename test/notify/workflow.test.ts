@@ -10,7 +10,7 @@ import type { PlanInput } from '../../src/plan/schema';
 import { blueGreenDeployment } from '../../src/workflows';
 import { approveUpdate, statusQuery } from '../../src/workflows/messages';
 import type { DeploymentResult, DeploymentStatus } from '../../src/workflows/state';
-import { BIN, REPO, uniqueEnv, until } from '../cli/support';
+import { BIN, REPO, bg, uniqueEnv, until } from '../cli/support';
 import { FakeFleet } from '../support/fake-fleet';
 import { connectClient, uniqueId, withWorker, type TemporalHandles } from '../support/temporal';
 import { deadUrl, startReceiver, type Receiver } from './receiver';
@@ -235,7 +235,15 @@ describe('notifications of a run', () => {
       expect(s?.delivered).toBe(0);
       expect(s?.failed).toBeGreaterThanOrEqual(1);
       expect(s?.lastError).toMatch(/no answer within 2 s/);
-      const forms = [JSON.stringify(result), ...(await historyForms(workflowId))];
+      // bluegreen status shows the problem, by webhook, without a URL.
+      const shown = await bg(['status', plan.environment]);
+      expect(shown.code, shown.stderr).toBe(0);
+      expect(shown.stdout).toContain('NOTIFICATIONS FAILING: failing (6 failed), slow (6 failed), down (6 failed), nowhere (6 failed); see Notifications below');
+      const table = shown.stdout.slice(shown.stdout.indexOf('\nNotifications\n'));
+      expect(table).toMatch(/ good +│ 6 +│ 0 /);
+      expect(table).toMatch(/ down +│ 0 +│ 6 +│ \d\d:\d\d:\d\d: outcome: connection refused \(ECONNREFUSED\) \(1 attempt\)/);
+      expect(table).toMatch(/ slow .*no answer within 2 s/);
+      const forms = [JSON.stringify(result), shown.stdout, ...(await historyForms(workflowId))];
       expect(forms[1]).toContain('no answer within 2 s');
       expectNowhere(forms, [good.url, failing.url, slow.url, dead, good.secret, failing.secret, slow.secret, 'T0DEAD/B0/deadsecret']);
     });
