@@ -83,7 +83,8 @@ export class Notifier implements GateEvents {
     const p = this.plan;
     const hosts = p.order.reduce((n, c) => n + (p.clusters[c]?.hosts.length ?? 0), 0);
     const gates = `gates: promote ${p.gates.promote.enabled ? 'on' : 'off'}, migrate ${p.gates.migrate.enabled ? 'on' : 'off'}`;
-    this.emit('run-started', `deploying ${p.release} (from ${p.currentRelease}): ${p.order.join(' → ')}, ${hosts} hosts; ${gates}`, {
+    const what = this.kind === 'recovery' ? `recovering every host to ${p.release}` : `deploying ${p.release} (from ${p.currentRelease})`;
+    this.emit('run-started', `${what}: ${p.order.join(' → ')}, ${hosts} hosts${this.kind === 'recovery' ? '' : `; ${gates}`}`, {
       clusters: p.order.map((name) => ({ name, hosts: p.clusters[name]?.hosts.length ?? 0 })),
     });
   }

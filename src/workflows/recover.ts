@@ -18,6 +18,7 @@ import { RELEASE_PATTERN, type Plan } from '../plan/schema';
 import { PlanError, parseRecoveryPlan } from '../plan/validate';
 import { activityCaller } from './activity-calls';
 import { AbortRequested, Control } from './control';
+import { Notifier } from './notifier';
 import { describeSurveyHost, readSurvey, releasesFound, type SurveyReading } from './recovery-rules';
 import { describeFleet, poolOf, settleState } from './rollback';
 import { ENVIRONMENT, FROM_RELEASE, OUTCOME, RELEASE } from './search-attributes';
@@ -36,11 +37,13 @@ export async function recoverFleet(planInput: unknown, to: unknown): Promise<Dep
   status.step = 'survey';
   status.fromRelease = '?';
   const control = new Control(plan, status);
-  const ctx: StepContext = { plan, status, call: activityCaller(plan), control };
+  const call = activityCaller(plan);
+  const ctx: StepContext = { plan, status, call, control, notifier: new Notifier(plan, status, call, 'recovery') };
   upsertSearchAttributes([
     { key: ENVIRONMENT, value: plan.environment },
     { key: RELEASE, value: target },
   ]);
+  ctx.notifier?.runStarted();
   CancellationScope.current().cancelRequested.catch(() => {
     ctx.cancelledDuring ??= status.cluster ? `${status.step} of ${status.cluster}` : status.step;
   });
@@ -52,6 +55,7 @@ export async function recoverFleet(planInput: unknown, to: unknown): Promise<Dep
     const cancelled = isCancellation(err) || CancellationScope.current().consideredCancelled;
     const why = cancelled ? 'the run was cancelled during the survey; nothing was changed' : errorMessage(err);
     status.failure = { kind: cancelled ? 'cancel' : 'failure', step: 'survey', message: why, at: new Date().toISOString() };
+    if (!cancelled) ctx.notifier?.stepFailed(status.failure);
     if (cancelled) status.cancelled = true;
     return finish(ctx, 'failed', why, cancelled ? new CancelledFailure(why) : undefined);
   }
@@ -226,6 +230,7 @@ async function stopped(ctx: StepContext, cluster: string | undefined, err: unkno
         : `${where} failed${host ? ` on ${host}` : ''}: ${host && message.startsWith(`${host}: `) ? message.slice(host.length + 2) : message}`;
   if (cancelled) status.cancelled = true;
   if (!status.failure || kind !== 'failure') status.failure = { kind, step: status.step, cluster: status.cluster, message: what, at: new Date().toISOString() };
+  if (kind === 'failure') ctx.notifier?.stepFailed(status.failure);
   if (cluster) clusterOf(status, cluster).phase = 'failed';
   // The report must be the real state, even while the run is being cancelled.
   const lbRead = await CancellationScope.nonCancellable(() => settleState(ctx, cluster ?? plan.order[0] ?? '', 'Recovery stopped'));
@@ -249,6 +254,8 @@ async function finish(ctx: StepContext, outcome: 'succeeded' | 'failed', reason:
   ctx.status.reason = reason;
   upsertSearchAttributes([{ key: OUTCOME, value: outcome }]);
   setCurrentDetails(`**Recovery ${outcome}**: ${reason}`);
+  ctx.notifier?.outcome(outcome, reason);
+  await ctx.notifier?.settle();
   const result = toResult(ctx.status, outcome, reason);
   await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
   if (rethrow) throw rethrow;

@@ -23,7 +23,7 @@ export interface StepContext {
   status: DeploymentStatus;
   call: Call;
   control: Control;
-  /** Webhook notifications (a no-op without `notify` in the plan); recovery has none yet. */
+  /** Webhook notifications (a no-op without `notify` in the plan). */
   notifier?: Notifier;
   /** "deploy of green": where the run was when its cancellation was requested. */
   cancelledDuring?: string;

@@ -7,7 +7,7 @@ import { createActivities } from '../../src/activities';
 import type { NotifyEvent } from '../../src/activities/notify-types';
 import { postWebhook, webhookDirectory } from '../../src/activities/webhooks';
 import type { PlanInput } from '../../src/plan/schema';
-import { blueGreenDeployment } from '../../src/workflows';
+import { blueGreenDeployment, recoverFleet } from '../../src/workflows';
 import { approveUpdate, statusQuery } from '../../src/workflows/messages';
 import type { DeploymentResult, DeploymentStatus } from '../../src/workflows/state';
 import { BIN, REPO, bg, uniqueEnv, until } from '../cli/support';
@@ -183,6 +183,28 @@ describe('notifications of a run', () => {
       expect(events[4]?.outcome?.outcome).toBe('rolled-back');
       expect(events[4]?.outcome?.reason).toBe(result.reason);
     });
+  });
+
+  it('of a recovery: started, and how it ended', async () => {
+    const fleet = new FakeFleet(HOSTS, 'v1');
+    // green stranded on v2, out of the live pool, as a failed rollback leaves it.
+    for (const h of ['green-1', 'green-2']) {
+      fleet.releases.set(h, 'v2');
+      Object.assign(fleet.pools.live.get(h) ?? {}, { admin: 'maint', up: false });
+      Object.assign(fleet.pools.standby.get(h) ?? {}, { admin: 'ready', up: true });
+    }
+    const json = await receiver('ok');
+    const plan = fleet.plan({ environment: uniqueEnv('notify-rec'), notify: [{ name: 'ops' }] });
+    const taskQueue = uniqueId('notify-rec');
+    const activities = createActivities({ ...fleet.deps(), webhooks: { directory: webhookDirectory({ BLUEGREEN_WEBHOOK_OPS: json.url }), post: postWebhook } });
+    const result = await withWorker(taskQueue, activities, () =>
+      temporal.client.workflow.execute(recoverFleet, { taskQueue, workflowId: `bluegreen-${plan.environment}`, args: [plan, 'v1'], workflowExecutionTimeout: '2 minutes' }),
+    );
+    expect(result.outcome).toBe('succeeded');
+    const events = bodies(json);
+    expect(events.map((e) => `${e.kind} ${e.event}`)).toEqual(['recovery run-started', 'recovery outcome']);
+    expect(events[0]?.text).toBe('recovering every host to v1: green → blue, 4 hosts');
+    expect(events[1]?.outcome).toMatchObject({ outcome: 'succeeded', reason: result.reason });
   });
 
   it('to receivers that are down, slow or answer 500 never delay the gate or fail the run, and show in the status', async () => {
