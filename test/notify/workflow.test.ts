@@ -185,6 +185,37 @@ describe('notifications of a run', () => {
     });
   });
 
+  it('of a cancelled run still tell its rollback and outcome; a gate that expires is decided by timeout', async () => {
+    const fleet = new FakeFleet(HOSTS, 'v1');
+    const json = await receiver('ok');
+    const plan = fleet.plan({ environment: uniqueEnv('notify-cancel'), gates: gates(true), notify: [{ name: 'ops' }] });
+    await deployment(fleet, plan, { BLUEGREEN_WEBHOOK_OPS: json.url }, async ({ workflowId, start }) => {
+      await start();
+      await arrived(json, 'gate-pending', 'promote-green');
+      await temporal.client.workflow.getHandle(workflowId).cancel();
+      await expect(temporal.client.workflow.getHandle(workflowId).result()).rejects.toThrow();
+      const events = bodies(json);
+      expect(events.map((e) => e.event)).toEqual(['run-started', 'gate-pending', 'rollback-started', 'rollback-finished', 'outcome']);
+      expect(events[2]?.failure).toMatchObject({ kind: 'cancel', step: 'verify', cluster: 'green' });
+      expect(events[3]?.rollback?.ok).toBe(true);
+      expect(events[4]?.outcome?.outcome).toBe('rolled-back');
+    });
+
+    const expiring = await receiver('ok');
+    const plan2 = fleet.plan({
+      environment: uniqueEnv('notify-expire'),
+      gates: { promote: { enabled: true, timeoutSeconds: 1, onTimeout: 'reject' } },
+      notify: [{ name: 'ops', events: ['gate-decided', 'outcome'] }],
+    });
+    await deployment(new FakeFleet(HOSTS, 'v1'), plan2, { BLUEGREEN_WEBHOOK_OPS: expiring.url }, async ({ workflowId, start }) => {
+      await start();
+      expect((await resultOf(workflowId)).outcome).toBe('rolled-back');
+      const events = bodies(expiring);
+      expect(events.map((e) => `${e.seq} ${e.event}`)).toEqual(['1 gate-decided', '2 outcome']);
+      expect(events[0]?.decision).toEqual({ decision: 'rejected', by: 'timeout', reason: 'no decision within 1 s (onTimeout: reject)' });
+    });
+  });
+
   it('of a recovery: started, and how it ended', async () => {
     const fleet = new FakeFleet(HOSTS, 'v1');
     // green stranded on v2, out of the live pool, as a failed rollback leaves it.
