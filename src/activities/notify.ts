@@ -91,5 +91,6 @@ export function slackBody(e: NotifyEvent): { text: string; blocks: unknown[] } {
   const detail = e.outcome?.reason ?? e.rollback?.reason ?? e.failure?.message;
   if (detail && detail !== e.text) blocks.push(section(esc(detail)));
   blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: esc(`${e.workflowId} · run ${e.runId} · ${e.at} · ${NOTIFICATION_SCHEMA} #${e.seq}`) }] });
-  return { text: cut(`${e.environment}: ${e.text}`, 3000), blocks };
+  // Escaped in `text` too: an operator's reason such as "<!channel>" must not ping a whole channel.
+  return { text: cut(esc(`${e.environment}: ${e.text}`), 3000), blocks };
 }

@@ -104,7 +104,7 @@ describe('a batch of events', () => {
       [1, 'run-started', 'ops-json', NOTIFICATION_SCHEMA], [2, 'gate-pending', 'ops-json', NOTIFICATION_SCHEMA], [3, 'outcome', 'ops-json', NOTIFICATION_SCHEMA],
     ]);
     const first = slack.received[0]?.body as { text: string; blocks: { text?: { text: string } }[] };
-    expect(first.text).toBe('t: event 2 <b>&');
+    expect(first.text).toBe('t: event 2 &lt;b&gt;&amp;');
     expect(first.blocks[0]?.text?.text).toContain('event 2 &lt;b&gt;&amp;');
     expect(JSON.stringify(first.blocks)).toContain('bluegreen approve t promote-green --release v2');
     expect(slackBody(event(4)).blocks.length).toBe(2);
