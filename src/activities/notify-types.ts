@@ -44,6 +44,8 @@ export interface NotifyEvent {
     onTimeout: 'reject' | 'wait';
     approvers?: string[];
     commands?: GateCommands;
+    /** gate-pending again: a gate with onTimeout "wait" passed its deadline and waits on. */
+    reminder?: boolean;
   };
   /** gate-decided: who decided and why (by "timeout" when the gate expired with onTimeout: reject). */
   decision?: { decision: 'approved' | 'rejected'; by: string; reason?: string };

@@ -50,7 +50,8 @@ export class GateRejected extends Error {
 
 /** Told when a gate starts waiting and when it is decided (notifications); absent: nobody is told. */
 export interface GateEvents {
-  gatePending(pending: PendingGate): void;
+  /** `reminder`: a gate with onTimeout "wait" passed its deadline and waits on. */
+  gatePending(pending: PendingGate, reminder?: boolean): void;
   gateDecided(pending: PendingGate, decision: { approved: boolean; by: string; reason?: string }): void;
 }
 
@@ -196,6 +197,7 @@ export class Control {
         }
         this.record('expired', { by: 'timeout', reason: `no decision within ${cfg.timeoutSeconds} s` }, gate, 'onTimeout: wait, so the gate keeps waiting');
         pending.deadline = new Date(Date.parse(pending.deadline) + cfg.timeoutSeconds * 1000).toISOString();
+        this.events?.gatePending(pending, true);
       }
     } finally {
       // The new run carries the pending gate on; this one ends here.

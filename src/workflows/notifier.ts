@@ -89,10 +89,11 @@ export class Notifier implements GateEvents {
     });
   }
 
-  gatePending(g: PendingGate): void {
-    const expiry = g.onTimeout === 'reject' ? `rejected at ${g.deadline} without a decision` : `reminder at ${g.deadline}; it waits on`;
-    this.emit('gate-pending', `gate ${g.gate} is waiting for a decision on release ${this.plan.release} (${expiry})${g.approvers ? `; approvers: ${g.approvers.join(', ')}` : ''}`, {
-      gate: { ...gateOf(g), commands: this.commandsFor(g.gate) },
+  gatePending(g: PendingGate, reminder = false): void {
+    const expiry = g.onTimeout === 'reject' ? `rejected at ${g.deadline} without a decision` : `a reminder at ${g.deadline} if still undecided`;
+    const waiting = reminder ? `is still waiting, since ${g.since},` : 'is waiting';
+    this.emit('gate-pending', `gate ${g.gate} ${waiting} for a decision on release ${this.plan.release} (${expiry})${g.approvers ? `; approvers: ${g.approvers.join(', ')}` : ''}`, {
+      gate: { ...gateOf(g), commands: this.commandsFor(g.gate), ...(reminder ? { reminder } : {}) },
     });
   }
 

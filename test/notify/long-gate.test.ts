@@ -1,6 +1,6 @@
-// A gate that waits long continues as new; its notifications must go on as one stream: no second
-// gate-pending for the same gate, numbering that goes on, counts carried, and the decision and the
-// outcome told by the new run.
+// Gates that wait long. One with onTimeout "wait" reminds its webhooks each time it passes its
+// deadline. One that continues as new keeps its notifications one stream: no second gate-pending for
+// the same gate, numbering that goes on, counts carried, the decision and outcome told by the new run.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../src/activities';
 import type { NotifyEvent } from '../../src/activities/notify-types';
@@ -25,8 +25,40 @@ afterAll(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe('notifications across continue-as-new', () => {
-  it('go on as one stream: one gate-pending per gate, numbering and counts carried over', async () => {
+describe('notifications of a gate that waits long', () => {
+  it('remind with gate-pending each time a gate with onTimeout: wait passes its deadline', async () => {
+    const fleet = new FakeFleet(['green-1', 'blue-1'], 'v1');
+    const taskQueue = uniqueId('notify-remind');
+    const workflowId = uniqueId('notify-remind');
+    const hooks = await startReceiver('ok');
+    const plan = fleet.plan({
+      gates: { promote: { enabled: true, timeoutSeconds: 1, onTimeout: 'wait' } },
+      notify: [{ name: 'ops', events: ['gate-pending', 'gate-decided'] }],
+    });
+    const activities = createActivities({ ...fleet.deps(), webhooks: { directory: webhookDirectory({ BLUEGREEN_WEBHOOK_OPS: hooks.url }), post: postWebhook } });
+    try {
+      await withWorker(taskQueue, activities, async () => {
+        const handle = await temporal.client.workflow.start(blueGreenDeployment, { taskQueue, workflowId, args: [plan], workflowExecutionTimeout: '2 minutes' });
+        const pending = (gate: string) => hooks.received.filter((r) => r.body.event === 'gate-pending' && (r.body.gate as { name: string }).name === gate);
+        while (pending('promote-green').length < 2) await sleep(100);
+        await handle.signal(approveSignal, { gate: 'promote-green', release: 'v2', by: 'alice' });
+        while (pending('promote-blue').length < 1) await sleep(100);
+        await handle.signal(approveSignal, { gate: 'promote-blue', release: 'v2', by: 'alice' });
+        expect((await handle.result()).outcome).toBe('succeeded');
+        const [first, second] = pending('promote-green').map((r) => r.body as unknown as NotifyEvent);
+        expect(first?.gate?.reminder).toBeUndefined();
+        expect(first?.text).toMatch(/^gate promote-green is waiting for a decision on release v2 \(a reminder at .* if still undecided\)$/);
+        expect(second?.gate?.reminder).toBe(true);
+        expect(second?.text).toMatch(/^gate promote-green is still waiting, since .*, for a decision/);
+        expect(Date.parse(second?.gate?.deadline ?? '') - Date.parse(first?.gate?.deadline ?? '')).toBe(1000);
+        expect(second?.gate?.commands?.approve).toBe(first?.gate?.commands?.approve);
+      });
+    } finally {
+      await hooks.close();
+    }
+  });
+
+  it('across continue-as-new go on as one stream: one gate-pending per gate, numbering and counts carried over', async () => {
     const fleet = new FakeFleet(['green-1', 'blue-1'], 'v1');
     const taskQueue = uniqueId('notify-can');
     const workflowId = uniqueId('notify-can');
