@@ -76,5 +76,7 @@ export function statusLine(s: DeploymentStatus): string {
   const hosts = s.clusters.flatMap((c) => c.hosts);
   const onNew = hosts.filter((h) => h.release === s.release).length;
   const gate = s.pendingGate ? `; waiting for gate ${s.pendingGate.gate}` : s.waitingFor ? `; waiting for ${s.waitingFor}` : '';
-  return `${stepLabel(s)}: ${onNew}/${hosts.length} hosts on ${s.release}${gate}`;
+  const failing = (s.notifications ?? []).filter((n) => n.failed > 0).map((n) => n.name);
+  const notify = failing.length ? `; notifications failing: ${failing.join(', ')}` : '';
+  return `${stepLabel(s)}: ${onNew}/${hosts.length} hosts on ${s.release}${gate}${notify}`;
 }
