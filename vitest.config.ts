@@ -6,7 +6,7 @@ export default defineConfig({
     pool: 'forks',
     include: ['test/**/*.test.ts'],
     // The stack tests bring up their own Temporal cluster: vitest.stack.config.ts, `npm run test:stack`.
-    exclude: [...configDefaults.exclude, 'test/stack/**'],
+    exclude: [...configDefaults.exclude, 'test/integration/stack/**'],
     globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 180_000,

@@ -12,9 +12,9 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { haproxyFromConfig } from '../../src/activities/haproxy';
-import { checkHealth, smokeTest, waitUntilHealthy } from '../../src/activities/http-check';
-import { loadKnownHosts } from '../../src/activities/known-hosts';
+import { haproxyFromConfig } from '../../src/adapters/haproxy/load-balancer';
+import { checkHealth, smokeTest, waitUntilHealthy } from '../../src/adapters/http/checks';
+import { loadKnownHosts } from '../../src/adapters/ssh/known-hosts';
 import { isUp, waitUntilUp, type AdminState, type LoadBalancer, type Pool } from '../../src/activities/lb';
 import { renderCommand } from '../../src/activities/shell';
 import { loadPlan } from '../../src/plan/load';

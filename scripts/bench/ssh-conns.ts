@@ -3,7 +3,7 @@
 // wrapper, no retries, no heartbeats: the point is the cheapest honest way to run a command.
 import ssh2 from 'ssh2';
 import type { ConnectConfig } from 'ssh2';
-import { hostKeyAlgorithmsFor, verifyHostKey, type KnownHosts } from '../../src/activities/known-hosts';
+import { hostKeyAlgorithmsFor, verifyHostKey, type KnownHosts } from '../../src/adapters/ssh/known-hosts';
 import type { SshTarget } from '../../src/activities/types';
 
 const { Client } = ssh2;

@@ -2,7 +2,7 @@
 // HAProxy adapter and HTTP checks; unit tests may hand in fakes with the same shape.
 import type { LbConfig, SshTarget } from './types';
 import type { LoadBalancer } from './lb';
-import type { checkHealth, smokeTest } from './http-check';
+import type { checkHealth, smokeTest } from '../adapters/http/checks';
 
 export interface ExecResult {
   code: number | null;
@@ -24,7 +24,7 @@ export interface SshDep {
 
 export type LbDep = (config: LbConfig) => LoadBalancer;
 
-/** The HTTP checks of http-check.ts, or fakes with the same signatures. */
+/** The HTTP checks of adapters/http/checks.ts, or fakes with the same signatures. */
 export interface HttpDep {
   checkHealth: typeof checkHealth;
   smokeTest: typeof smokeTest;

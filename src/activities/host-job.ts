@@ -1,5 +1,5 @@
 // Long host commands (install, migrate) as detached jobs. Every SSH command runs under a wrapper
-// that kills its process group when the channel closes (ssh-wrapper.ts), so a worker crash, a
+// that kills its process group when the channel closes (adapters/ssh/wrapper.ts), so a worker crash, a
 // rolling restart or a network blip used to kill a half-applied install or migration, and the
 // retry ran it again, possibly next to the old one still dying (or, with the connection silently
 // gone, still running). A job instead runs in its own session on the host, with its output and

@@ -1,9 +1,9 @@
 // The load balancer as the deployment sees it: two pools, servers in them, three admin states.
-// HAProxy is the first implementation (haproxy.ts); the helpers below only use the interface,
+// HAProxy is the first implementation (adapters/haproxy/); the helpers below only use the interface,
 // so another LB gets drain/wait/safety checks for free.
 
 import { LB_NAME_PATTERN } from '../plan/schema';
-import { sleep } from './sleep';
+import { sleep } from '../sleep';
 
 export type Pool = 'live' | 'standby';
 export type AdminState = 'ready' | 'drain' | 'maint';

@@ -5,9 +5,9 @@
 import { randomBytes } from 'node:crypto';
 import type { ExecResult, SshDep } from './deps';
 import { execJob, jobId, jobLimitSeconds, renderJob } from './host-job';
-import { HealthCheckFailed, waitUntilHealthy, type checkHealth } from './http-check';
+import { HealthCheckFailed, waitUntilHealthy, type checkHealth } from '../adapters/http/checks';
 import { assertSafeRelease, describeValue, renderCommand } from './shell';
-import { sleep } from './sleep';
+import { sleep } from '../sleep';
 import type { HostRef } from './types';
 import { RELEASE_PATTERN } from '../plan/schema';
 

@@ -3,7 +3,7 @@
 import type { ActivityDeps, ExecResult } from '../../src/activities/deps';
 import type { LoadBalancer, ServerState } from '../../src/activities/lb';
 import type { PlanInput } from '../../src/plan/schema';
-import { SshConnectError } from '../../src/activities/ssh-errors';
+import { SshConnectError } from '../../src/adapters/ssh/errors';
 
 type Admin = 'ready' | 'drain' | 'maint';
 interface FakeServer { admin: Admin; up: boolean; sessions: number }
