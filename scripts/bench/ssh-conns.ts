@@ -4,7 +4,7 @@
 import ssh2 from 'ssh2';
 import type { ConnectConfig } from 'ssh2';
 import { hostKeyAlgorithmsFor, verifyHostKey, type KnownHosts } from '../../src/adapters/ssh/known-hosts';
-import type { SshTarget } from '../../src/activities/types';
+import type { SshTarget } from '../../src/ports/ssh';
 
 const { Client } = ssh2;
 

@@ -10,7 +10,7 @@
 // The runner is plain POSIX sh sent inline with every call: a fleet cannot be assumed to have our
 // files. It needs `setsid` (util-linux, busybox) or perl to leave the session's process group.
 import { createHash } from 'node:crypto';
-import type { ExecResult, SshDep } from './deps';
+import type { ExecResult, SshPort } from '../ports/ssh';
 import { shellQuote } from './shell';
 import type { HostRef } from './types';
 
@@ -167,7 +167,7 @@ export function renderJob(job: HostJob): string {
  * gets the time limit minus a margin, so it is killed (and says so) before the session gives up.
  */
 export function execJob(
-  ssh: SshDep,
+  ssh: SshPort,
   host: HostRef,
   job: Omit<HostJob, 'limitSeconds'>,
   opts: { timeoutMs: number; signal?: AbortSignal },

@@ -29,13 +29,13 @@ export function knownKeys(knownHostsFile: string, port: number, host = '127.0.0.
   return keys;
 }
 
-export interface ExecResult {
+export interface ShellResult {
   code: number | null;
   stdout: string;
   stderr: string;
 }
 
-export function sshExec(opts: { port: number; user: string; keyPath: string; knownHosts: string; command: string; readyTimeout?: number }): Promise<ExecResult> {
+export function sshExec(opts: { port: number; user: string; keyPath: string; knownHosts: string; command: string; readyTimeout?: number }): Promise<ShellResult> {
   const keys = knownKeys(opts.knownHosts, opts.port);
   return new Promise((resolve, reject) => {
     const conn = new Client();

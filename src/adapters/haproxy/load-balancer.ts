@@ -1,7 +1,7 @@
 // The LoadBalancer interface over HAProxy's Runtime API (stats socket at `level admin`).
 // Pools map to backends by config; every name is checked against LB_NAME_PATTERN before a
 // command is built, so nothing from a plan can add a second command to the line.
-import { assertSafeName, LB_NAME_PATTERN, LbCommandError, LbProtocolError, type AdminState, type LoadBalancer, type Pool, type ServerState } from '../../activities/lb';
+import { assertSafeName, LB_NAME_PATTERN, LbCommandError, LbProtocolError, type AdminState, type LoadBalancer, type PoolName, type ServerState } from '../../ports/lb';
 import {
   describeAddress,
   expectEmptyReply,
@@ -26,7 +26,7 @@ const STATES: readonly AdminState[] = ['ready', 'drain', 'maint'];
 
 export class HaproxyLoadBalancer implements LoadBalancer {
   readonly description: string;
-  private readonly backends: Record<Pool, string>;
+  private readonly backends: Record<PoolName, string>;
 
   constructor(
     private readonly config: HaproxyConfig,
@@ -38,13 +38,13 @@ export class HaproxyLoadBalancer implements LoadBalancer {
     this.description = `HAProxy ${describeAddress(config.runtimeApi)}`;
   }
 
-  backendOf(pool: Pool): string {
+  backendOf(pool: PoolName): string {
     const backend = this.backends[pool];
     if (backend === undefined) throw new Error(`unknown pool ${JSON.stringify(pool)}`);
     return backend;
   }
 
-  async readServers(pool: Pool): Promise<ServerState[]> {
+  async readServers(pool: PoolName): Promise<ServerState[]> {
     const backend = this.backendOf(pool);
     const where = describeAddress(this.config.runtimeApi);
     const statCmd = `show stat ${backend} 4 -1`;
@@ -70,7 +70,7 @@ export class HaproxyLoadBalancer implements LoadBalancer {
   }
 
   /** A backend the plan names but HAProxy does not have: say which exist and what to fix. */
-  private async explainMissingBackend(err: unknown, pool: Pool, backend: string): Promise<unknown> {
+  private async explainMissingBackend(err: unknown, pool: PoolName, backend: string): Promise<unknown> {
     if (!(err instanceof LbCommandError)) return err;
     let known = '';
     try {
@@ -89,7 +89,7 @@ export class HaproxyLoadBalancer implements LoadBalancer {
     return err;
   }
 
-  async setState(pool: Pool, server: string, state: AdminState): Promise<void> {
+  async setState(pool: PoolName, server: string, state: AdminState): Promise<void> {
     assertSafeName('server', server);
     if (!STATES.includes(state)) throw new Error(`unknown admin state ${JSON.stringify(state)}`);
     const command = `set server ${this.backendOf(pool)}/${server} state ${state}`;

@@ -2,7 +2,7 @@
 // is everything until HAProxy closes the socket. Parsers here are strict on purpose: a reply
 // that is not exactly the expected shape is an LbProtocolError, never a best guess.
 import net from 'node:net';
-import { LbCommandError, LbProtocolError, LbUnavailableError, type AdminState } from '../../activities/lb';
+import { LbCommandError, LbProtocolError, LbUnavailableError, type AdminState } from '../../ports/lb';
 
 export type RuntimeAddress = { socket: string } | { host: string; port: number };
 

@@ -2,27 +2,7 @@
 // a capped body, so a hanging, slow or garbage-spewing endpoint costs bounded time and memory.
 import http from 'node:http';
 import https from 'node:https';
-import { sleep } from '../../sleep';
-
-export interface CheckResult {
-  ok: boolean;
-  /** HTTP status, or 0 when no response arrived. */
-  status: number;
-  release?: string;
-  host?: string;
-  /** Why it is not ok (empty when ok). */
-  reason: string;
-  ms: number;
-  /** The body was longer than the cap and was cut. */
-  truncated?: boolean;
-}
-
-export interface RequestOptions {
-  timeoutMs: number;
-  connectTimeoutMs?: number;
-  maxBodyBytes?: number;
-  signal?: AbortSignal;
-}
+import type { CheckResult, HealthCheckOptions, RequestOptions, SmokeTestOptions, SmokeTestSpec } from '../../ports/http';
 
 interface Fetched {
   status: number;
@@ -151,24 +131,15 @@ function releaseReason(expected: string | undefined, id: Identity): string {
 }
 
 /** One health check: 2xx, and the expected release when given. */
-export async function checkHealth(url: string, opts: RequestOptions & { expectRelease?: string }): Promise<CheckResult> {
+export async function checkHealth(url: string, opts: HealthCheckOptions): Promise<CheckResult> {
   return run(parseUrl(url), opts, (f, id) => {
     if (f.status < 200 || f.status > 299) return `status ${f.status}${id.bodyReason ? `: ${id.bodyReason}` : ''}`;
     return releaseReason(opts.expectRelease, id);
   });
 }
 
-export interface SmokeTestSpec {
-  path: string;
-  expectStatus?: number;
-  expectBodyContains?: string;
-  expectRelease?: boolean;
-  /** The plan's per-test timeout; overrides opts.timeoutMs. */
-  timeoutSeconds?: number;
-}
-
 /** One smoke test through `baseUrl` (the standby frontend). Without expectStatus, any 2xx passes. */
-export async function smokeTest(baseUrl: string, test: SmokeTestSpec, opts: Omit<RequestOptions, 'timeoutMs'> & { release: string; timeoutMs?: number }): Promise<CheckResult> {
+export async function smokeTest(baseUrl: string, test: SmokeTestSpec, opts: SmokeTestOptions): Promise<CheckResult> {
   const base = parseUrl(baseUrl);
   const url = new URL(test.path, base);
   // A path such as "//elsewhere/x" would leave the standby frontend: refuse rather than follow.
@@ -184,49 +155,4 @@ export async function smokeTest(baseUrl: string, test: SmokeTestSpec, opts: Omit
     const r = test.expectRelease ? releaseReason(opts.release, id) : '';
     return r && `${test.path}: ${r}`;
   });
-}
-
-export class HealthCheckFailed extends Error {
-  override readonly name = 'HealthCheckFailed';
-  constructor(
-    readonly url: string,
-    readonly deadlineMs: number,
-    readonly attempts: number,
-    readonly last: CheckResult,
-  ) {
-    super(`${url} not healthy within ${deadlineMs} ms after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${last.reason}`);
-  }
-}
-
-export interface WaitHealthyOptions {
-  release?: string;
-  deadlineMs: number;
-  intervalMs?: number;
-  /** Per attempt; capped by what is left of the deadline. */
-  timeoutMs?: number;
-  maxBodyBytes?: number;
-  onAttempt?: (result: CheckResult, attempt: number) => void;
-  signal?: AbortSignal;
-  /** The single check to repeat (default checkHealth); activities pass their injected one. */
-  check?: typeof checkHealth;
-}
-
-/** Polls checkHealth until it passes; HealthCheckFailed carries the last result. */
-export async function waitUntilHealthy(url: string, opts: WaitHealthyOptions): Promise<CheckResult & { attempts: number }> {
-  const started = Date.now();
-  const interval = opts.intervalMs ?? 1000;
-  const perAttempt = opts.timeoutMs ?? 5000;
-  let last: CheckResult | undefined;
-  for (let attempt = 1; ; attempt++) {
-    const budget = Math.max(1, Math.min(perAttempt, opts.deadlineMs - (Date.now() - started)));
-    const result = await (opts.check ?? checkHealth)(url, { expectRelease: opts.release, timeoutMs: budget, maxBodyBytes: opts.maxBodyBytes, signal: opts.signal });
-    opts.onAttempt?.(result, attempt);
-    if (result.ok) return { ...result, attempts: attempt };
-    if (opts.signal?.aborted) throw opts.signal.reason;
-    // A timeout cut short by the deadline says less than the answer before it: keep that one.
-    if (!(last && result.status === 0 && budget < perAttempt)) last = result;
-    const after = opts.deadlineMs - (Date.now() - started);
-    if (after <= 0) throw new HealthCheckFailed(url, opts.deadlineMs, attempt, last);
-    await sleep(Math.min(interval, after), opts.signal);
-  }
 }

@@ -6,7 +6,8 @@ import ssh2 from 'ssh2';
 import type { ClientChannel } from 'ssh2';
 import type { KnownHosts } from './known-hosts';
 import { HeadTailBuffer, OutputTail, safeCall, throttle } from './output';
-import { SshCancelledError, SshConnectError, SshTimeoutError, type SshError, type SshTarget } from './errors';
+import type { ExecOptions, ExecResult, SshPort, SshTarget } from '../../ports/ssh';
+import { SshCancelledError, SshConnectError, SshTimeoutError, type SshError } from './errors';
 import { createConnectionPool, type Lease } from './pool';
 import { wrapForKill } from './wrapper';
 
@@ -35,32 +36,27 @@ export interface SshClientOptions {
   idleMs?: number;
 }
 
-export interface ExecOptions {
-  /** Whole exec, connect included. On expiry the remote command is killed. */
-  timeoutMs: number;
-  signal?: AbortSignal;
-  /** Called at most every `onOutputIntervalMs` with the last ~`onOutputTailChars` characters of stdout+stderr. */
-  onOutput?: (tail: string) => void;
+/** The port's options, and this adapter's own knobs for output. */
+export interface SshExecOptions extends ExecOptions {
+  /** How often `onOutput` is called at most. */
   onOutputIntervalMs?: number;
+  /** How many of the last characters of stdout+stderr `onOutput` gets. */
   onOutputTailChars?: number;
   /** Per stream: keep at most this many bytes (half from the start, half from the end). Default 64 KiB. */
   maxOutputBytes?: number;
 }
 
-export interface ExecResult {
-  /** Exit status; a command killed by signal N reports 128+N (it runs under a wrapper shell). Null if the host sent none. */
-  code: number | null;
+/** The port's result, always complete: a command killed by signal N exits 128+N (it runs under a wrapper shell). */
+export interface SshExecResult extends ExecResult {
   signal: string | null;
-  stdout: string;
-  stderr: string;
   truncated: boolean;
   stdoutBytes: number;
   stderrBytes: number;
   durationMs: number;
 }
 
-export interface SshClient {
-  exec(target: SshTarget, command: string, opts: ExecOptions): Promise<ExecResult>;
+export interface SshClient extends SshPort {
+  exec(target: SshTarget, command: string, opts: SshExecOptions): Promise<SshExecResult>;
   /** Kills every running command (SshCancelledError), refuses new ones, closes the connections. */
   close(): void;
   /** Open connections (one per host in use). */
@@ -90,7 +86,7 @@ export function createSshClient(options: SshClientOptions): SshClient {
   const running = new Set<(reason: string) => void>();
   let closed = false;
 
-  async function exec(target: SshTarget, command: string, opts: ExecOptions): Promise<ExecResult> {
+  async function exec(target: SshTarget, command: string, opts: SshExecOptions): Promise<SshExecResult> {
     checkTarget(target);
     if (closed) throw new SshCancelledError(target, true, 'SSH client is closed');
     if (opts.signal?.aborted) throw new SshCancelledError(target, true, abortReason(opts.signal));
@@ -101,7 +97,7 @@ export function createSshClient(options: SshClientOptions): SshClient {
     const tail = new OutputTail(opts.onOutputTailChars ?? 2000);
     const emitOutput = throttle(() => safeCall(opts.onOutput, tail.value), opts.onOutputIntervalMs ?? 1000);
 
-    return new Promise<ExecResult>((resolve, reject) => {
+    return new Promise<SshExecResult>((resolve, reject) => {
       let lease: Lease | undefined;
       let channel: ClientChannel | undefined;
       let exit: { code: number | null; signal: string | null } | undefined;
@@ -110,7 +106,7 @@ export function createSshClient(options: SshClientOptions): SshClient {
       let retriedStale = false;
       const timers: NodeJS.Timeout[] = [];
 
-      const finish = (outcome: SshError | ExecResult) => {
+      const finish = (outcome: SshError | SshExecResult) => {
         if (phase === 'done') return;
         phase = 'done';
         timers.forEach(clearTimeout);

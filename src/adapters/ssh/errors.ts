@@ -1,13 +1,8 @@
 // Typed SSH failures. The activity layer maps them to retryable or non-retryable Temporal
 // failures, so each carries what it needs to decide, and messages name the target but never
 // any secret (the key and passphrase are not reachable from here).
+import type { SshTarget } from '../../ports/ssh';
 import type { HostKeyVerdict } from './known-hosts';
-
-export interface SshTarget {
-  host: string;
-  port: number;
-  user: string;
-}
 
 export function targetName(t: SshTarget): string {
   return `${t.user}@${t.host}:${t.port}`;

@@ -6,7 +6,8 @@
 import ssh2 from 'ssh2';
 import type { ConnectConfig, ParsedKey } from 'ssh2';
 import { hostKeyAlgorithmsFor, verifyHostKey, type HostKeyVerdict, type KnownHosts } from './known-hosts';
-import { HostKeyError, SshConnectError, type SshConnectFailure, type SshError, type SshTarget } from './errors';
+import { HostKeyError, SshConnectError, type SshConnectFailure, type SshError } from './errors';
+import type { SshTarget } from '../../ports/ssh';
 
 const { Client } = ssh2;
 

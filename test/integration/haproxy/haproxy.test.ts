@@ -8,12 +8,11 @@ import {
   drainAndWait,
   EmptyLivePoolError,
   ensureState,
-  LbCommandError,
   NotUpError,
   UnknownServerError,
   waitUntilUp,
-  type ServerState,
 } from '../../../src/activities/lb';
+import { LbCommandError, type ServerState } from '../../../src/ports/lb';
 import { load, request, startApp, startHaproxy, stopApp, stopHaproxy, type App, type Haproxy } from '../../support/haproxy';
 
 let apps: App[] = [];

@@ -1,27 +1,19 @@
 // The LB-agnostic helpers against an in-memory LoadBalancer: the paths a real HAProxy makes hard
 // to reach on cue (the LB failing mid-way, cancellation, a retry after a crash).
 import { describe, expect, it } from 'vitest';
-import {
-  DrainTimeoutError,
-  drainAndWait,
-  ensureState,
-  LbUnavailableError,
-  type AdminState,
-  type LoadBalancer,
-  type Pool,
-  type ServerState,
-} from '../../../src/activities/lb';
+import { DrainTimeoutError, drainAndWait, ensureState } from '../../../src/activities/lb';
+import { LbUnavailableError, type AdminState, type LoadBalancer, type PoolName, type ServerState } from '../../../src/ports/lb';
 
 class MemoryLb implements LoadBalancer {
   readonly description = 'memory';
   calls: string[] = [];
   failSetsFrom = Infinity;
   private sets = 0;
-  constructor(public servers: Record<Pool, ServerState[]>) {}
-  async readServers(pool: Pool): Promise<ServerState[]> {
+  constructor(public servers: Record<PoolName, ServerState[]>) {}
+  async readServers(pool: PoolName): Promise<ServerState[]> {
     return this.servers[pool].map((s) => ({ ...s }));
   }
-  async setState(pool: Pool, server: string, state: AdminState): Promise<void> {
+  async setState(pool: PoolName, server: string, state: AdminState): Promise<void> {
     if (++this.sets >= this.failSetsFrom) throw new LbUnavailableError('memory', 'ECONNREFUSED');
     this.calls.push(`${pool}/${server}=${state}`);
     const s = this.servers[pool].find((x) => x.server === server)!;
@@ -29,12 +21,12 @@ class MemoryLb implements LoadBalancer {
     s.status = state === 'ready' ? 'UP' : state.toUpperCase();
   }
   async ping(): Promise<void> {}
-  sessions(pool: Pool, server: string, n: number) {
+  sessions(pool: PoolName, server: string, n: number) {
     this.servers[pool].find((x) => x.server === server)!.sessions = n;
   }
 }
 
-const srv = (pool: Pool, server: string, admin: AdminState = 'ready', sessions = 0): ServerState => ({
+const srv = (pool: PoolName, server: string, admin: AdminState = 'ready', sessions = 0): ServerState => ({
   pool,
   server,
   admin,

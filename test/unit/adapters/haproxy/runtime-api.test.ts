@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HaproxyLoadBalancer } from '../../../../src/adapters/haproxy/load-balancer';
 import { adminFromBits, parseShowStat } from '../../../../src/adapters/haproxy/runtime-api';
-import { LbCommandError, LbProtocolError, LbUnavailableError, UnsafeLbNameError } from '../../../../src/activities/lb';
+import { LbCommandError, LbProtocolError, LbUnavailableError, UnsafeLbNameError } from '../../../../src/ports/lb';
 import { freePort } from '../../../support/haproxy';
 
 type Answer = string | Buffer | 'hang';

@@ -1,7 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkHealth, HealthCheckFailed, smokeTest, waitUntilHealthy } from '../../../../src/adapters/http/checks';
+import { HealthCheckFailed, waitUntilHealthy } from '../../../../src/activities/health';
+import { checkHealth, smokeTest } from '../../../../src/adapters/http/checks';
 
 // One local server whose routes play every kind of endpoint a check can meet.
 let server: http.Server;
@@ -192,7 +193,7 @@ describe('waitUntilHealthy', () => {
   it('keeps polling a warming endpoint and returns once it is healthy on the release', async () => {
     warmUntil = Date.now() + 600;
     const seen: string[] = [];
-    const r = await waitUntilHealthy(`${base}/warming`, { release: 'v2', deadlineMs: 5000, intervalMs: 100, onAttempt: (a) => seen.push(a.reason) });
+    const r = await waitUntilHealthy(`${base}/warming`, { check: checkHealth, release: 'v2', deadlineMs: 5000, intervalMs: 100, onAttempt: (a) => seen.push(a.reason) });
     expect(r.ok).toBe(true);
     expect(r.attempts).toBeGreaterThan(1);
     expect(seen[0]).toBe('status 503: warming up');
@@ -200,7 +201,7 @@ describe('waitUntilHealthy', () => {
 
   it('fails at the deadline with the last reason, even against a hanging endpoint', async () => {
     const t0 = Date.now();
-    const err = await waitUntilHealthy(`${base}/hang`, { release: 'v2', deadlineMs: 700, intervalMs: 100, timeoutMs: 300 }).catch((e: unknown) => e);
+    const err = await waitUntilHealthy(`${base}/hang`, { check: checkHealth, release: 'v2', deadlineMs: 700, intervalMs: 100, timeoutMs: 300 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(HealthCheckFailed);
     expect((err as HealthCheckFailed).last.reason).toMatch(/^timed out after \d+ ms$/);
     expect((err as HealthCheckFailed).name).toBe('HealthCheckFailed');
@@ -208,7 +209,7 @@ describe('waitUntilHealthy', () => {
   });
 
   it('fails at the deadline naming the release that is still running', async () => {
-    const err = await waitUntilHealthy(`${base}/v1`, { release: 'v2', deadlineMs: 300, intervalMs: 100 }).catch((e: unknown) => e);
+    const err = await waitUntilHealthy(`${base}/v1`, { check: checkHealth, release: 'v2', deadlineMs: 300, intervalMs: 100 }).catch((e: unknown) => e);
     expect((err as Error).message).toMatch(/not healthy within 300 ms after \d+ attempts: expected release v2, got v1 from green-1/);
   });
 });
