@@ -5,10 +5,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
 import { createActivities } from './activities';
-import { haproxyFromConfig } from './activities/haproxy';
-import { checkHealth, smokeTest } from './activities/http-check';
-import { knownHostsFile, loadKnownHosts } from './activities/known-hosts';
-import { createSshClient } from './activities/ssh';
+import { haproxyFromConfig } from './adapters/haproxy/load-balancer';
+import { checkHealth, smokeTest } from './adapters/http/checks';
+import { knownHostsFile, loadKnownHosts } from './adapters/ssh/known-hosts';
+import { createSshClient } from './adapters/ssh/client';
+import { webhooksFromEnv } from './adapters/http/webhooks';
 import type { ActivityDeps } from './activities/deps';
 import { connectionOptions, temporalSettings } from './config';
 
@@ -47,7 +48,8 @@ export async function realDeps(secrets: WorkerSecrets): Promise<{ deps: Activity
     knownHosts: knownHostsFile(secrets.knownHostsPath, knownHosts, (w) => console.warn(`worker: ${w}`)),
   });
   return {
-    deps: { ssh, lb: (config) => haproxyFromConfig(config), http: { checkHealth, smokeTest } },
+    // Webhook URLs are read from the environment (or the file it names) when a run notifies, not here.
+    deps: { ssh, lb: (config) => haproxyFromConfig(config), http: { checkHealth, smokeTest }, webhooks: webhooksFromEnv(process.env) },
     close: () => ssh.close(),
   };
 }

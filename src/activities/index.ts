@@ -2,7 +2,9 @@
 // Each one is idempotent: it reads the current state and does only what is missing, so a retry or
 // a replay after a worker crash is harmless.
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import type { LbConfig, ServerState } from '../ports/lb';
 import type { ActivityDeps } from './deps';
+import type { WebhookPort } from '../ports/webhooks';
 import { assertSafeRelease, renderCommand, describeValue } from './shell';
 import { drainAndWait, ensureState, waitUntilUp } from './lb';
 import { deployFleet, eachBounded, inspectFleet } from './fleet';
@@ -10,7 +12,6 @@ import { withHeartbeat, resumedFrom } from './heartbeat';
 import { HostFailure, hostJobId, runJobOnHost } from './remote';
 import { deliver } from './notify';
 import type { NotifyInput, NotifyReport } from './notify-types';
-import { postWebhook, webhookDirectory } from './webhooks';
 import {
   isDeployProgress,
   type DeployInput,
@@ -18,24 +19,27 @@ import {
   type DrainInput,
   type HostInspection,
   type InspectInput,
-  type LbServerView,
   type MigrateInput,
   type LeavePoolInput,
   type SmokeInput,
   type SmokeReport,
   type WaitUpInput,
-  type LbConfig,
 } from './types';
 
 /** Smoke requests in flight at once through the standby pool. */
 const SMOKE_CONCURRENCY = 8;
 
 export function createActivities({ ssh, lb, http, webhooks }: ActivityDeps) {
-  const hooks = webhooks ?? { directory: webhookDirectory(process.env), post: postWebhook };
+  // A worker built without the port knows no webhook: each reports so in the run's status.
+  const hooks: WebhookPort = webhooks ?? {
+    lookup: (name) => ({ error: `webhook ${name} is not configured: this worker was started without webhook settings` }),
+    post: async () => ({ ok: false, retryable: false, error: 'no webhook settings' }),
+  };
   return {
-    async readLoadBalancer(config: LbConfig): Promise<LbServerView[]> {
+    async readLoadBalancer(config: LbConfig): Promise<ServerState[]> {
       const balancer = lb(config);
       const [live, standby] = await Promise.all([balancer.readServers('live'), balancer.readServers('standby')]);
+      // The port's fields only: whatever else an adapter returns stays out of workflow history.
       return [...live, ...standby].map((s) => ({ server: s.server, pool: s.pool, admin: s.admin, status: s.status, sessions: s.sessions }));
     },
 

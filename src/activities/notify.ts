@@ -3,15 +3,15 @@
 // has failed an event, the rest of the batch gets one attempt each, so a receiver that is down or
 // slow costs seconds, not minutes. It never throws for a receiver: failures are counted and reported.
 import type { Webhook } from '../plan/schema';
+import type { WebhookPort } from '../ports/webhooks';
 import { NOTIFICATION_SCHEMA, type NotifyEvent, type NotifyInput, type NotifyReport, type WebhookReport } from './notify-types';
-import { redact, type PostWebhook, type WebhookDirectory } from './webhooks';
 
 export const NOTIFY_ATTEMPTS = 3;
 const BACKOFF_MS = [1000, 2000];
 
-export interface WebhookDep {
-  directory: WebhookDirectory;
-  post: PostWebhook;
+/** The port's messages carry no URL; this is the second line, so a report never can. */
+function noUrls(message: string): string {
+  return message.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi, '<url>');
 }
 
 /** The longest one event can take for one webhook: every attempt times out, plus the pauses. */
@@ -24,21 +24,21 @@ export function wants(hook: Webhook, event: NotifyEvent['event']): boolean {
 }
 
 /** Webhooks are independent (one slow receiver does not hold up another); events go in order. */
-export async function deliver(input: NotifyInput, dep: WebhookDep, signal?: AbortSignal): Promise<NotifyReport> {
+export async function deliver(input: NotifyInput, port: WebhookPort, signal?: AbortSignal): Promise<NotifyReport> {
   const failing = new Set(input.failing ?? []);
   const webhooks = await Promise.all(
-    input.webhooks.map((hook) => deliverTo(hook, input.events.filter((e) => wants(hook, e.event)), dep, failing.has(hook.name), signal)),
+    input.webhooks.map((hook) => deliverTo(hook, input.events.filter((e) => wants(hook, e.event)), port, failing.has(hook.name), signal)),
   );
   return { webhooks };
 }
 
-async function deliverTo(hook: Webhook, events: NotifyEvent[], dep: WebhookDep, wasFailing: boolean, signal?: AbortSignal): Promise<WebhookReport> {
+async function deliverTo(hook: Webhook, events: NotifyEvent[], port: WebhookPort, wasFailing: boolean, signal?: AbortSignal): Promise<WebhookReport> {
   const report: WebhookReport = { name: hook.name, delivered: 0, failed: 0 };
   if (events.length === 0) return report;
-  const found = dep.directory.lookup(hook.name);
+  const found = port.lookup(hook.name);
   if ('error' in found) {
     report.failed = events.length;
-    report.lastError = redact(found.error);
+    report.lastError = noUrls(found.error);
     report.lastFailed = true;
     return report;
   }
@@ -51,8 +51,8 @@ async function deliverTo(hook: Webhook, events: NotifyEvent[], dep: WebhookDep, 
     for (let a = 1; a <= attempts && !signal?.aborted; a++) {
       if (a > 1) await pause(BACKOFF_MS[a - 2] ?? 2000, signal);
       tried = a;
-      const r = await dep.post(found.url, body, { timeoutMs: hook.timeoutSeconds * 1000, signal });
-      error = r.ok ? undefined : redact(r.error ?? 'failed', found.url);
+      const r = await port.post(found.url, body, { timeoutMs: hook.timeoutSeconds * 1000, signal });
+      error = r.ok ? undefined : noUrls(r.error ?? 'failed');
       if (r.ok || !r.retryable) break;
     }
     if (error === undefined && tried > 0) {

@@ -1,7 +1,7 @@
 // What `plan check` says about the plan's webhooks. It runs where the operator is, which need not be
 // where the worker runs, and the worker's environment is the one that counts: a webhook missing here
 // is information, not a refusal. A run reports a webhook its worker lacks in its status, and goes on.
-import { webhookDirectory, webhookEnvVar, type WebhookDirectory } from '../activities/webhooks';
+import { webhookDirectory, webhookEnvVar, type WebhookDirectory } from '../adapters/http/webhooks';
 import type { Plan } from '../plan/schema';
 
 export function describeWebhooks(plan: Plan, directory: WebhookDirectory = webhookDirectory(process.env)): string[] {
