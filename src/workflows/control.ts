@@ -53,6 +53,8 @@ export interface GateEvents {
   /** `reminder`: a gate with onTimeout "wait" passed its deadline and waits on. */
   gatePending(pending: PendingGate, reminder?: boolean): void;
   gateDecided(pending: PendingGate, decision: { approved: boolean; by: string; reason?: string }): void;
+  /** Waits (bounded) for deliveries in flight, before the run continues as new. */
+  settle(): Promise<void>;
 }
 
 export class Control {
@@ -185,6 +187,12 @@ export class Control {
           return { by: v.by, reason: v.reason };
         }
         if (decided && long() && this.carryOn) {
+          if (this.events) {
+            // Deliveries in flight get a bounded moment to report back first; a decision or an
+            // abort that arrives meanwhile is handled here, not lost to the new run.
+            await this.events.settle();
+            if (this.verdict?.gate === gate || this.aborted) continue;
+          }
           carryingOn = true;
           await condition(allHandlersFinished);
           await this.carryOn(gate);

@@ -62,9 +62,8 @@ export async function blueGreenDeployment(input: unknown, resumed?: Resumed): Pr
   CancellationScope.current().cancelRequested.catch(() => {
     ctx.cancelledDuring ??= status.cluster ? `${status.step} of ${status.cluster}` : status.step;
   });
-  control.carryOn = async (gate) => {
-    // Deliveries in flight get a bounded moment to report back; what is left goes to the next run.
-    await notifier.settle();
+  control.carryOn = (gate) => {
+    // Control has let deliveries in flight settle (bounded); what is left goes to the next run.
     const notify = notifier.carry();
     return continueAsNew<typeof blueGreenDeployment>(input, {
       gate,

@@ -111,4 +111,46 @@ describe('notifications of a gate that waits long', () => {
       ]);
     });
   });
+
+  it('never lose a decision that arrives while deliveries settle before continue-as-new', async () => {
+    const fleet = new FakeFleet(['green-1', 'blue-1'], 'v1');
+    const taskQueue = uniqueId('notify-settle');
+    const workflowId = uniqueId('notify-settle');
+    // Each event takes this receiver 3 x 10 s + 3 s to give up on: the run's settle before
+    // continue-as-new waits for it, and the approval arrives in that wait.
+    const slow = await startReceiver('slow', { slowMs: 120_000 });
+    const plan = fleet.plan({
+      gates: { promote: { enabled: true, timeoutSeconds: 3600, onTimeout: 'wait' }, migrate: { enabled: false, timeoutSeconds: 3600, onTimeout: 'reject' } },
+      notify: [{ name: 'slow', timeoutSeconds: 10 }],
+    });
+    const activities = createActivities({ ...fleet.deps(), webhooks: webhooksFromEnv({ BLUEGREEN_WEBHOOK_SLOW: slow.url }) });
+    try {
+      await withWorker(taskQueue, activities, async () => {
+        const first = await temporal.client.workflow.start(blueGreenDeployment, { taskQueue, workflowId, args: [plan], workflowExecutionTimeout: '5 minutes' });
+        const latest = temporal.client.workflow.getHandle(workflowId);
+        while ((await latest.query(statusQuery)).pendingGate?.gate !== 'promote-green') await sleep(100);
+        let sent = 0;
+        while ((await latest.describe()).historyLength < CONTINUE_AS_NEW_AT_EVENTS + 20) {
+          await Promise.all(Array.from({ length: 50 }, (_, i) => latest.signal(approveSignal, { gate: 'promote-blue', by: `bot-${sent + i}` })));
+          sent += 50;
+          await sleep(300);
+        }
+        // Past the threshold, still the first run: it is settling its deliveries.
+        expect((await latest.describe()).runId).toBe(first.firstExecutionRunId);
+        expect(slow.hits).toBeLessThanOrEqual(3);
+        await latest.signal(approveSignal, { gate: 'promote-green', release: 'v2', by: 'alice' });
+        let s = await latest.query(statusQuery);
+        const deadline = Date.now() + 90_000;
+        while (s.pendingGate?.gate !== 'promote-blue') {
+          expect(Date.now(), 'the approval of promote-green was lost').toBeLessThan(deadline);
+          await sleep(200);
+          s = await latest.query(statusQuery);
+        }
+        await latest.signal(approveSignal, { gate: 'promote-blue', release: 'v2', by: 'alice' });
+        expect((await latest.result()).outcome).toBe('succeeded');
+      });
+    } finally {
+      await slow.close();
+    }
+  });
 });
