@@ -14,6 +14,8 @@ const MAX_BATCH = 20;
 /** An event's worst case per webhook, as notify.ts bounds it: 3 attempts and 1 + 2 s between them. */
 const worstCaseMs = (timeoutSeconds: number) => 3 * timeoutSeconds * 1000 + 3000;
 const MAX_TEXT = 2000;
+/** The most the end of a run (or a continue-as-new) waits for deliveries, whatever the timeouts. */
+const MAX_SETTLE_MS = 60_000;
 const clip = (s: string) => (s.length > MAX_TEXT ? `${s.slice(0, MAX_TEXT - 1)}…` : s);
 
 /** What a run that continues as new hands on: the numbering and, per webhook, what it has not confirmed. */
@@ -62,13 +64,13 @@ export class Notifier implements GateEvents {
 
   /**
    * Waits until every event emitted so far has been handed over and reported back, for at most
-   * twice the worst case of one event: the batch in flight, then the last one. A run that ends
+   * twice the worst case of one event (the batch in flight, then the last one), and 60 s. A run that ends
    * must not lose its outcome notification; it must not hang on a receiver either.
    */
   async settle(): Promise<void> {
     if (!this.streams.some((s) => s.pumping)) return;
     const longest = Math.max(...this.hooks.map((h) => h.timeoutSeconds));
-    await CancellationScope.nonCancellable(() => condition(() => !this.streams.some((s) => s.pumping), 2 * worstCaseMs(longest)));
+    await CancellationScope.nonCancellable(() => condition(() => !this.streams.some((s) => s.pumping), Math.min(MAX_SETTLE_MS, 2 * worstCaseMs(longest))));
   }
 
   carry(): NotifierCarry | undefined {
