@@ -22,6 +22,31 @@ export interface RequestOptions {
   connectTimeoutMs?: number;
   maxBodyBytes?: number;
   signal?: AbortSignal;
+  /**
+   * Keep-alive agents to reuse connections (smoke tests). Without them every request has its own
+   * connection, closed after the answer: a health check must not leave an idle session on an LB.
+   */
+  agents?: KeepAliveAgents;
+  /** A response header that names the server that answered (e.g. HAProxy's `X-Server %s`); read before X-Host. */
+  responderHeader?: string;
+}
+
+export interface KeepAliveAgents {
+  http: http.Agent;
+  https: https.Agent;
+  /** Closes every socket, idle or not, so nothing outlives the activity that made them. */
+  destroy(): void;
+}
+
+/**
+ * Connection-reusing agents for one smoke activity, at most `maxSockets` connections per origin.
+ * Idle sockets close after 4 s, before the typical 5-10 s keep-alive timeout of HAProxy or nginx,
+ * so a request rarely meets a connection the server is closing (get() retries once if it does).
+ */
+export function keepAliveAgents(maxSockets: number): KeepAliveAgents {
+  const opts = { keepAlive: true, maxSockets, maxFreeSockets: maxSockets, timeout: 4000, scheduling: 'lifo' as const };
+  const a = { http: new http.Agent(opts), https: new https.Agent(opts) };
+  return { ...a, destroy: () => (a.http.destroy(), a.https.destroy()) };
 }
 
 interface Fetched {
@@ -38,26 +63,47 @@ const clean = (v: string) => v.slice(0, 100).replace(/[^\x20-\x7e]/g, '?');
 
 class CheckFailure extends Error {}
 
-/** GET with connect + total timeouts and a body cap; rejects with a CheckFailure saying why. */
-function get(url: URL, opts: RequestOptions): Promise<Fetched> {
+/**
+ * GET with connect + total timeouts and a body cap; rejects with a CheckFailure saying why. A reused
+ * keep-alive connection that the server closed just as the request went out is retried once on a
+ * new one (the request never reached the app, and GET is safe to repeat).
+ */
+async function get(url: URL, opts: RequestOptions): Promise<Fetched> {
+  try {
+    return await getOnce(url, opts);
+  } catch (err) {
+    if (err instanceof StaleSocket) return getOnce(url, { ...opts, agents: undefined });
+    throw err;
+  }
+}
+
+class StaleSocket extends CheckFailure {}
+
+function getOnce(url: URL, opts: RequestOptions): Promise<Fetched> {
   const total = opts.timeoutMs;
   const connectMs = Math.min(opts.connectTimeoutMs ?? total, total);
   const cap = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
   const lib = url.protocol === 'https:' ? https : http;
+  const agent = opts.agents ? (url.protocol === 'https:' ? opts.agents.https : opts.agents.http) : undefined;
   return new Promise((resolve, reject) => {
     let done = false;
-    const finish = (err: Error | null, value?: Fetched) => {
+    let answered = false;
+    const finish = (err: Error | null, value?: Fetched, reusable = false) => {
       if (done) return;
       done = true;
       clearTimeout(totalTimer);
       clearTimeout(connectTimer);
       opts.signal?.removeEventListener('abort', onAbort);
-      req.destroy();
+      // A response read to its end leaves the socket to the agent for the next request; anything
+      // cut short (timeout, cap, error) may have bytes in flight, so that connection is closed.
+      if (!reusable) req.destroy();
       if (err) reject(err);
       else resolve(value!);
     };
-    // agent: false and Connection: close: no pooled socket outlives the check (or holds an LB session).
-    const req = lib.get(url, { agent: false, headers: { connection: 'close', accept: 'application/json, */*' } });
+    // Without agents: agent false and Connection: close, so no socket outlives the check (or holds an LB session).
+    const req = agent
+      ? lib.get(url, { agent, headers: { accept: 'application/json, */*' } })
+      : lib.get(url, { agent: false, headers: { connection: 'close', accept: 'application/json, */*' } });
     const totalTimer = setTimeout(() => finish(new CheckFailure(`timed out after ${total} ms`)), total);
     const connectTimer = setTimeout(() => finish(new CheckFailure(`no connection within ${connectMs} ms`)), connectMs);
     const onAbort = () => finish(new CheckFailure('cancelled'));
@@ -67,12 +113,16 @@ function get(url: URL, opts: RequestOptions): Promise<Fetched> {
       if (!sock.connecting) clearTimeout(connectTimer);
       else sock.once('connect', () => clearTimeout(connectTimer));
     });
-    req.on('error', (err: NodeJS.ErrnoException) => finish(new CheckFailure(err.code ? `${err.code}: ${err.message}` : err.message)));
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      const message = err.code ? `${err.code}: ${err.message}` : err.message;
+      finish(req.reusedSocket && !answered && (err.code === 'ECONNRESET' || err.code === 'EPIPE') ? new StaleSocket(message) : new CheckFailure(message));
+    });
     req.on('response', (res) => {
+      answered = true;
       const chunks: Buffer[] = [];
       let size = 0;
       const deliver = (truncated: boolean) =>
-        finish(null, { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), truncated });
+        finish(null, { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), truncated }, !truncated && agent !== undefined);
       res.on('data', (chunk: Buffer) => {
         const room = cap - size;
         if (chunk.length >= room) {
@@ -101,8 +151,8 @@ interface Identity {
   conflict?: string;
 }
 
-/** Release from `X-Release` or a JSON body's `release`; host from `X-Host` or `host`. */
-function identify(f: Fetched): Identity {
+/** Release from `X-Release` or a JSON body's `release`; host from the responder header, `X-Host` or `host`. */
+function identify(f: Fetched, responderHeader?: string): Identity {
   let json: Record<string, unknown> | undefined;
   if (!f.truncated) {
     try {
@@ -118,7 +168,7 @@ function identify(f: Fetched): Identity {
   const conflict = hRelease && bRelease && hRelease !== bRelease ? `X-Release says ${hRelease} but the body says ${bRelease}` : undefined;
   return {
     release: hRelease ?? bRelease,
-    host: header(f.headers, 'x-host') ?? field('host'),
+    host: (responderHeader ? header(f.headers, responderHeader.toLowerCase()) : undefined) ?? header(f.headers, 'x-host') ?? field('host'),
     bodyReason: field('reason'),
     conflict,
   };
@@ -135,7 +185,7 @@ async function run(url: URL, opts: RequestOptions, judge: (f: Fetched, id: Ident
   const ms = () => Math.round(performance.now() - t0);
   try {
     const f = await get(url, opts);
-    const id = identify(f);
+    const id = identify(f, opts.responderHeader);
     const reason = id.conflict ?? judge(f, id);
     return { ok: reason === '', status: f.status, release: id.release, host: id.host, reason, ms: ms(), ...(f.truncated ? { truncated: true } : {}) };
   } catch (err) {
