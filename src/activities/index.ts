@@ -11,6 +11,7 @@ import { withHeartbeat, resumedFrom } from './heartbeat';
 import { HostFailure, hostJobId, runJobOnHost } from './remote';
 import {
   isDeployProgress,
+  type DeployProgress,
   type DeployInput,
   type DeployReport,
   type DrainInput,
@@ -88,10 +89,11 @@ export function createActivities({ ssh, lb, http }: ActivityDeps) {
       assertSafeRelease(input.release);
       const ctx = Context.current();
       const done = new Set(resumedFrom(isDeployProgress)?.done ?? []);
-      const report = await withHeartbeat(
-        () => ({ done: [...done] }),
-        () =>
-          deployFleet({ ssh, lb, http }, input, { stopping: () => ctx.cancellationSignal.aborted, signal: ctx.cancellationSignal, done, jobKey: jobKeyOf(ctx) }),
+      const inFlight = new Set<string>();
+      const failed = new Set<string>();
+      const progress = (): DeployProgress => ({ done: [...done], inFlight: [...inFlight], failed: [...failed], cluster: input.cluster, total: input.hosts.length });
+      const report = await withHeartbeat(progress, () =>
+        deployFleet({ ssh, lb, http }, input, { stopping: () => ctx.cancellationSignal.aborted, signal: ctx.cancellationSignal, done, jobKey: jobKeyOf(ctx), inFlight, failed }),
       );
       if (ctx.cancellationSignal.aborted) throw new CancelledFailure('deploy stopped: the activity was cancelled');
       return report;

@@ -79,9 +79,20 @@ export interface DeployReport {
   firstFailure?: string;
 }
 
-/** What a deployHosts attempt heartbeats, and the next attempt resumes from. */
+/**
+ * What a deployHosts attempt heartbeats: `done` is what the next attempt resumes from; the rest is
+ * for people (`bluegreen status` reads it while the step runs). Attempts before these fields
+ * existed heartbeated `done` only, so readers treat them as optional.
+ */
 export interface DeployProgress {
   done: string[];
+  /** Hosts being installed or health-checked right now. */
+  inFlight?: string[];
+  /** Hosts that failed in this attempt. */
+  failed?: string[];
+  cluster?: string;
+  /** Hosts of the cluster. */
+  total?: number;
 }
 
 export function isDeployProgress(d: unknown): d is DeployProgress {
