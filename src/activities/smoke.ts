@@ -8,7 +8,7 @@
 // happened to reach. Progress is data (SmokeProgress) so a retried attempt resumes from it.
 import { describeValue } from './shell';
 import { eachBounded } from './fleet';
-import { keepAliveAgents, type CheckResult, type smokeTest } from './http-check';
+import type { CheckResult, HttpPort, SmokeSession } from '../ports/http';
 import { SMOKE_CONCURRENCY, smokePoolRounds, type SmokeCoverage, type SmokeInput, type SmokeProgress, type SmokeReport } from './types';
 
 export class SmokeFailure extends Error {
@@ -28,7 +28,12 @@ export function emptyProgress(): SmokeProgress {
   return { pool: [], covered: {}, direct: [] };
 }
 
-export async function runSmoke(check: typeof smokeTest, input: SmokeInput, control: SmokeControl): Promise<SmokeReport> {
+/** Connection reuse when the port offers it; otherwise (fakes) plain requests. */
+function sessionOf(http: HttpPort, maxConnections: number): SmokeSession {
+  return http.smokeSession?.(maxConnections) ?? { smokeTest: (b, t, o) => http.smokeTest(b, t, o), close: () => {} };
+}
+
+export async function runSmoke(http: HttpPort, input: SmokeInput, control: SmokeControl): Promise<SmokeReport> {
   const { tests, release, hosts } = input;
   const coverage = input.coverage ?? DEFAULT_COVERAGE;
   const { progress, signal } = control;
@@ -43,13 +48,13 @@ export async function runSmoke(check: typeof smokeTest, input: SmokeInput, contr
     if (!list.includes(test)) list.push(test);
   };
 
-  const agents = keepAliveAgents(SMOKE_CONCURRENCY);
+  const pool = sessionOf(http, SMOKE_CONCURRENCY);
   try {
     for (const [i, t] of tests.entries()) {
       const rounds = smokePoolRounds(hosts.length);
       const todo = Array.from({ length: Math.max(0, rounds - (progress.pool[i] ?? 0)) }, (_, k) => k);
       await eachBounded(todo, SMOKE_CONCURRENCY, stop, async () => {
-        const r = await check(input.standbyUrl, t, { release, timeoutMs: t.timeoutSeconds * 1000, agents, responderHeader: coverage.responderHeader, signal });
+        const r = await pool.smokeTest(input.standbyUrl, t, { release, timeoutMs: t.timeoutSeconds * 1000, responderHeader: coverage.responderHeader, signal });
         if (stop()) return;
         if (r.host && !members.has(r.host)) {
           failure ??= new SmokeFailure(`smoke test ${t.path} was answered by ${describeValue(r.host)}, which is not in the cluster under test (${hosts.join(', ')})`);
@@ -67,7 +72,7 @@ export async function runSmoke(check: typeof smokeTest, input: SmokeInput, contr
           cover(r.host, i);
         }
       });
-      if (failure && unnamed) throw await diagnosed(check, input, i, failure, signal);
+      if (failure && unnamed) throw await diagnosed(http, input, i, failure, signal);
       if (failure) throw failure;
       if (signal.aborted) throw signal.reason;
       if (coverage.mode === 'pool') {
@@ -88,12 +93,12 @@ export async function runSmoke(check: typeof smokeTest, input: SmokeInput, contr
       }
       // One connection per host, reused for its tests and closed after them: 500 hosts must not
       // mean 500 idle sockets.
-      const own = keepAliveAgents(1);
+      const own = sessionOf(http, 1);
       try {
         for (const [i, t] of tests.entries()) {
           if (stop()) return;
           if (coverage.mode !== 'direct' && progress.covered[host]?.includes(i)) continue;
-          const r: CheckResult = await check(base, t, { release, timeoutMs: t.timeoutSeconds * 1000, agents: own, responderHeader: coverage.responderHeader, signal });
+          const r: CheckResult = await own.smokeTest(base, t, { release, timeoutMs: t.timeoutSeconds * 1000, responderHeader: coverage.responderHeader, signal });
           if (stop()) return;
           if (!r.ok) {
             const why = coverage.mode === 'direct' ? '' : `; no response through the standby pool named ${host}`;
@@ -105,14 +110,14 @@ export async function runSmoke(check: typeof smokeTest, input: SmokeInput, contr
         }
         progress.direct.push(host);
       } finally {
-        own.destroy();
+        own.close();
       }
     });
     if (failure) throw failure;
     if (signal.aborted) throw signal.reason;
     return { passed, hostsSeen: [...seen].sort(), ...(directly.length > 0 ? { testedDirectly: directly } : {}) };
   } finally {
-    agents.destroy();
+    pool.close();
   }
 }
 
@@ -120,7 +125,7 @@ export async function runSmoke(check: typeof smokeTest, input: SmokeInput, contr
  * A failed response through the pool that names no server says nothing about which host is broken:
  * ask each host directly (its own URL) for that test, so the failure names the hosts that fail it.
  */
-async function diagnosed(check: typeof smokeTest, input: SmokeInput, i: number, failure: SmokeFailure, signal: AbortSignal): Promise<SmokeFailure> {
+async function diagnosed(http: HttpPort, input: SmokeInput, i: number, failure: SmokeFailure, signal: AbortSignal): Promise<SmokeFailure> {
   const t = input.tests[i];
   const c = input.coverage ?? DEFAULT_COVERAGE;
   const unnamed = `${failure.message} (the response did not name its server: no ${c.responderHeader} or X-Host header, no JSON "host")`;
@@ -130,7 +135,7 @@ async function diagnosed(check: typeof smokeTest, input: SmokeInput, i: number, 
   await eachBounded(input.hosts, SMOKE_CONCURRENCY, () => signal.aborted, async (host) => {
     const base = urls[host];
     if (base === undefined) return;
-    const r = await check(base, t, { release: input.release, timeoutMs: t.timeoutSeconds * 1000, responderHeader: c.responderHeader, signal });
+    const r = await http.smokeTest(base, t, { release: input.release, timeoutMs: t.timeoutSeconds * 1000, responderHeader: c.responderHeader, signal });
     if (!r.ok && !signal.aborted) failing.push(`${host} (${r.reason})`);
   });
   if (signal.aborted) return new SmokeFailure(unnamed);
