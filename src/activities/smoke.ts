@@ -61,8 +61,9 @@ export async function runSmoke(http: HttpPort, input: SmokeInput, control: Smoke
           return;
         }
         if (!r.ok) {
-          failure ??= new SmokeFailure(`smoke test GET ${t.path} through the standby pool failed${r.host ? ` on ${r.host}` : ''}: ${r.reason}`);
-          if (!r.host) unnamed = true;
+          if (failure) return;
+          failure = new SmokeFailure(`smoke test GET ${t.path} through the standby pool failed${r.host ? ` on ${r.host}` : ''}: ${r.reason}`);
+          unnamed = !r.host;
           return;
         }
         passed++;
