@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { haproxyFromConfig } from './adapters/haproxy/load-balancer';
-import { checkHealth, smokeTest } from './adapters/http/checks';
+import { checkHealth, smokeSession, smokeTest } from './adapters/http/checks';
 import { knownHostsFile, loadKnownHosts } from './adapters/ssh/known-hosts';
 import { createSshClient } from './adapters/ssh/client';
 import { webhooksFromEnv } from './adapters/http/webhooks';
@@ -49,7 +49,7 @@ export async function realDeps(secrets: WorkerSecrets): Promise<{ deps: Activity
   });
   return {
     // Webhook URLs are read from the environment (or the file it names) when a run notifies, not here.
-    deps: { ssh, lb: (config) => haproxyFromConfig(config), http: { checkHealth, smokeTest }, webhooks: webhooksFromEnv(process.env) },
+    deps: { ssh, lb: (config) => haproxyFromConfig(config), http: { checkHealth, smokeTest, smokeSession }, webhooks: webhooksFromEnv(process.env) },
     close: () => ssh.close(),
   };
 }
