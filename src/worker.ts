@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
 import { createActivities } from './activities';
-import { haproxyFromConfig } from './activities/haproxy';
+import { lbFromConfig } from './adapters/load-balancer';
 import { checkHealth, smokeTest } from './activities/http-check';
 import { knownHostsFile, loadKnownHosts } from './activities/known-hosts';
 import { createSshClient } from './activities/ssh';
@@ -36,7 +36,7 @@ export function secretsFromEnv(env = process.env): WorkerSecrets {
   return { sshKeyPath, knownHostsPath, sshKeyPassphrase };
 }
 
-/** The real dependencies: ssh2 with pinned host keys, HAProxy's Runtime API, HTTP checks. */
+/** The real dependencies: ssh2 with pinned host keys, the plan's LB (HAProxy's Runtime API, or nginx over SSH), HTTP checks. */
 export async function realDeps(secrets: WorkerSecrets): Promise<{ deps: ActivityDeps; close(): void }> {
   const knownHosts = await loadKnownHosts(secrets.knownHostsPath);
   // Lines the parser could not use would otherwise go unnoticed until a host is refused.
@@ -47,7 +47,7 @@ export async function realDeps(secrets: WorkerSecrets): Promise<{ deps: Activity
     knownHosts: knownHostsFile(secrets.knownHostsPath, knownHosts, (w) => console.warn(`worker: ${w}`)),
   });
   return {
-    deps: { ssh, lb: (config) => haproxyFromConfig(config), http: { checkHealth, smokeTest } },
+    deps: { ssh, lb: (config) => lbFromConfig(config, { ssh }), http: { checkHealth, smokeTest } },
     close: () => ssh.close(),
   };
 }

@@ -19,7 +19,7 @@ import {
 } from '../../src/lab';
 import type { LoadReport } from '../../src/lab';
 import { createActivities, type Activities } from '../../src/activities';
-import { haproxyFromConfig } from '../../src/activities/haproxy';
+import { lbFromConfig } from '../../src/adapters/load-balancer';
 import { checkHealth, smokeTest } from '../../src/activities/http-check';
 import { loadKnownHosts } from '../../src/activities/known-hosts';
 import { createSshClient } from '../../src/activities/ssh';
@@ -56,7 +56,7 @@ export async function activitiesWithSsh(t: TestLab, connectTimeoutMs: number): P
     keepaliveCountMax: 3,
   });
   return {
-    activities: createActivities({ ssh, lb: (c) => haproxyFromConfig(c), http: { checkHealth, smokeTest } }),
+    activities: createActivities({ ssh, lb: (c) => lbFromConfig(c, { ssh }), http: { checkHealth, smokeTest } }),
     close: () => ssh.close(),
   };
 }
