@@ -141,7 +141,7 @@ export function writeScript(r: WriteRequest): string {
     `if cmp -s "$f.bluegreen-tmp" "$f" && [ -f "$f.bluegreen-applied" ] && cmp -s "$f" "$f.bluegreen-applied"; then rm -f "$f.bluegreen-tmp"; echo 'BG-OUT unchanged'; exit 0; fi`,
     `master=$(head -c 32 "$pidf" 2>/dev/null | tr -dc 0-9)`,
     `if [ -z "$master" ] || ! ps -p "$master" >/dev/null 2>&1; then rm -f "$f.bluegreen-tmp"; echo "BG-OUT not-running $pidf names no running process"; exit 69; fi`,
-    `cp -p "$f" "$f.bluegreen-prev"`,
+    `cp "$f" "$f.bluegreen-prev"`,
     `mv -f "$f.bluegreen-tmp" "$f"`,
     'restore() { mv -f "$f.bluegreen-prev" "$f"; }',
     // nginx -t before every reload; on failure the previous file is back and nginx never reloads.
@@ -155,7 +155,7 @@ export function writeScript(r: WriteRequest): string {
           `  [ "$left" = 0 ] && break; i=$((i + 1)); [ "$i" -ge ${r.confirmSeconds * 10} ] && { echo 'BG-OUT unconfirmed'; exit 69; }; sleep 0.1; done`,
         ]
       : []),
-    `cp -p "$f" "$f.bluegreen-applied.tmp" && mv -f "$f.bluegreen-applied.tmp" "$f.bluegreen-applied"`,
+    `cp "$f" "$f.bluegreen-applied.tmp" && mv -f "$f.bluegreen-applied.tmp" "$f.bluegreen-applied"`,
     `rm -f "$f.bluegreen-prev"`,
     `echo 'BG-OUT ${r.reload ? 'reloaded' : 'written'}'`,
   ].join('\n');
