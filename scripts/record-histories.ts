@@ -1,4 +1,4 @@
-// Records the histories that test/replay replays. Run it once per workflow change that is meant to
+// Records the histories that test/integration/replay replays. Run it once per workflow change that is meant to
 // break compatibility on purpose (and only then): `npx tsx scripts/record-histories.ts`.
 // Each scenario runs the real workflow on a throwaway dev server against the in-memory fleet.
 import fs from 'node:fs';
@@ -14,7 +14,7 @@ import { blueGreenDeployment } from '../src/workflows';
 import { abortSignal, approveSignal, approveUpdate, pauseSignal, resumeSignal, statusQuery } from '../src/workflows/messages';
 import { FakeFleet } from '../test/support/fake-fleet';
 
-const outDir = fileURLToPath(new URL('../test/replay/histories/', import.meta.url));
+const outDir = fileURLToPath(new URL('../test/integration/replay/histories/', import.meta.url));
 const HOSTS = ['green-1', 'green-2', 'blue-1', 'blue-2'];
 
 /** A scenario returns the workflow id, or the runs to record by name (a run that continued as new). */

@@ -6,9 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { lbFromConfig } from './adapters/load-balancer';
-import { checkHealth, smokeTest } from './activities/http-check';
-import { knownHostsFile, loadKnownHosts } from './activities/known-hosts';
-import { createSshClient } from './activities/ssh';
+import { checkHealth, smokeTest } from './adapters/http/checks';
+import { knownHostsFile, loadKnownHosts } from './adapters/ssh/known-hosts';
+import { createSshClient } from './adapters/ssh/client';
 import type { ActivityDeps } from './activities/deps';
 import { connectionOptions, temporalSettings } from './config';
 

@@ -1,15 +1,8 @@
 // Inputs and outputs of the activities: the contract between the workflow and the worker.
 // Only data that is safe in history goes here: never keys, passwords or tokens.
 import type { Plan } from '../plan/schema';
-
-export type LbConfig = Plan['loadBalancer'];
-export type PoolName = 'live' | 'standby';
-
-export interface SshTarget {
-  host: string;
-  port: number;
-  user: string;
-}
+import type { LbConfig, PoolName } from '../ports/lb';
+import type { SshTarget } from '../ports/ssh';
 
 export interface HostRef {
   /** Name in the LB and in the plan. */
@@ -17,16 +10,6 @@ export interface HostRef {
   cluster: string;
   ssh: SshTarget;
   healthUrl: string;
-}
-
-export interface LbServerView {
-  server: string;
-  pool: PoolName;
-  /** Administrative state we set: ready, drain or maint. */
-  admin: 'ready' | 'drain' | 'maint';
-  /** What the LB's health checks say: UP, DOWN, MAINT, DRAIN, NOLB, ... */
-  status: string;
-  sessions: number;
 }
 
 export interface InspectInput {

@@ -1,14 +1,13 @@
 // One adapter per `loadBalancer.type`: the worker (and the tools that read an LB) build the port
 // here, so a third kind is one more case and one more adapter folder.
-import type { LbConfig } from '../activities/types';
-import type { SshDep } from '../activities/deps';
-import type { LoadBalancer } from '../activities/lb';
-import { haproxyFromConfig } from '../activities/haproxy';
+import type { LbConfig, LoadBalancer } from '../ports/lb';
+import type { SshPort } from '../ports/ssh';
+import { haproxyFromConfig } from './haproxy/load-balancer';
 import { nginxFromConfig } from './nginx/nginx';
 
 export interface LbAdapterDeps {
   /** The worker's SSH client: LBs reached over SSH use the same key and known_hosts as the hosts. */
-  ssh: SshDep;
+  ssh: SshPort;
 }
 
 export function lbFromConfig(config: LbConfig, deps: LbAdapterDeps): LoadBalancer {

@@ -6,7 +6,7 @@ import { isAlive, procState, readPidFile } from './procs';
 import { labOf, readState } from './state';
 import { lookupUser } from './deploy-user';
 
-export interface HostStatus {
+export interface LabHostStatus {
   name: string;
   cluster: string;
   sshPort: number;
@@ -42,7 +42,7 @@ export interface LabStatus {
   haproxy: { pid: number | null; running: boolean; socketReachable: boolean };
   /** With --lb nginx: nginx's master and the LB host's sshd. */
   nginx?: { pid: number | null; running: boolean; sshPort: number; sshd: { pid: number | null; running: boolean } };
-  hosts: HostStatus[];
+  hosts: LabHostStatus[];
 }
 
 export async function labStatus(dir = defaultLabDir()): Promise<LabStatus> {
@@ -50,7 +50,7 @@ export async function labStatus(dir = defaultLabDir()): Promise<LabStatus> {
   const p = labPaths(dir);
   const state = readState(dir);
   const lab = state ? labOf(dir, state) : undefined;
-  const hosts: HostStatus[] = (lab?.hosts ?? []).map((h) => {
+  const hosts: LabHostStatus[] = (lab?.hosts ?? []).map((h) => {
     const hp = hostPaths(h.root);
     const sshdPid = state?.sshdPids[h.name];
     const appPid = readPidFile(hp.appPid);

@@ -1,8 +1,10 @@
 // The run's state as the `status` query shows it. Plain data, mutated only by the workflow.
 import type { Plan } from '../plan/schema';
+import type { PoolName } from '../ports/lb';
 
 export type StepName = 'preflight' | 'survey' | 'standby' | 'deploy' | 'verify' | 'live' | 'migrate' | 'rollback' | 'done';
-export type Pool = 'live' | 'standby' | 'none';
+/** The pool a host serves from, as the run last saw it; none: out of both. */
+export type HostPool = PoolName | 'none';
 export type Outcome = 'succeeded' | 'rolled-back' | 'failed';
 
 export type HostPhase =
@@ -21,7 +23,7 @@ export type HostPhase =
 export interface HostStatus {
   name: string;
   cluster: string;
-  pool: Pool;
+  pool: HostPool;
   release: string | null;
   phase: HostPhase;
   lastError?: string;
@@ -153,7 +155,7 @@ export interface DeploymentResult {
     cluster: string;
     host: string;
     release: string | null;
-    pool: Pool;
+    pool: HostPool;
     phase: HostPhase;
     lastError?: string;
     reportedRelease?: string;

@@ -1,7 +1,7 @@
 // The LoadBalancer port over nginx: one upstream file per pool on the LB host, edited over SSH
 // (same pooled client, same pinned host keys as the app hosts) and applied with `nginx -t` and a
 // graceful reload. DESIGN.md ("The load balancer") says why it is built this way.
-import type { SshDep } from '../../activities/deps';
+import type { SshPort } from '../../ports/ssh';
 import {
   assertSafeName,
   LbCommandError,
@@ -9,11 +9,12 @@ import {
   LbUnavailableError,
   type AdminState,
   type LoadBalancer,
-  type Pool,
+  type PoolName as Pool,
   type ServerState,
-} from '../../activities/lb';
+} from '../../ports/lb';
 import { renderCommand } from '../../activities/shell';
-import { SshConnectError, SshTimeoutError, targetName, type SshTarget } from '../../activities/ssh-errors';
+import { SshConnectError, SshTimeoutError, targetName } from '../ssh/errors';
+import type { SshTarget } from '../../ports/ssh';
 import { httpProbe, type Probe } from './probe';
 import { parseReadReply, parseWriteReply, readScript, RemoteReplyError, writeScript, type ReadReply } from './remote';
 import { effectOf, parseUpstreamFile, renderUpstreamFile, UpstreamFileError, withStates, type ServerLine, type UpstreamLine } from './upstream-file';
@@ -47,7 +48,7 @@ export class NginxLoadBalancer implements LoadBalancer {
 
   constructor(
     private readonly config: NginxConfig,
-    private readonly ssh: SshDep,
+    private readonly ssh: SshPort,
     private readonly options: NginxOptions = {},
   ) {
     for (const [name, address] of Object.entries(config.servers)) {
@@ -207,7 +208,7 @@ export class NginxLoadBalancer implements LoadBalancer {
   }
 }
 
-export function nginxFromConfig(config: NginxConfig, ssh: SshDep, options?: NginxOptions): NginxLoadBalancer {
+export function nginxFromConfig(config: NginxConfig, ssh: SshPort, options?: NginxOptions): NginxLoadBalancer {
   return new NginxLoadBalancer(
     {
       ssh: { host: config.ssh.host, port: config.ssh.port, user: config.ssh.user },

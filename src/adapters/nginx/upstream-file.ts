@@ -8,7 +8,7 @@
 // nginx has no names for upstream servers; the marker keeps the name (and drain vs maint, which
 // nginx cannot tell apart) in the file, and `down` keeps the server visible while out of the pool.
 import { LB_NAME_PATTERN, UPSTREAM_ADDRESS_PATTERN } from '../../plan/schema';
-import type { AdminState } from '../../activities/lb';
+import type { AdminState } from '../../ports/lb';
 
 export interface ServerLine {
   kind: 'server';
