@@ -13,6 +13,7 @@ import {
   type ServerState,
 } from '../../ports/lb';
 import { renderCommand } from '../../activities/shell';
+import { UPSTREAM_ADDRESS_PATTERN } from '../../plan/schema';
 import { SshConnectError, SshTimeoutError, targetName } from '../ssh/errors';
 import type { SshTarget } from '../../ports/ssh';
 import { httpProbe, type Probe } from './probe';
@@ -54,7 +55,7 @@ export class NginxLoadBalancer implements LoadBalancer {
     for (const [name, address] of Object.entries(config.servers)) {
       assertSafeName('server', name);
       // The schema checked the address; checked again because it goes into a file nginx reads.
-      if (!/^[A-Za-z0-9.:[\]-]{1,300}$/.test(address)) throw new LbCommandError(`address of ${name}`, `unsafe upstream address ${JSON.stringify(address.slice(0, 80))}`);
+      if (!UPSTREAM_ADDRESS_PATTERN.test(address)) throw new LbCommandError(`address of ${name}`, `unsafe upstream address ${JSON.stringify(address.slice(0, 80))}`);
     }
     this.files = { live: config.liveUpstreamFile, standby: config.standbyUpstreamFile };
     this.description = `nginx on ${targetName(config.ssh)}`;

@@ -91,14 +91,18 @@ describe('nginx adapter on a real nginx over SSH', () => {
   });
 
   it('a drained server keeps its in-flight requests: the drain waits for the old workers, and no request fails', async () => {
-    // A slow request on every live server, so one of them is on green-1 whatever the round robin does.
-    const slow = Promise.all(Array.from({ length: 4 }, () => request(`${lab.liveUrl}/slow?ms=1500`)));
+    // A slow request on every live server, so one of them is on green-1 whatever the round robin
+    // does; 3 s, so that they are still in flight when the drain first looks, on a busy machine too.
+    let slowDoneAt = 0;
+    const slow = Promise.all(Array.from({ length: 4 }, () => request(`${lab.liveUrl}/slow?ms=3000`))).then((r) => ((slowDoneAt = Date.now()), r));
     await new Promise((r) => setTimeout(r, 200));
     const seen: number[] = [];
-    const t0 = Date.now();
     const done = await drainAndWait(lb, ['green-1', 'green-2'], { deadlineMs: 10_000, pollMs: 100, onProgress: (x) => seen.push(x.sessions['green-1']!) });
-    expect(Date.now() - t0).toBeGreaterThan(900);
+    const drainedAt = Date.now();
     expect(seen[0]).toBeGreaterThan(0);
+    // Drained only once the old worker had sent those answers (poll and SSH add a little after).
+    expect(slowDoneAt).toBeGreaterThan(0);
+    expect(drainedAt).toBeGreaterThanOrEqual(slowDoneAt - 50);
     expect(done.sessions).toEqual({ 'green-1': 0, 'green-2': 0 });
     expect((await slow).map((r) => r.status)).toEqual([200, 200, 200, 200]);
     // Users are served by blue only from now on.
