@@ -4,11 +4,20 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { effectOf, initialUpstreamFile, parseUpstreamFile, renderUpstreamFile, withStates } from '../../../../src/adapters/nginx/upstream-file';
 import { parseReadReply, parseWriteReply, writeScript } from '../../../../src/adapters/nginx/remote';
+import { loadPlan } from '../../../../src/plan/load';
 
 const servers = { 'web-1': '10.0.0.1:8080', 'web-2': '[fe80::1]:8080' };
+
+describe('the README-style nginx plan', () => {
+  it('validates, with the defaults filled in', async () => {
+    const plan = await loadPlan(fileURLToPath(new URL('../../../support/plans/good/nginx.yaml', import.meta.url)));
+    expect(plan.loadBalancer).toMatchObject({ type: 'nginx', pidFile: '/run/nginx.pid', healthPath: '/health', reloadCommand: 'sudo nginx -s reload' });
+  });
+});
 
 describe('upstream file', () => {
   it('renders, parses back, and changes only the servers asked', () => {
