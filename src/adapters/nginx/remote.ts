@@ -32,7 +32,8 @@ export class RemoteReplyError extends Error {
   }
 }
 
-// Lines of a file are printed with a leading "|", so no content can pass for a marker line.
+// Lines of a file are printed with a leading "|" (by awk, which also ends a last line that lacks
+// its newline), so no content can pass for a marker line.
 const PS = "ps -e -o pid= -o ppid= -o args=";
 
 export function readScript(file: string, pidFile: string): string {
@@ -41,8 +42,8 @@ export function readScript(file: string, pidFile: string): string {
     'set -u',
     `f=${f}`,
     `if [ ! -f "$f" ]; then echo 'BG-MISSING'; exit 0; fi`,
-    `echo 'BG-FILE'; sed 's/^/|/' "$f"; echo 'BG-END'`,
-    `if [ -f "$f.bluegreen-applied" ]; then echo 'BG-APPLIED'; sed 's/^/|/' "$f.bluegreen-applied"; echo 'BG-END'; fi`,
+    `echo 'BG-FILE'; awk '{ print "|" $0 }' "$f"; echo 'BG-END'`,
+    `if [ -f "$f.bluegreen-applied" ]; then echo 'BG-APPLIED'; awk '{ print "|" $0 }' "$f.bluegreen-applied"; echo 'BG-END'; fi`,
     `echo "BG-PID $(head -c 32 ${shellQuote(pidFile)} 2>/dev/null | tr -dc 0-9)"`,
     `echo 'BG-PS'; ${PS}; echo 'BG-END'`,
   ].join('\n');
@@ -134,7 +135,8 @@ export function writeScript(r: WriteRequest): string {
     `flock -w 20 9 || { echo 'BG-OUT lock-busy'; exit 75; }`,
     `[ -f "$f" ] || { echo 'BG-OUT missing'; exit 66; }`,
     `${printfLines(r.expected)} > "$f.bluegreen-expect"`,
-    `if ! cmp -s "$f.bluegreen-expect" "$f"; then rm -f "$f.bluegreen-expect"; echo 'BG-OUT changed-meanwhile'; exit 75; fi`,
+    // Through awk, as the read printed it (every line ends in a newline, the last one too).
+    `if ! awk 1 "$f" | cmp -s "$f.bluegreen-expect" -; then rm -f "$f.bluegreen-expect"; echo 'BG-OUT changed-meanwhile'; exit 75; fi`,
     `rm -f "$f.bluegreen-expect"`,
     `${printfLines(r.content)} > "$f.bluegreen-tmp"`,
     // Already written and applied (a retry after success): nothing to do, no reload.

@@ -96,6 +96,10 @@ describe('the change script in a real shell', () => {
       expect(fs.readFileSync(file, 'utf8')).toBe(after);
       expect(fs.readFileSync(`${file}.bluegreen-applied`, 'utf8')).toBe(after);
       expect(fs.existsSync(path.join(dir, 'pwned'))).toBe(false);
+      // A file without its final newline reads as one with it: the change still applies.
+      fs.writeFileSync(file, before.slice(0, -1));
+      expect(sh().trim().split('\n').at(-1)).toBe('BG-OUT written');
+      expect(fs.readFileSync(file, 'utf8')).toBe(after);
       // The file changed since it was read: refused, left alone.
       const stale = sh().trim();
       expect(stale).toBe('BG-OUT changed-meanwhile');
