@@ -24,7 +24,7 @@ import type { LoadReport } from '../../src/lab';
 import { readState as readLabState } from '../../src/lab/state';
 import { createActivities, type Activities } from '../../src/activities';
 import { lbFromConfig } from '../../src/adapters/load-balancer';
-import { checkHealth, smokeTest } from '../../src/adapters/http/checks';
+import { checkHealth, smokeSession, smokeTest } from '../../src/adapters/http/checks';
 import { loadKnownHosts } from '../../src/adapters/ssh/known-hosts';
 import { createSshClient } from '../../src/adapters/ssh/client';
 import type { PlanInput } from '../../src/plan/schema';
@@ -60,7 +60,7 @@ export async function activitiesWithSsh(t: TestLab, connectTimeoutMs: number): P
     keepaliveCountMax: 3,
   });
   return {
-    activities: createActivities({ ssh, lb: (c) => lbFromConfig(c, { ssh }), http: { checkHealth, smokeTest } }),
+    activities: createActivities({ ssh, lb: (c) => lbFromConfig(c, { ssh }), http: { checkHealth, smokeTest, smokeSession } }),
     close: () => ssh.close(),
   };
 }
