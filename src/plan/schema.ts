@@ -85,6 +85,32 @@ const smokeTest = z
     message: 'at least one expectation in a smoke test (expectStatus, expectBodyContains or expectRelease: true)',
   });
 
+/**
+ * Samples a bake may take: each costs a timer and an activity (about 8 history events), so a window
+ * of 200 samples stays near 1,600 events per cluster, far below Temporal's 51,200.
+ */
+export const MAX_BAKE_SAMPLES = 200;
+
+// After a cluster goes live, its servers are watched through the LB's own per-server counters
+// (workflows/bake-rules.ts); a breach rolls the run back.
+const bake = z
+  .strictObject({
+    seconds: seconds(24 * 3600),
+    // Whole seconds: HAProxy's counters move per request, and each sample is a few history events.
+    sampleSeconds: seconds(600).optional(),
+    thresholds: z.strictObject({
+      max5xxRatio: z
+        .number()
+        .min(0, { message: 'a ratio from 0 to below 1 (0.01 is 1%)' })
+        .lt(1, { message: 'a ratio from 0 to below 1 (0.01 is 1%; 1 would never breach)' }),
+      minRequests: z.number().int({ message: 'a whole number of responses' }).min(1, { message: 'at least 1 response' }).max(1_000_000_000),
+      maxResponseMs: z.number().int({ message: 'whole milliseconds' }).min(1, { message: 'at least 1 ms' }).max(600_000).optional(),
+      anyServerDown: z.boolean().default(true),
+    }),
+  })
+  // One sample a second for short windows, at most 60 samples for long ones, unless the plan says.
+  .transform((b) => ({ ...b, sampleSeconds: b.sampleSeconds ?? Math.max(1, Math.ceil(b.seconds / 60)) }));
+
 const planShape = z.strictObject({
   environment: z.string().regex(NAME_PATTERN, { message: 'an environment name: lowercase letters, digits and "-", up to 40' }),
   release,
@@ -122,6 +148,7 @@ const planShape = z.strictObject({
     .default({ promote: disabledGate, migrate: disabledGate }),
   parallelism: z.number().int().min(1, { message: 'at least 1' }).max(64, { message: 'at most 64' }).default(2),
   drain: z.strictObject({ deadlineSeconds: seconds(3600).default(120) }).default({ deadlineSeconds: 120 }),
+  bake: bake.optional(),
 });
 
 export const planSchema = planShape.superRefine((plan, ctx) => crossCheck(plan, ctx));
@@ -138,6 +165,7 @@ export type PlanInput = z.input<typeof planSchema>;
 export type Host = Plan['clusters'][string]['hosts'][number];
 export type SmokeTest = Plan['smoke'][number];
 export type GateConfig = Plan['gates']['promote'];
+export type BakeConfig = NonNullable<Plan['bake']>;
 
 type RawPlan = z.output<typeof planShape>;
 
@@ -177,6 +205,16 @@ function crossCheck(plan: RawPlan, ctx: z.RefinementCtx, allow: { sameRelease?: 
   if (elsewhere) {
     // An operator who sets health.path expects it to be what is checked; it never was: refuse the mismatch.
     issue(['health', 'path'], `the path of every host's healthUrl, or no health.path (each host is checked at its healthUrl; ${elsewhere.name}'s is ${elsewhere.healthUrl})`);
+  }
+  if (plan.bake) {
+    const b = plan.bake;
+    // Only HAProxy counts responses per server (show stat); another LB kind has nothing to bake on.
+    const type: string = plan.loadBalancer.type;
+    if (type !== 'haproxy')
+      issue(['bake'], `no bake with loadBalancer.type "${type}": the bake reads HAProxy's per-server counters, which this load balancer does not offer`);
+    if (b.sampleSeconds > b.seconds) issue(['bake', 'sampleSeconds'], `at most bake.seconds (${b.seconds})`);
+    else if (Math.ceil(b.seconds / b.sampleSeconds) > MAX_BAKE_SAMPLES)
+      issue(['bake', 'sampleSeconds'], `at least ${Math.ceil(b.seconds / MAX_BAKE_SAMPLES)} for a ${b.seconds} s bake (at most ${MAX_BAKE_SAMPLES} samples per window keep the run's history bounded)`);
   }
   if (plan.migration && !names.has(plan.migration.host))
     issue(['migration', 'host'], `the name of a host in the plan; "${plan.migration.host}" is not one`);

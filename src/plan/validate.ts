@@ -116,11 +116,17 @@ interface SchemaDef {
   element?: { _zod: { def: SchemaDef } };
   valueType?: { _zod: { def: SchemaDef } };
   options?: { _zod: { def: SchemaDef } }[];
+  /** A transform's input schema (a pipe's `in`). */
+  in?: { _zod: { def: SchemaDef } };
 }
 
 function knownFieldsAt(path: readonly PathKey[]): string[] {
   const unwrap = (d: SchemaDef | undefined): SchemaDef | undefined => {
-    while (d && (d.type === 'default' || d.type === 'optional' || d.type === 'nullable') && d.innerType) d = d.innerType._zod.def;
+    for (;;) {
+      if (d && (d.type === 'default' || d.type === 'optional' || d.type === 'nullable') && d.innerType) d = d.innerType._zod.def;
+      else if (d?.type === 'pipe' && d.in) d = d.in._zod.def;
+      else break;
+    }
     return d;
   };
   let defs: SchemaDef[] = [(planSchema as unknown as { _zod: { def: SchemaDef } })._zod.def];
