@@ -126,6 +126,32 @@ export interface MigrateInput {
   release: string;
 }
 
+/**
+ * One server's cumulative counters in one pool, as the LB counts them (HAProxy `show stat`): they
+ * only grow, except when the LB restarts or reloads and they start again from 0.
+ */
+export interface ServerCounters {
+  server: string;
+  /** UP, DOWN, MAINT, NOLB, DRAIN, or a transitional text such as "UP 1/2". */
+  status: string;
+  /** The last health check's result, e.g. L7OK, L7STS, L4CON ("" when checks are off). */
+  checkStatus: string;
+  /** HTTP responses of every class (hrsp_1xx .. hrsp_5xx and hrsp_other). */
+  responses: number;
+  /** HTTP responses with a 5xx code (hrsp_5xx). */
+  r5xx: number;
+  /** Connection and response errors (econ + eresp): requests that got no answer from the server. */
+  errors: number;
+  /** Average response time in ms over the server's last 1024 requests (HAProxy's rtime); not a delta. */
+  rtimeMs: number;
+}
+
+export interface CountersInput {
+  lb: LbConfig;
+  pool: PoolName;
+  servers: string[];
+}
+
 /** Error types a retry cannot fix; the workflow lists them as non-retryable. */
 export const NON_RETRYABLE_ERRORS = [
   'HostKeyError',
@@ -142,4 +168,5 @@ export const NON_RETRYABLE_ERRORS = [
   'CommandFailed',
   'DrainTimeoutError',
   'NotUpError',
+  'CountersUnsupported',
 ] as const;
