@@ -4,7 +4,7 @@
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { ActivityDeps } from './deps';
 import { assertSafeRelease, renderCommand, describeValue } from './shell';
-import { drainAndWait, ensureState, waitUntilUp } from './lb';
+import { UnknownServerError, drainAndWait, ensureState, waitUntilUp } from './lb';
 import { deployFleet, eachBounded, inspectFleet } from './fleet';
 import { withHeartbeat, resumedFrom } from './heartbeat';
 import { HostFailure, hostJobId, runJobOnHost } from './remote';
@@ -22,6 +22,8 @@ import {
   type SmokeReport,
   type WaitUpInput,
   type LbConfig,
+  type CountersInput,
+  type ServerCounters,
 } from './types';
 
 /** Smoke requests in flight at once through the standby pool. */
@@ -33,6 +35,22 @@ export function createActivities({ ssh, lb, http }: ActivityDeps) {
       const balancer = lb(config);
       const [live, standby] = await Promise.all([balancer.readServers('live'), balancer.readServers('standby')]);
       return [...live, ...standby].map((s) => ({ server: s.server, pool: s.pool, admin: s.admin, status: s.status, sessions: s.sessions }));
+    },
+
+    /**
+     * The bake's reading: cumulative response counters of `servers` in one pool. Read-only and quick;
+     * a retry (or another worker) simply reads again, and the workflow keeps the window's start.
+     */
+    async readCounters({ lb: config, pool, servers }: CountersInput): Promise<ServerCounters[]> {
+      const balancer = lb(config);
+      if (!balancer.readCounters) {
+        throw ApplicationFailure.nonRetryable(`${balancer.description} does not count responses per server: a bake needs HAProxy`, 'CountersUnsupported');
+      }
+      const all = await balancer.readCounters(pool);
+      const byName = new Map(all.map((c) => [c.server, c]));
+      const missing = servers.filter((s) => !byName.has(s));
+      if (missing.length) throw new UnknownServerError(pool, missing, [...byName.keys()]);
+      return servers.map((s) => byName.get(s)!);
     },
 
     /** Preflight's reads: every host's release (SSH) and health (HTTP), many hosts at once. */

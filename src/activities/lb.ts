@@ -4,6 +4,7 @@
 
 import { LB_NAME_PATTERN } from '../plan/schema';
 import { sleep } from './sleep';
+import type { ServerCounters } from './types';
 
 export type Pool = 'live' | 'standby';
 export type AdminState = 'ready' | 'drain' | 'maint';
@@ -27,6 +28,11 @@ export interface LoadBalancer {
   setState(pool: Pool, server: string, state: AdminState): Promise<void>;
   /** Proves the LB answers and both pools exist. */
   ping(): Promise<void>;
+  /**
+   * Optional: each server's cumulative response counters in `pool` (the bake reads them). An LB
+   * that does not count responses per server leaves it out, and a plan with a bake is refused.
+   */
+  readCounters?(pool: Pool): Promise<ServerCounters[]>;
 }
 
 // Error names double as Temporal failure types (an activity's thrown Error keeps its name).

@@ -56,6 +56,8 @@ export function activityOptions(plan: Plan): Record<Name, ActivityOptions> {
   const smokeSeconds = plan.smoke.reduce((sum, t) => sum + Math.ceil((2 * largest) / 8) * t.timeoutSeconds, 0);
   return {
     readLoadBalancer: quick,
+    // A bake's sample: one show stat; a missed sample is retried quickly, the next timer waits anyway.
+    readCounters: { ...quick, startToCloseTimeout: '20 seconds' },
     inspectHosts: resumable(3 * 60 * Math.ceil((2 * largest) / 64) + 60),
     drainFromLive: lbWait(plan.drain.deadlineSeconds),
     enterPool: lbWait(plan.health.timeoutSeconds),
