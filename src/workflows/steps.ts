@@ -251,6 +251,13 @@ export async function live(ctx: StepContext, cluster: string): Promise<void> {
   clusterOf(ctx.status, cluster).phase = 'live';
 }
 
+/**
+ * Step 4b, with plan.bake only: once the cluster is live, watch its servers' own counters in the live
+ * pool for bake.seconds; a breach fails the run, which rolls back. The window opens (openBakeWindow)
+ * just before step 4 puts the cluster back into the live pool. In bake.ts.
+ */
+export { bake, openBakeWindow } from './bake';
+
 /** Step 6: the database migration, once every cluster runs the new release. */
 export async function migrate(ctx: StepContext): Promise<void> {
   const { plan, call } = ctx;

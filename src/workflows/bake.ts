@@ -1,0 +1,114 @@
+// The bake (plan.bake): after a cluster goes live, watch its servers in the live pool through the
+// LB's own per-server counters, and fail the run (which then rolls back) on a breach. The window's
+// start is an activity result, so it is in the history: a worker that dies mid-bake loses nothing,
+// the next one replays to the same window and reads the counters again. Each sample is a timer and
+// one short activity (a few events); the plan bounds the samples per window (MAX_BAKE_SAMPLES).
+import { ApplicationFailure, setCurrentDetails, sleep } from '@temporalio/workflow';
+import type { BakeConfig } from '../plan/schema';
+import { advance, judge, openWindow, percent, type ServerFigures, type ServerWindow } from './bake-rules';
+import { hostRefs } from './preflight-rules';
+import { clusterOf, type BakeRecord } from './state';
+import type { StepContext } from './steps';
+
+export interface BakeWindow {
+  record: BakeRecord;
+  windows: ServerWindow[];
+}
+
+function configOf(ctx: StepContext): BakeConfig {
+  if (!ctx.plan.bake) throw new Error('no bake in the plan');
+  return ctx.plan.bake;
+}
+
+async function read(ctx: StepContext, cluster: string, what: string) {
+  const servers = hostRefs(ctx.plan, cluster).map((h) => h.name);
+  return ctx.call('readCounters', `Bake: ${what} of ${cluster} (${servers.length} servers) in the live pool`, {
+    lb: ctx.plan.loadBalancer,
+    pool: 'live',
+    servers,
+  });
+}
+
+/**
+ * Opens the window just before the cluster enters the live pool, so that every request it serves
+ * counts, from the first one.
+ */
+export async function openBakeWindow(ctx: StepContext, cluster: string): Promise<BakeWindow> {
+  const cfg = configOf(ctx);
+  const start = await read(ctx, cluster, 'read the counters that open the window');
+  const windows = openWindow(start);
+  const record: BakeRecord = {
+    cluster,
+    seconds: cfg.seconds,
+    sampleSeconds: cfg.sampleSeconds,
+    thresholds: cfg.thresholds,
+    startedAt: new Date().toISOString(),
+    samples: 0,
+    outcome: 'running',
+    servers: advance(windows, start),
+  };
+  ctx.status.bakes = [...(ctx.status.bakes ?? []), record];
+  return { record, windows };
+}
+
+/** The bake step: samples until the window ends or a threshold breaks (BakeFailed). */
+export async function bake(ctx: StepContext, cluster: string, { record, windows }: BakeWindow): Promise<void> {
+  const cfg = configOf(ctx);
+  clusterOf(ctx.status, cluster).phase = 'baking';
+  const watchFrom = Date.now();
+  record.watchFrom = new Date(watchFrom).toISOString();
+  const end = watchFrom + cfg.seconds * 1000;
+  const opened = Date.parse(record.startedAt);
+  show(ctx, record);
+  try {
+    // An abort cancels the wait or the reading in flight and surfaces as AbortRequested (rollback).
+    await ctx.control.interruptible(async () => {
+      while (Date.now() < end) {
+        await sleep(Math.min(cfg.sampleSeconds * 1000, end - Date.now()));
+        const reading = await read(ctx, cluster, `sample ${record.samples + 1}`);
+        record.servers = advance(windows, reading);
+        record.samples++;
+        record.lastSampleAt = new Date().toISOString();
+        const verdict = judge(cluster, record.servers, cfg.thresholds, (Date.now() - opened) / 1000);
+        record.note = verdict.note;
+        if (verdict.breach) {
+          record.outcome = 'breached';
+          record.reason = verdict.breach;
+          show(ctx, record);
+          throw ApplicationFailure.nonRetryable(verdict.breach, 'BakeFailed', { cluster, samples: record.samples });
+        }
+        show(ctx, record);
+      }
+    });
+  } catch (err) {
+    if (record.outcome === 'running') {
+      record.outcome = 'stopped';
+      record.reason = err instanceof Error ? err.message : String(err);
+    }
+    throw err;
+  }
+  record.outcome = 'passed';
+  clusterOf(ctx.status, cluster).phase = 'live';
+  show(ctx, record);
+}
+
+/** The figures that matter most: the server with the highest 5xx ratio (then the most responses). */
+export function worstServer(servers: ServerFigures[]): ServerFigures | undefined {
+  return [...servers].sort((a, b) => b.ratio5xx - a.ratio5xx || b.responses - a.responses)[0];
+}
+
+/** One line for people: window, samples, the worst server's figures and the limit. */
+export function describeBake(b: BakeRecord, now: number): string {
+  const from = Date.parse(b.watchFrom ?? b.startedAt);
+  const elapsed = Math.min(b.seconds, Math.max(0, Math.round((now - from) / 1000)));
+  const w = worstServer(b.servers);
+  const total = b.servers.reduce((n, s) => n + s.responses, 0);
+  const figures = w ? `${total} responses; worst ${w.server}: 5xx ${percent(w.ratio5xx)} of ${w.responses}, rtime ${w.rtimeMs} ms, ${w.status}` : 'no reading yet';
+  const limit = `limit 5xx ${percent(b.thresholds.max5xxRatio)} once ${b.thresholds.minRequests} responses${b.thresholds.maxResponseMs ? `, rtime ${b.thresholds.maxResponseMs} ms` : ''}`;
+  const head = b.outcome === 'running' ? `${elapsed} of ${b.seconds} s` : b.outcome;
+  return `${head}, ${b.samples} sample${b.samples === 1 ? '' : 's'}; ${figures} (${limit})${b.reason && b.outcome !== 'passed' ? `: ${b.reason}` : ''}`;
+}
+
+function show(ctx: StepContext, b: BakeRecord): void {
+  setCurrentDetails(`Step **bake** of cluster **${b.cluster}** (${ctx.plan.release}): ${describeBake(b, Date.now())}`);
+}
