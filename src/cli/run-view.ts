@@ -90,6 +90,7 @@ function fromResult(r: DeploymentResult): DeploymentStatus {
     })),
     decisions: r.decisions,
     steps: r.steps.map((s) => ({ step: s.step, cluster: s.cluster, startedAt: '', ms: s.ms })),
+    ...(r.bakes ? { bakes: r.bakes } : {}),
   };
 }
 

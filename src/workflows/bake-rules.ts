@@ -4,6 +4,7 @@
 // reset is carried, so a reset never yields a negative or shrunken figure.
 import type { ServerCounters } from '../activities/types';
 import type { BakeConfig } from '../plan/schema';
+import type { BakeRecord } from './state';
 
 /** The counters that only grow (between resets). */
 export interface Cumulative {
@@ -115,4 +116,21 @@ export function judge(cluster: string, figures: ServerFigures[], t: BakeConfig['
   if (total.responses < t.minRequests)
     return { note: `${total.responses} responses so far, fewer than minRequests (${t.minRequests}): the 5xx ratio${t.maxResponseMs ? ' and response time are' : ' is'} not judged yet` };
   return {};
+}
+
+/** The figures that matter most: the server with the highest 5xx ratio (then the most responses). */
+export function worstServer(servers: ServerFigures[]): ServerFigures | undefined {
+  return [...servers].sort((a, b) => b.ratio5xx - a.ratio5xx || b.responses - a.responses)[0];
+}
+
+/** One line for people: window, samples, the worst server's figures and the limit. */
+export function describeBake(b: BakeRecord, now: number): string {
+  const from = Date.parse(b.watchFrom ?? b.startedAt);
+  const elapsed = Math.min(b.seconds, Math.max(0, Math.round((now - from) / 1000)));
+  const w = worstServer(b.servers);
+  const total = b.servers.reduce((n, s) => n + s.responses, 0);
+  const figures = w ? `${total} responses; worst ${w.server}: 5xx ${percent(w.ratio5xx)} of ${w.responses}, rtime ${w.rtimeMs} ms, ${w.status}` : 'no reading yet';
+  const limit = `limit 5xx ${percent(b.thresholds.max5xxRatio)} once ${b.thresholds.minRequests} responses${b.thresholds.maxResponseMs ? `, rtime ${b.thresholds.maxResponseMs} ms` : ''}`;
+  const head = b.outcome === 'running' ? `${elapsed} of ${b.seconds} s` : b.outcome;
+  return `${head}, ${b.samples} sample${b.samples === 1 ? '' : 's'}; ${figures} (${limit})${b.reason && b.outcome !== 'passed' ? `: ${b.reason}` : ''}`;
 }

@@ -5,7 +5,7 @@
 // one short activity (a few events); the plan bounds the samples per window (MAX_BAKE_SAMPLES).
 import { ApplicationFailure, setCurrentDetails, sleep } from '@temporalio/workflow';
 import type { BakeConfig } from '../plan/schema';
-import { advance, judge, openWindow, percent, type ServerFigures, type ServerWindow } from './bake-rules';
+import { advance, describeBake, judge, openWindow, type ServerWindow } from './bake-rules';
 import { hostRefs } from './preflight-rules';
 import { clusterOf, type BakeRecord } from './state';
 import type { StepContext } from './steps';
@@ -90,23 +90,6 @@ export async function bake(ctx: StepContext, cluster: string, { record, windows 
   record.outcome = 'passed';
   clusterOf(ctx.status, cluster).phase = 'live';
   show(ctx, record);
-}
-
-/** The figures that matter most: the server with the highest 5xx ratio (then the most responses). */
-export function worstServer(servers: ServerFigures[]): ServerFigures | undefined {
-  return [...servers].sort((a, b) => b.ratio5xx - a.ratio5xx || b.responses - a.responses)[0];
-}
-
-/** One line for people: window, samples, the worst server's figures and the limit. */
-export function describeBake(b: BakeRecord, now: number): string {
-  const from = Date.parse(b.watchFrom ?? b.startedAt);
-  const elapsed = Math.min(b.seconds, Math.max(0, Math.round((now - from) / 1000)));
-  const w = worstServer(b.servers);
-  const total = b.servers.reduce((n, s) => n + s.responses, 0);
-  const figures = w ? `${total} responses; worst ${w.server}: 5xx ${percent(w.ratio5xx)} of ${w.responses}, rtime ${w.rtimeMs} ms, ${w.status}` : 'no reading yet';
-  const limit = `limit 5xx ${percent(b.thresholds.max5xxRatio)} once ${b.thresholds.minRequests} responses${b.thresholds.maxResponseMs ? `, rtime ${b.thresholds.maxResponseMs} ms` : ''}`;
-  const head = b.outcome === 'running' ? `${elapsed} of ${b.seconds} s` : b.outcome;
-  return `${head}, ${b.samples} sample${b.samples === 1 ? '' : 's'}; ${figures} (${limit})${b.reason && b.outcome !== 'passed' ? `: ${b.reason}` : ''}`;
 }
 
 function show(ctx: StepContext, b: BakeRecord): void {
