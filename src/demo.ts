@@ -20,8 +20,10 @@ import { listenForKeys } from './demo-keys';
 import type { DeploymentResult, DeploymentStatus } from './workflows/state';
 import { webLink, temporalSettings, workflowIdFor } from './config';
 
-const USAGE = `npm run demo -- [--to RELEASE] [--from RELEASE] [--hosts-per-cluster N] [--yes] [--json] [--rps N]
-  --to RELEASE            release to deploy (v2, v3, bad-health, bad-smoke, slow-start; default v2)
+const USAGE = `npm run demo -- [--to RELEASE] [--from RELEASE] [--hosts-per-cluster N] [--bake SECONDS] [--yes] [--json] [--rps N]
+  --to RELEASE            release to deploy (v2, v3, bad-health, bad-smoke, slow-start, bad-traffic; default v2)
+  --bake SECONDS          watch each cluster this long once live, through HAProxy's counters: 5xx above
+                          1% once a server has 50 responses rolls back
   --hosts-per-cluster N   lab size (default 2)
   --yes                   approve every gate automatically
   --json                  end with one JSON line on standard output`;
@@ -33,6 +35,7 @@ interface DemoOptions {
   yes: boolean;
   json: boolean;
   rps: number;
+  bake?: number;
 }
 
 function options(argv: string[]): DemoOptions {
@@ -45,6 +48,7 @@ function options(argv: string[]): DemoOptions {
       yes: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       rps: { type: 'string', default: '200' },
+      bake: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -54,7 +58,9 @@ function options(argv: string[]): DemoOptions {
   }
   const n = Number(values['hosts-per-cluster']);
   if (!Number.isInteger(n) || n < 1 || n > 100) throw new Error(`--hosts-per-cluster: expected 1..100, got ${values['hosts-per-cluster']}`);
-  return { to: values.to, from: values.from, hostsPerCluster: n, yes: values.yes, json: values.json, rps: Number(values.rps) || 200 };
+  const bake = values.bake === undefined ? undefined : Number(values.bake);
+  if (bake !== undefined && (!Number.isInteger(bake) || bake < 1 || bake > 3600)) throw new Error(`--bake: expected whole seconds 1..3600, got ${values.bake}`);
+  return { to: values.to, from: values.from, hostsPerCluster: n, yes: values.yes, json: values.json, rps: Number(values.rps) || 200, bake };
 }
 
 class Resources {
@@ -122,6 +128,7 @@ async function main(): Promise<number> {
         promote: { enabled: true, timeoutSeconds: 3600, onTimeout: 'reject' },
         migrate: { enabled: true, timeoutSeconds: 3600, onTimeout: 'reject' },
       },
+      ...(opts.bake ? { bake: { seconds: opts.bake, thresholds: { max5xxRatio: 0.01, minRequests: 50 } } } : {}),
     });
     const connection = await Connection.connect({ address: res.server.address });
     const client = new Client({ connection });
