@@ -7,6 +7,7 @@ import { resultOfFailedRun } from '../../src/client/result';
 import type { PlanInput } from '../../src/plan/schema';
 import { blueGreenDeployment } from '../../src/workflows';
 import type { DeploymentResult } from '../../src/workflows/state';
+import { abortSignal, statusQuery } from '../../src/workflows/messages';
 import { FakeFleet } from '../support/fake-fleet';
 import { connectClient, uniqueId, withWorker, type TemporalHandles } from '../support/temporal';
 
@@ -85,5 +86,34 @@ describe('bake after each cluster goes live', () => {
     const { result } = await run(fleet, fleet.plan({ bake }));
     expect(result.outcome).toBe('succeeded');
     expect(result.bakes?.every((b) => b.servers.every((s) => s.r5xx === 0))).toBe(true);
+  });
+
+  it('shows the bake live in the status query and Temporal Web, and an abort during it rolls back', async () => {
+    const fleet = new FakeFleet(HOSTS, 'v1');
+    const taskQueue = uniqueId('tq');
+    const { result, details, samplesSeen } = await withWorker(taskQueue, createActivities(fleet.deps()), async () => {
+      const plan = fleet.plan({ bake: { ...bake, seconds: 30 } });
+      const handle = await temporal.client.workflow.start(blueGreenDeployment, { taskQueue, workflowId: uniqueId('bake'), args: [plan], workflowExecutionTimeout: '2 minutes' });
+      let s = await handle.query(statusQuery);
+      const deadline = Date.now() + 60_000;
+      while (!(s.step === 'bake' && (s.bakes?.[0]?.samples ?? 0) >= 2)) {
+        if (Date.now() > deadline || s.outcome) throw new Error(`no bake with 2 samples: ${s.step} ${s.outcome ?? ''}`);
+        await new Promise((r) => setTimeout(r, 100));
+        s = await handle.query(statusQuery);
+      }
+      const meta = (await handle.query('__temporal_workflow_metadata')) as { currentDetails?: string };
+      await handle.signal(abortSignal, { by: 'alice', reason: 'saw something odd' });
+      const result = await handle.result().then(
+        (r) => r,
+        (err: unknown) => (err instanceof WorkflowFailedError ? resultOfFailedRun(err) : undefined),
+      );
+      return { result, details: meta.currentDetails ?? '', samplesSeen: s.bakes![0]!.samples };
+    });
+    expect(details).toMatch(/^Step \*\*bake\*\* of cluster \*\*green\*\* \(v2\): \d+ of 30 s, \d+ samples; \d+ responses; worst green-\d: 5xx 0% of \d+, rtime 2 ms, UP \(limit 5xx 5% once 50 responses\)$/);
+    expect(samplesSeen).toBeGreaterThanOrEqual(2);
+    expect(result?.outcome).toBe('rolled-back');
+    expect(result?.reason).toMatch(/^aborted by alice: saw something odd \(during bake of green\)/);
+    expect(result?.bakes?.[0]).toMatchObject({ cluster: 'green', outcome: 'stopped' });
+    expect([...fleet.releases.values()]).toEqual(['v1', 'v1', 'v1', 'v1']);
   });
 });
