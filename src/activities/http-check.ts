@@ -2,7 +2,7 @@
 // a capped body, so a hanging, slow or garbage-spewing endpoint costs bounded time and memory.
 import http from 'node:http';
 import https from 'node:https';
-import { sleep } from './sleep';
+import { pollDelay, sleep } from './sleep';
 
 export interface CheckResult {
   ok: boolean;
@@ -201,6 +201,7 @@ export class HealthCheckFailed extends Error {
 export interface WaitHealthyOptions {
   release?: string;
   deadlineMs: number;
+  /** The longest wait between two checks; the first ones come sooner (pollDelay: 50 ms, doubling). */
   intervalMs?: number;
   /** Per attempt; capped by what is left of the deadline. */
   timeoutMs?: number;
@@ -227,6 +228,7 @@ export async function waitUntilHealthy(url: string, opts: WaitHealthyOptions): P
     if (!(last && result.status === 0 && budget < perAttempt)) last = result;
     const after = opts.deadlineMs - (Date.now() - started);
     if (after <= 0) throw new HealthCheckFailed(url, opts.deadlineMs, attempt, last);
-    await sleep(Math.min(interval, after), opts.signal);
+    // The plan's interval is the slowest pace: an app is often up a moment after its restart.
+    await sleep(Math.min(pollDelay(attempt - 1, interval, 50), after), opts.signal);
   }
 }
