@@ -102,8 +102,8 @@ export function readFleet(ctx: StepContext, label: string, expectRelease?: strin
 export async function preflight(ctx: StepContext): Promise<void> {
   const { plan } = ctx;
   const all = plan.order.flatMap((c) => hostRefs(plan, c));
-  const [view, inspections] = await Promise.all(readFleet(ctx, 'Preflight', plan.currentRelease));
-  const problems: string[] = [];
+  const [view, inspections, bakeProblem] = await Promise.all([...readFleet(ctx, 'Preflight', plan.currentRelease), canBake(ctx, all)]);
+  const problems: string[] = bakeProblem ? [bakeProblem] : [];
   for (const h of all) problems.push(...lbProblems(view, h.name));
   for (const r of inspections) {
     const hs = hostStatus(ctx, r.host);
@@ -118,6 +118,21 @@ export async function preflight(ctx: StepContext): Promise<void> {
       'PreflightFailed',
       { problems: problems.slice(0, MAX_LISTED_PROBLEMS) },
     );
+  }
+}
+
+/** With a bake: prove now that the LB gives every server's counters, not after a cluster went live. */
+async function canBake(ctx: StepContext, all: ReturnType<typeof hostRefs>): Promise<string | undefined> {
+  if (!ctx.plan.bake) return undefined;
+  try {
+    await ctx.call('readCounters', 'Preflight: read the per-server counters the bake will watch', {
+      lb: ctx.plan.loadBalancer,
+      pool: 'live',
+      servers: all.map((h) => h.name),
+    });
+    return undefined;
+  } catch (err) {
+    return `the bake cannot read per-server counters from the load balancer: ${errorMessage(err)}`;
   }
 }
 

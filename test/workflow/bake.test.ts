@@ -22,9 +22,9 @@ afterAll(async () => {
 const HOSTS = ['green-1', 'green-2', 'blue-1', 'blue-2'];
 const bake = { seconds: 3, sampleSeconds: 1, thresholds: { max5xxRatio: 0.05, minRequests: 50 } };
 
-async function run(fleet: FakeFleet, plan: PlanInput): Promise<{ result: DeploymentResult; failed: boolean }> {
+async function run(fleet: FakeFleet, plan: PlanInput, deps = fleet.deps()): Promise<{ result: DeploymentResult; failed: boolean }> {
   const taskQueue = uniqueId('tq');
-  return withWorker(taskQueue, createActivities(fleet.deps()), async () => {
+  return withWorker(taskQueue, createActivities(deps), async () => {
     try {
       const result = await temporal.client.workflow.execute(blueGreenDeployment, { taskQueue, workflowId: uniqueId('bake'), args: [plan], workflowExecutionTimeout: '2 minutes' });
       return { result, failed: false };
@@ -78,6 +78,17 @@ describe('bake after each cluster goes live', () => {
     expect(result.bakes?.map((b) => [b.cluster, b.outcome])).toEqual([['green', 'passed'], ['blue', 'breached']]);
     expect(result.rollback?.clusters.map((c) => [c.cluster, c.outcome])).toEqual([['blue', 'rolled-back'], ['green', 'rolled-back']]);
     expect([...fleet.releases.values()]).toEqual(['v1', 'v1', 'v1', 'v1']);
+  });
+
+  it('preflight refuses a bake when the LB gives no per-server counters, and changes nothing', async () => {
+    const fleet = new FakeFleet(HOSTS, 'v1');
+    const deps = fleet.deps();
+    const real = deps.lb;
+    deps.lb = (cfg) => ({ ...real(cfg), readCounters: undefined });
+    const { result } = await run(fleet, fleet.plan({ bake }), deps);
+    expect(result.outcome).toBe('failed');
+    expect(result.reason).toContain('Preflight refused to start; nothing was changed:\n  - the bake cannot read per-server counters from the load balancer: fake LB does not count responses per server: a bake needs HAProxy');
+    expect(fleet.changes).toEqual([]);
   });
 
   it('counts only traffic since the window opened: 5xx the hosts answered before the deployment do not count', async () => {
