@@ -86,10 +86,17 @@ const smokeTest = z
   });
 
 /**
- * Samples a bake may take: each costs a timer and an activity (about 8 history events), so a window
- * of 200 samples stays near 1,600 events per cluster, far below Temporal's 51,200.
+ * Samples a bake may take: each costs a timer and an activity (about 11 history events), so a window
+ * of 200 samples stays near 2,200 events per cluster, far below Temporal's 51,200.
  */
 export const MAX_BAKE_SAMPLES = 200;
+/**
+ * Each sample's reading (about 140 bytes per server) is an activity result in the history: samples
+ * times the servers of a cluster stay under this, about 3 MB of history per cluster's window.
+ */
+export const MAX_BAKE_READINGS = 20_000;
+/** The default samples per window: within MAX_BAKE_READINGS even for a cluster of 500 servers. */
+const DEFAULT_BAKE_SAMPLES = 40;
 
 // After a cluster goes live, its servers are watched through the LB's own per-server counters
 // (workflows/bake-rules.ts); a breach rolls the run back.
@@ -108,8 +115,8 @@ const bake = z
       anyServerDown: z.boolean().default(true),
     }),
   })
-  // One sample a second for short windows, at most 60 samples for long ones, unless the plan says.
-  .transform((b) => ({ ...b, sampleSeconds: b.sampleSeconds ?? Math.max(1, Math.ceil(b.seconds / 60)) }));
+  // One sample a second for short windows, at most 40 samples for long ones, unless the plan says.
+  .transform((b) => ({ ...b, sampleSeconds: b.sampleSeconds ?? Math.max(1, Math.ceil(b.seconds / DEFAULT_BAKE_SAMPLES)) }));
 
 const planShape = z.strictObject({
   environment: z.string().regex(NAME_PATTERN, { message: 'an environment name: lowercase letters, digits and "-", up to 40' }),
@@ -212,9 +219,16 @@ function crossCheck(plan: RawPlan, ctx: z.RefinementCtx, allow: { sameRelease?: 
     const type: string = plan.loadBalancer.type;
     if (type !== 'haproxy')
       issue(['bake'], `no bake with loadBalancer.type "${type}": the bake reads HAProxy's per-server counters, which this load balancer does not offer`);
+    const largest = Math.max(...Object.values(plan.clusters).map((c) => c.hosts.length));
+    const bySize = Math.floor(MAX_BAKE_READINGS / largest);
+    const most = Math.min(MAX_BAKE_SAMPLES, bySize);
     if (b.sampleSeconds > b.seconds) issue(['bake', 'sampleSeconds'], `at most bake.seconds (${b.seconds})`);
-    else if (Math.ceil(b.seconds / b.sampleSeconds) > MAX_BAKE_SAMPLES)
-      issue(['bake', 'sampleSeconds'], `at least ${Math.ceil(b.seconds / MAX_BAKE_SAMPLES)} for a ${b.seconds} s bake (at most ${MAX_BAKE_SAMPLES} samples per window keep the run's history bounded)`);
+    else if (Math.ceil(b.seconds / b.sampleSeconds) > most)
+      issue(
+        ['bake', 'sampleSeconds'],
+        `at least ${Math.ceil(b.seconds / most)} for a ${b.seconds} s bake (at most ${most} samples per window keep the run's history bounded` +
+          (bySize < MAX_BAKE_SAMPLES ? `: each reads all ${largest} servers of the largest cluster, and ${MAX_BAKE_READINGS} server readings per window is the limit)` : ')'),
+      );
   }
   if (plan.migration && !names.has(plan.migration.host))
     issue(['migration', 'host'], `the name of a host in the plan; "${plan.migration.host}" is not one`);

@@ -2,7 +2,8 @@
 // LB's own per-server counters, and fail the run (which then rolls back) on a breach. The window's
 // start is an activity result, so it is in the history: a worker that dies mid-bake loses nothing,
 // the next one replays to the same window and reads the counters again. Each sample is a timer and
-// one short activity (a few events); the plan bounds the samples per window (MAX_BAKE_SAMPLES).
+// one short activity (about 11 events); the plan bounds the samples per window (MAX_BAKE_SAMPLES,
+// MAX_BAKE_READINGS).
 import { ApplicationFailure, setCurrentDetails, sleep } from '@temporalio/workflow';
 import type { BakeConfig } from '../plan/schema';
 import { advance, describeBake, judge, openWindow, type ServerWindow } from './bake-rules';

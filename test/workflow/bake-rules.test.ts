@@ -2,7 +2,7 @@
 // an LB reload, and the verdict with the numbers it names.
 import { describe, expect, it } from 'vitest';
 import type { ServerCounters } from '../../src/activities/types';
-import { parsePlan } from '../../src/plan/validate';
+import { parsePlan, validatePlan } from '../../src/plan/validate';
 import { advance, isDown, judge, openWindow, percent } from '../../src/workflows/bake-rules';
 import { FakeFleet } from '../support/fake-fleet';
 
@@ -105,13 +105,28 @@ describe('bake verdict', () => {
 });
 
 describe('bake in the plan', () => {
-  it('samples once a second by default for short windows, and at most 60 times for long ones', () => {
+  it('samples once a second by default for short windows, and at most 40 times for long ones', () => {
     const plan = new FakeFleet(['green-1', 'blue-1'], 'v1').plan();
     const short = parsePlan({ ...plan, bake: { seconds: 30, thresholds: { max5xxRatio: 0.01, minRequests: 50 } } });
     expect(short.bake).toEqual({ seconds: 30, sampleSeconds: 1, thresholds: { max5xxRatio: 0.01, minRequests: 50, anyServerDown: true } });
     const long = parsePlan({ ...plan, bake: { seconds: 1800, thresholds: { max5xxRatio: 0.01, minRequests: 50 } } });
-    expect(long.bake?.sampleSeconds).toBe(30);
+    expect(long.bake?.sampleSeconds).toBe(45);
     // A parsed plan parses to itself (the workflow validates it again).
     expect(parsePlan(long)).toEqual(long);
+  });
+
+  it('bounds the samples by the servers they read: 500 servers allow 40 per window, and the default fits', () => {
+    const fleet = new FakeFleet(Array.from({ length: 500 }, (_, i) => `green-${i}`).concat('blue-1'), 'v1');
+    const bake = { seconds: 600, sampleSeconds: 5, thresholds: { max5xxRatio: 0.01, minRequests: 50 } };
+    const v = validatePlan({ ...fleet.plan(), bake });
+    expect(v.ok ? [] : v.issues).toEqual([
+      {
+        path: 'plan.bake.sampleSeconds',
+        expected: 'at least 15 for a 600 s bake (at most 40 samples per window keep the run\'s history bounded: each reads all 500 servers of the largest cluster, and 20000 server readings per window is the limit)',
+        found: '5',
+      },
+    ]);
+    const byDefault = parsePlan({ ...fleet.plan(), bake: { ...bake, sampleSeconds: undefined } });
+    expect(byDefault.bake?.sampleSeconds).toBe(15);
   });
 });
