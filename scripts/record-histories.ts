@@ -1,6 +1,6 @@
-// Records the histories that test/replay replays. Run it once per workflow change that is meant to
-// break compatibility on purpose (and only then): `npx tsx scripts/record-histories.ts`, or name the
-// scenarios to record only those (`npx tsx scripts/record-histories.ts bake-breach-rolled-back`).
+// Records the histories that test/integration/replay replays. Run it once per workflow change that is
+// meant to break compatibility on purpose (and only then): `npx tsx scripts/record-histories.ts`, or
+// name the scenarios to record only those (`npx tsx scripts/record-histories.ts bake-breach-rolled-back`).
 // Each scenario runs the real workflow on a throwaway dev server against the in-memory fleet.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,7 +15,7 @@ import { blueGreenDeployment } from '../src/workflows';
 import { abortSignal, approveSignal, approveUpdate, pauseSignal, resumeSignal, statusQuery } from '../src/workflows/messages';
 import { FakeFleet } from '../test/support/fake-fleet';
 
-const outDir = fileURLToPath(new URL('../test/replay/histories/', import.meta.url));
+const outDir = fileURLToPath(new URL('../test/integration/replay/histories/', import.meta.url));
 const HOSTS = ['green-1', 'green-2', 'blue-1', 'blue-2'];
 
 /** A scenario returns the workflow id, or the runs to record by name (a run that continued as new). */

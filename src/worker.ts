@@ -5,10 +5,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
 import { createActivities } from './activities';
-import { haproxyFromConfig } from './activities/haproxy';
-import { checkHealth, smokeTest } from './activities/http-check';
-import { knownHostsFile, loadKnownHosts } from './activities/known-hosts';
-import { createSshClient } from './activities/ssh';
+import { haproxyFromConfig } from './adapters/haproxy/load-balancer';
+import { checkHealth, smokeTest } from './adapters/http/checks';
+import { knownHostsFile, loadKnownHosts } from './adapters/ssh/known-hosts';
+import { createSshClient } from './adapters/ssh/client';
 import type { ActivityDeps } from './activities/deps';
 import { connectionOptions, temporalSettings } from './config';
 

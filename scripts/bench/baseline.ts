@@ -12,10 +12,12 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { haproxyFromConfig } from '../../src/activities/haproxy';
-import { checkHealth, smokeTest, waitUntilHealthy } from '../../src/activities/http-check';
-import { loadKnownHosts } from '../../src/activities/known-hosts';
-import { isUp, waitUntilUp, type AdminState, type LoadBalancer, type Pool } from '../../src/activities/lb';
+import { haproxyFromConfig } from '../../src/adapters/haproxy/load-balancer';
+import { waitUntilHealthy } from '../../src/activities/health';
+import { checkHealth, smokeTest } from '../../src/adapters/http/checks';
+import { loadKnownHosts } from '../../src/adapters/ssh/known-hosts';
+import { isUp, waitUntilUp } from '../../src/activities/lb';
+import type { AdminState, LoadBalancer, PoolName } from '../../src/ports/lb';
 import { renderCommand } from '../../src/activities/shell';
 import { loadPlan } from '../../src/plan/load';
 import type { Plan } from '../../src/plan/schema';
@@ -57,7 +59,7 @@ async function bounded<T>(items: T[], limit: number, fn: (item: T) => Promise<vo
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
-function setAll(lb: LoadBalancer, pool: Pool, servers: string[], state: AdminState): Promise<void> {
+function setAll(lb: LoadBalancer, pool: PoolName, servers: string[], state: AdminState): Promise<void> {
   return bounded(servers, LB_CALLS_IN_FLIGHT, (s) => lb.setState(pool, s, state));
 }
 
@@ -128,7 +130,7 @@ export async function runBaseline(plan: Plan, keyPath: string, knownHostsPath: s
     bounded(hosts, plan.parallelism, async (h) => {
       const now = await run(conn(h.name), h.name, renderCommand(plan.commands.install, { release: plan.release }), 5 * 60_000);
       if (now !== plan.release) throw new Error(`${h.name}: install reported "${now}", not "${plan.release}"`);
-      await waitUntilHealthy(h.healthUrl, { release: plan.release, deadlineMs: plan.health.timeoutSeconds * 1000, intervalMs: 50, timeoutMs: 2000 });
+      await waitUntilHealthy(h.healthUrl, { check: checkHealth, release: plan.release, deadlineMs: plan.health.timeoutSeconds * 1000, intervalMs: 50, timeoutMs: 2000 });
     });
 
   const verifyStep = async (names: string[]) => {

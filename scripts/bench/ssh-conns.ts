@@ -3,8 +3,8 @@
 // wrapper, no retries, no heartbeats: the point is the cheapest honest way to run a command.
 import ssh2 from 'ssh2';
 import type { ConnectConfig } from 'ssh2';
-import { hostKeyAlgorithmsFor, verifyHostKey, type KnownHosts } from '../../src/activities/known-hosts';
-import type { SshTarget } from '../../src/activities/types';
+import { hostKeyAlgorithmsFor, verifyHostKey, type KnownHosts } from '../../src/adapters/ssh/known-hosts';
+import type { SshTarget } from '../../src/ports/ssh';
 
 const { Client } = ssh2;
 

@@ -1,37 +1,11 @@
-// What the activities need from the outside world. The worker hands in the real ssh2 client,
-// HAProxy adapter and HTTP checks; unit tests may hand in fakes with the same shape.
-import type { LbConfig, SshTarget } from './types';
-import type { LoadBalancer } from './lb';
-import type { checkHealth, smokeTest } from './http-check';
-
-export interface ExecResult {
-  code: number | null;
-  signal?: string | null;
-  stdout: string;
-  stderr: string;
-  truncated?: boolean;
-}
-
-export interface ExecOptions {
-  timeoutMs: number;
-  signal?: AbortSignal;
-  onOutput?: (tail: string) => void;
-}
-
-export interface SshDep {
-  exec(target: SshTarget, command: string, opts: ExecOptions): Promise<ExecResult>;
-}
-
-export type LbDep = (config: LbConfig) => LoadBalancer;
-
-/** The HTTP checks of http-check.ts, or fakes with the same signatures. */
-export interface HttpDep {
-  checkHealth: typeof checkHealth;
-  smokeTest: typeof smokeTest;
-}
+// What the activities need from the outside world, one port each (src/ports/). The worker hands in
+// the real adapters (src/adapters/); unit tests may hand in fakes with the same shape.
+import type { HttpPort } from '../ports/http';
+import type { LbPort } from '../ports/lb';
+import type { SshPort } from '../ports/ssh';
 
 export interface ActivityDeps {
-  ssh: SshDep;
-  lb: LbDep;
-  http: HttpDep;
+  ssh: SshPort;
+  lb: LbPort;
+  http: HttpPort;
 }

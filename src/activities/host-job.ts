@@ -1,5 +1,5 @@
 // Long host commands (install, migrate) as detached jobs. Every SSH command runs under a wrapper
-// that kills its process group when the channel closes (ssh-wrapper.ts), so a worker crash, a
+// that kills its process group when the channel closes (adapters/ssh/wrapper.ts), so a worker crash, a
 // rolling restart or a network blip used to kill a half-applied install or migration, and the
 // retry ran it again, possibly next to the old one still dying (or, with the connection silently
 // gone, still running). A job instead runs in its own session on the host, with its output and
@@ -10,7 +10,7 @@
 // The runner is plain POSIX sh sent inline with every call: a fleet cannot be assumed to have our
 // files. It needs `setsid` (util-linux, busybox) or perl to leave the session's process group.
 import { createHash } from 'node:crypto';
-import type { ExecResult, SshDep } from './deps';
+import type { ExecResult, SshPort } from '../ports/ssh';
 import { shellQuote } from './shell';
 import type { HostRef } from './types';
 
@@ -167,7 +167,7 @@ export function renderJob(job: HostJob): string {
  * gets the time limit minus a margin, so it is killed (and says so) before the session gives up.
  */
 export function execJob(
-  ssh: SshDep,
+  ssh: SshPort,
   host: HostRef,
   job: Omit<HostJob, 'limitSeconds'>,
   opts: { timeoutMs: number; signal?: AbortSignal },

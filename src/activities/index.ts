@@ -2,6 +2,7 @@
 // Each one is idempotent: it reads the current state and does only what is missing, so a retry or
 // a replay after a worker crash is harmless.
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import type { LbConfig, ServerCounters, ServerState } from '../ports/lb';
 import type { ActivityDeps } from './deps';
 import { assertSafeRelease, renderCommand, describeValue } from './shell';
 import { UnknownServerError, drainAndWait, ensureState, waitUntilUp } from './lb';
@@ -15,15 +16,12 @@ import {
   type DrainInput,
   type HostInspection,
   type InspectInput,
-  type LbServerView,
   type MigrateInput,
   type LeavePoolInput,
   type SmokeInput,
   type SmokeReport,
   type WaitUpInput,
-  type LbConfig,
   type CountersInput,
-  type ServerCounters,
 } from './types';
 
 /** Smoke requests in flight at once through the standby pool. */
@@ -31,9 +29,10 @@ const SMOKE_CONCURRENCY = 8;
 
 export function createActivities({ ssh, lb, http }: ActivityDeps) {
   return {
-    async readLoadBalancer(config: LbConfig): Promise<LbServerView[]> {
+    async readLoadBalancer(config: LbConfig): Promise<ServerState[]> {
       const balancer = lb(config);
       const [live, standby] = await Promise.all([balancer.readServers('live'), balancer.readServers('standby')]);
+      // The port's fields only: whatever else an adapter returns stays out of workflow history.
       return [...live, ...standby].map((s) => ({ server: s.server, pool: s.pool, admin: s.admin, status: s.status, sessions: s.sessions }));
     },
 

@@ -1,93 +1,13 @@
-// The load balancer as the deployment sees it: two pools, servers in them, three admin states.
-// HAProxy is the first implementation (haproxy.ts); the helpers below only use the interface,
-// so another LB gets drain/wait/safety checks for free.
+// The fleet logic on top of the load balancer port (src/ports/lb.ts): drain, wait until UP, and
+// the guard that keeps the live pool from going empty. It uses only the interface, so every LB
+// adapter gets these for free.
 
-import { LB_NAME_PATTERN } from '../plan/schema';
-import { pollDelay, sleep } from './sleep';
-import type { ServerCounters } from './types';
-
-export type Pool = 'live' | 'standby';
-export type AdminState = 'ready' | 'drain' | 'maint';
-
-export interface ServerState {
-  pool: Pool;
-  server: string;
-  /** What an operator (or we) asked for. */
-  admin: AdminState;
-  /** What the LB reports: UP, DOWN, MAINT, DRAIN, NOLB, or a transitional text such as "UP 1/3". */
-  status: string;
-  /** Sessions open to this server through this pool, plus requests queued for it. */
-  sessions: number;
-}
-
-export interface LoadBalancer {
-  /** Human-readable address for errors and logs. */
-  readonly description: string;
-  readServers(pool: Pool): Promise<ServerState[]>;
-  /** Idempotent: setting the state a server already has changes nothing. */
-  setState(pool: Pool, server: string, state: AdminState): Promise<void>;
-  /** Proves the LB answers and both pools exist. */
-  ping(): Promise<void>;
-  /**
-   * Optional: each server's cumulative response counters in `pool` (the bake reads them). An LB
-   * that does not count responses per server leaves it out, and a plan with a bake is refused.
-   */
-  readCounters?(pool: Pool): Promise<ServerCounters[]>;
-}
-
-// Error names double as Temporal failure types (an activity's thrown Error keeps its name).
-abstract class LbError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = new.target.name;
-  }
-}
-
-/** The LB cannot be reached, or did not answer in time. Retrying may help. */
-export class LbUnavailableError extends LbError {
-  constructor(
-    readonly address: string,
-    readonly code: string,
-    detail?: string,
-  ) {
-    super(`load balancer API at ${address} unavailable: ${code}${detail ? ` (${detail})` : ''}`);
-  }
-}
-
-/** The LB answered with something we cannot read; we refuse to guess. */
-export class LbProtocolError extends LbError {
-  constructor(
-    readonly address: string,
-    readonly problem: string,
-    readonly replyStart: string,
-  ) {
-    super(`unreadable reply from load balancer at ${address}: ${problem}; reply starts with ${JSON.stringify(replyStart)}`);
-  }
-}
-
-/** The LB refused a command and said why. */
-export class LbCommandError extends LbError {
-  constructor(
-    readonly command: string,
-    readonly reply: string,
-  ) {
-    super(`load balancer refused "${command}": ${reply}`);
-  }
-}
-
-/** A name that must never reach the LB (pattern mismatch), caught before anything is sent. */
-export class UnsafeLbNameError extends LbError {
-  constructor(
-    readonly what: string,
-    readonly value: string,
-  ) {
-    super(`unsafe ${what} name ${JSON.stringify(value.slice(0, 80))}: expected ${LB_NAME_PATTERN}`);
-  }
-}
+import { LbError, type AdminState, type LoadBalancer, type PoolName, type ServerState } from '../ports/lb';
+import { pollDelay, sleep } from '../sleep';
 
 export class UnknownServerError extends LbError {
   constructor(
-    readonly pool: Pool,
+    readonly pool: PoolName,
     readonly servers: string[],
     readonly known: string[],
   ) {
@@ -114,7 +34,7 @@ export class DrainTimeoutError extends LbError {
 
 export class NotUpError extends LbError {
   constructor(
-    readonly pool: Pool,
+    readonly pool: PoolName,
     readonly deadlineMs: number,
     readonly statuses: Record<string, string>,
   ) {
@@ -137,14 +57,6 @@ export class EmptyLivePoolError extends LbError {
   }
 }
 
-// Names HAProxy (and most LBs) accept, and that cannot smuggle a second command: one definition
-// with the plan schema, which checks the same names before a run starts.
-export { LB_NAME_PATTERN };
-
-export function assertSafeName(what: string, value: string): void {
-  if (typeof value !== 'string' || !LB_NAME_PATTERN.test(value)) throw new UnsafeLbNameError(what, String(value));
-}
-
 /**
  * Ready and fully UP. Transitional "UP 1/2" does not count: HAProxy 2.6 shows it both for a
  * server whose checks start failing and for one that just left maint, which it calls UP before
@@ -158,7 +70,7 @@ function describe(s: ServerState): string {
   return s.admin === 'ready' ? s.status : `${s.status} (admin ${s.admin})`;
 }
 
-async function pick(lb: LoadBalancer, pool: Pool, servers: string[]): Promise<Map<string, ServerState>> {
+async function pick(lb: LoadBalancer, pool: PoolName, servers: string[]): Promise<Map<string, ServerState>> {
   const all = await lb.readServers(pool);
   const byName = new Map(all.map((s) => [s.server, s]));
   const missing = servers.filter((s) => !byName.has(s));
@@ -174,7 +86,7 @@ export interface PollOptions {
 }
 
 /** Sets `state` only on the servers that do not have it yet; returns those it changed. */
-export async function ensureState(lb: LoadBalancer, pool: Pool, servers: string[], state: AdminState): Promise<string[]> {
+export async function ensureState(lb: LoadBalancer, pool: PoolName, servers: string[], state: AdminState): Promise<string[]> {
   const current = await pick(lb, pool, servers);
   const changed: string[] = [];
   for (const server of servers) {
@@ -274,7 +186,7 @@ async function restoreDraining(lb: LoadBalancer, servers: string[]): Promise<{ r
 /** Waits until every server is ready and UP in `pool`; NotUpError names each one's last status. */
 export async function waitUntilUp(
   lb: LoadBalancer,
-  pool: Pool,
+  pool: PoolName,
   servers: string[],
   opts: PollOptions & { onProgress?: (statuses: Record<string, string>) => void },
 ): Promise<void> {

@@ -3,11 +3,12 @@
 // retry could help (a refused connection may heal; a changed host key or a failing command will
 // not), so the fleet fan-out (fleet.ts) retries per host and reports per host.
 import { randomBytes } from 'node:crypto';
-import type { ExecResult, SshDep } from './deps';
+import type { HttpPort } from '../ports/http';
+import type { ExecResult, SshPort } from '../ports/ssh';
+import { HealthCheckFailed, waitUntilHealthy } from './health';
 import { execJob, jobId, jobLimitSeconds, renderJob } from './host-job';
-import { HealthCheckFailed, waitUntilHealthy, type checkHealth } from './http-check';
 import { assertSafeRelease, describeValue, renderCommand } from './shell';
-import { sleep } from './sleep';
+import { sleep } from '../sleep';
 import type { HostRef } from './types';
 import { RELEASE_PATTERN } from '../plan/schema';
 
@@ -36,7 +37,7 @@ export interface RunOptions {
 const tail = (s: string) => (s.length > TAIL_CHARS ? s.slice(-TAIL_CHARS) : s);
 
 /** Runs a command; its stdout on exit 0, else a HostFailure that quotes the output's tail. */
-export async function runOnHost(ssh: SshDep, host: HostRef, command: string, opts: RunOptions): Promise<string> {
+export async function runOnHost(ssh: SshPort, host: HostRef, command: string, opts: RunOptions): Promise<string> {
   return expectSuccess(host, opts.what, await execOnHost(ssh, host, command, opts));
 }
 
@@ -46,7 +47,7 @@ export async function runOnHost(ssh: SshDep, host: HostRef, command: string, opt
  * its outcome instead of running it again. Stdout is the tail of the job's output on exit 0; a
  * cancellation stops the wait, not the job.
  */
-export async function runJobOnHost(ssh: SshDep, host: HostRef, command: string, jobKey: string[], opts: RunOptions): Promise<string> {
+export async function runJobOnHost(ssh: SshPort, host: HostRef, command: string, jobKey: string[], opts: RunOptions): Promise<string> {
   const id = hostJobId(host, jobKey, command);
   return expectSuccess(host, opts.what, await execOnHost(ssh, host, command, opts, (c, o) => execJob(ssh, host, { id, command: c }, o)));
 }
@@ -59,7 +60,7 @@ export function hostJobId(host: HostRef, jobKey: string[], command: string): str
 type Exec = (command: string, opts: { timeoutMs: number; signal?: AbortSignal }) => Promise<ExecResult>;
 
 /** Runs a command whatever its exit code; only SSH trouble throws (as a HostFailure). */
-async function execOnHost(ssh: SshDep, host: HostRef, command: string, opts: RunOptions, exec: Exec = (c, o) => ssh.exec(host.ssh, c, o)): Promise<ExecResult> {
+async function execOnHost(ssh: SshPort, host: HostRef, command: string, opts: RunOptions, exec: Exec = (c, o) => ssh.exec(host.ssh, c, o)): Promise<ExecResult> {
   try {
     return await exec(command, { timeoutMs: opts.timeoutMs, signal: opts.signal });
   } catch (err) {
@@ -100,7 +101,7 @@ export async function withRetries<T>(attempts: number, signal: AbortSignal | und
   }
 }
 
-export function readRelease(ssh: SshDep, host: HostRef, command: string, signal?: AbortSignal): Promise<string> {
+export function readRelease(ssh: SshPort, host: HostRef, command: string, signal?: AbortSignal): Promise<string> {
   return runOnHost(ssh, host, command, { timeoutMs: 60_000, what: 'print the current release', signal }).then((out) =>
     parseRelease(host.name, out),
   );
@@ -115,7 +116,7 @@ export function readRelease(ssh: SshDep, host: HostRef, command: string, signal?
  * prints by chance.
  */
 export async function installRelease(
-  ssh: SshDep,
+  ssh: SshPort,
   host: HostRef,
   commands: { install: string; currentRelease: string },
   release: string,
@@ -152,7 +153,7 @@ export async function installRelease(
 }
 
 export async function waitHealthy(
-  check: typeof checkHealth,
+  check: HttpPort['checkHealth'],
   host: HostRef,
   release: string,
   health: { timeoutSeconds: number; intervalMs: number },

@@ -1,15 +1,8 @@
 // Inputs and outputs of the activities: the contract between the workflow and the worker.
 // Only data that is safe in history goes here: never keys, passwords or tokens.
 import type { Plan } from '../plan/schema';
-
-export type LbConfig = Plan['loadBalancer'];
-export type PoolName = 'live' | 'standby';
-
-export interface SshTarget {
-  host: string;
-  port: number;
-  user: string;
-}
+import type { LbConfig, PoolName } from '../ports/lb';
+import type { SshTarget } from '../ports/ssh';
 
 export interface HostRef {
   /** Name in the LB and in the plan. */
@@ -17,16 +10,6 @@ export interface HostRef {
   cluster: string;
   ssh: SshTarget;
   healthUrl: string;
-}
-
-export interface LbServerView {
-  server: string;
-  pool: PoolName;
-  /** Administrative state we set: ready, drain or maint. */
-  admin: 'ready' | 'drain' | 'maint';
-  /** What the LB's health checks say: UP, DOWN, MAINT, DRAIN, NOLB, ... */
-  status: string;
-  sessions: number;
 }
 
 export interface InspectInput {
@@ -124,26 +107,6 @@ export interface MigrateInput {
   host: HostRef;
   command: string;
   release: string;
-}
-
-/**
- * One server's cumulative counters in one pool, as the LB counts them (HAProxy `show stat`): they
- * only grow, except when the LB restarts or reloads and they start again from 0.
- */
-export interface ServerCounters {
-  server: string;
-  /** UP, DOWN, MAINT, NOLB, DRAIN, or a transitional text such as "UP 1/2". */
-  status: string;
-  /** The last health check's result, e.g. L7OK, L7STS, L4CON ("" when checks are off). */
-  checkStatus: string;
-  /** HTTP responses of every class (hrsp_1xx .. hrsp_5xx and hrsp_other). */
-  responses: number;
-  /** HTTP responses with a 5xx code (hrsp_5xx). */
-  r5xx: number;
-  /** Connection and response errors (econ + eresp): requests that got no answer from the server. */
-  errors: number;
-  /** Average response time in ms over the server's last 1024 requests (HAProxy's rtime); not a delta. */
-  rtimeMs: number;
 }
 
 export interface CountersInput {

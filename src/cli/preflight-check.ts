@@ -3,7 +3,8 @@
 // would change. Nothing here writes to a host or the load balancer.
 import type { ActivityDeps } from '../activities/deps';
 import { inspectFleet } from '../activities/fleet';
-import type { HostInspection, HostRef, LbServerView } from '../activities/types';
+import type { HostInspection, HostRef } from '../activities/types';
+import type { ServerState } from '../ports/lb';
 import type { Plan } from '../plan/schema';
 import { INSPECT_CONCURRENCY, hostProblems, hostRefs, lbProblems } from '../workflows/preflight-rules';
 import { messageOf } from './errors';
@@ -53,13 +54,13 @@ export async function checkPlan(plan: Plan, deps: ActivityDeps): Promise<CheckRe
   return { hosts, problems, changes: wouldChange(plan, hosts) };
 }
 
-async function readPools(plan: Plan, deps: ActivityDeps): Promise<LbServerView[]> {
+async function readPools(plan: Plan, deps: ActivityDeps): Promise<ServerState[]> {
   const lb = deps.lb(plan.loadBalancer);
   const [live, standby] = await Promise.all([lb.readServers('live'), lb.readServers('standby')]);
   return [...live, ...standby];
 }
 
-function checkHost(plan: Plan, h: HostRef, view: LbServerView[] | undefined, r: HostInspection | undefined): HostCheck {
+function checkHost(plan: Plan, h: HostRef, view: ServerState[] | undefined, r: HostInspection | undefined): HostCheck {
   const out: HostCheck = { cluster: h.cluster, host: h.name, problems: [] };
   // The rules speak of "green-1 ...": the table's problems column already names the host.
   const own = (p: string) => p.replace(new RegExp(`^${escape(h.name)}:? `), '');

@@ -1,7 +1,7 @@
 // The lab's library API, for tests and the demo.
 export { labUp, type LabUpOptions, type LabUpResult } from './up';
 export { labDown, type LabDownResult } from './down';
-export { labStatus, type LabStatus, type HostStatus } from './status';
+export { labStatus, type LabStatus, type LabHostStatus } from './status';
 export { defaultLabDir, defaultBasePort, describeLab, labPaths, type Lab, type LabHost, type ClusterName } from './layout';
 export {
   FAULTS,

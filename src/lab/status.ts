@@ -6,7 +6,7 @@ import { isAlive, procState, readPidFile } from './procs';
 import { labOf, readState } from './state';
 import { lookupUser } from './deploy-user';
 
-export interface HostStatus {
+export interface LabHostStatus {
   name: string;
   cluster: string;
   sshPort: number;
@@ -38,7 +38,7 @@ export interface LabStatus {
   /** The delay every SSH login costs on purpose (0: none). */
   slowLoginMs: number;
   haproxy: { pid: number | null; running: boolean; socketReachable: boolean };
-  hosts: HostStatus[];
+  hosts: LabHostStatus[];
 }
 
 export async function labStatus(dir = defaultLabDir()): Promise<LabStatus> {
@@ -46,7 +46,7 @@ export async function labStatus(dir = defaultLabDir()): Promise<LabStatus> {
   const p = labPaths(dir);
   const state = readState(dir);
   const lab = state ? labOf(dir, state) : undefined;
-  const hosts: HostStatus[] = (lab?.hosts ?? []).map((h) => {
+  const hosts: LabHostStatus[] = (lab?.hosts ?? []).map((h) => {
     const hp = hostPaths(h.root);
     const sshdPid = state?.sshdPids[h.name];
     const appPid = readPidFile(hp.appPid);

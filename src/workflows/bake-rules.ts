@@ -2,7 +2,7 @@
 // cumulative per-server counters against the start of the window, and the verdict. Counters that go
 // down mean the LB restarted or reloaded (HAProxy starts again from 0): what was counted before the
 // reset is carried, so a reset never yields a negative or shrunken figure.
-import type { ServerCounters } from '../activities/types';
+import type { ServerCounters } from '../ports/lb';
 import type { BakeConfig } from '../plan/schema';
 import type { BakeRecord } from './state';
 

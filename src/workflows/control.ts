@@ -30,7 +30,7 @@ const MAX_DECISIONS = 200;
 /**
  * A run waiting at a gate continues as new past this many events: signals can arrive for days
  * (each adds events), and Temporal caps a run's history at 51,200 events. The forward steps of even
- * a 2x500 deployment stay far below it (test/workflow/scale.test.ts).
+ * a 2x500 deployment stay far below it (test/integration/deploy/scale.test.ts).
  */
 export const CONTINUE_AS_NEW_AT_EVENTS = 1000;
 

@@ -1,6 +1,7 @@
 // Preflight's rules (step 0), pure: what makes a host or the LB unfit to start. The workflow and
 // `bluegreen plan check` apply the same rules to the same readings, with the same words.
-import type { HostInspection, HostRef, LbServerView } from '../activities/types';
+import type { HostInspection, HostRef } from '../activities/types';
+import type { ServerState } from '../ports/lb';
 import type { Plan } from '../plan/schema';
 
 /** Hosts read at once in preflight: read-only, so far wider than the deploy's parallelism. */
@@ -16,7 +17,7 @@ export function hostProblems(expectRelease: string, r: HostInspection): string[]
   return out;
 }
 
-export function lbProblems(view: LbServerView[], name: string): string[] {
+export function lbProblems(view: ServerState[], name: string): string[] {
   const live = view.find((s) => s.pool === 'live' && s.server === name);
   const standby = view.find((s) => s.pool === 'standby' && s.server === name);
   const out: string[] = [];

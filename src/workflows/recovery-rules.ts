@@ -1,7 +1,8 @@
 // Recovery's rules, pure: what the survey's readings say about each host, what makes recovery
 // refuse, and in which order the clusters are converged. Kept apart from the workflow so that the
 // order (the part that keeps the live pool from ever being emptied) is readable and testable alone.
-import type { HostInspection, LbServerView } from '../activities/types';
+import type { HostInspection } from '../activities/types';
+import type { ServerState } from '../ports/lb';
 import type { Plan } from '../plan/schema';
 import type { RecoveryRecord, SurveyHost } from './state';
 
@@ -22,12 +23,12 @@ export interface SurveyReading {
  */
 export type Exposure = 0 | 1 | 2;
 
-function describeServer(s: LbServerView | undefined): string {
+function describeServer(s: ServerState | undefined): string {
   if (!s) return 'absent';
   return s.admin === 'ready' ? s.status : `${s.status} (admin ${s.admin})`;
 }
 
-export function readSurvey(plan: Plan, to: string, view: LbServerView[], inspections: HostInspection[]): SurveyReading {
+export function readSurvey(plan: Plan, to: string, view: ServerState[], inspections: HostInspection[]): SurveyReading {
   const server = (pool: 'live' | 'standby', name: string) => view.find((s) => s.pool === pool && s.server === name);
   const byHost = new Map(inspections.map((r) => [r.host, r]));
   const hosts: SurveyHost[] = [];
@@ -86,7 +87,7 @@ export function readSurvey(plan: Plan, to: string, view: LbServerView[], inspect
   return { hosts, problems, clusters, inStandby };
 }
 
-function whyOff(to: string, r: HostInspection, live: LbServerView | undefined, standby: LbServerView | undefined): string {
+function whyOff(to: string, r: HostInspection, live: ServerState | undefined, standby: ServerState | undefined): string {
   const out: string[] = [];
   if (r.release !== to) out.push(`runs ${r.release ?? 'an unknown release'}`);
   if (r.healthy !== true) out.push(`not healthy${r.healthReason ? ` (${r.healthReason})` : ''}`);

@@ -3,10 +3,10 @@
 // Every action is recorded in status.rollback as it completes; when a cluster cannot be restored
 // (a host unreachable, the LB gone), the run stops there, keeps that cluster out of the live pool,
 // and says host by host what state it left.
-import type { LbServerView } from '../activities/types';
+import type { ServerState } from '../ports/lb';
 import { deploy, errorMessage, hostRefs, live, standby, step, verify, type StepContext } from './steps';
 import { INSPECT_CONCURRENCY } from './preflight-rules';
-import { clusterOf, hostsOf, type Pool, type RollbackRecord } from './state';
+import { clusterOf, hostsOf, type HostPool, type RollbackRecord } from './state';
 
 type ClusterLog = RollbackRecord['clusters'][number];
 
@@ -136,7 +136,7 @@ export async function settleState(ctx: StepContext, cluster: string, what = 'Rol
   return lbRead;
 }
 
-export function poolOf(view: LbServerView[], name: string): Pool {
+export function poolOf(view: ServerState[], name: string): HostPool {
   const inPool = (pool: string) => view.some((s) => s.pool === pool && s.server === name && s.admin !== 'maint');
   return inPool('live') ? 'live' : inPool('standby') ? 'standby' : 'none';
 }

@@ -1,11 +1,13 @@
 // The run's state as the `status` query shows it. Plain data, mutated only by the workflow.
 import type { BakeConfig, Plan } from '../plan/schema';
+import type { PoolName } from '../ports/lb';
 import type { ServerFigures } from './bake-rules';
 
 // A deployment's steps in order: preflight, then per cluster standby, deploy, verify, live and (with
 // plan.bake) bake, then migrate; rollback and survey (recovery) are the other ways a run goes.
 export type StepName = 'preflight' | 'survey' | 'standby' | 'deploy' | 'verify' | 'live' | 'bake' | 'migrate' | 'rollback' | 'done';
-export type Pool = 'live' | 'standby' | 'none';
+/** The pool a host serves from, as the run last saw it; none: out of both. */
+export type HostPool = PoolName | 'none';
 export type Outcome = 'succeeded' | 'rolled-back' | 'failed';
 
 export type HostPhase =
@@ -24,7 +26,7 @@ export type HostPhase =
 export interface HostStatus {
   name: string;
   cluster: string;
-  pool: Pool;
+  pool: HostPool;
   release: string | null;
   phase: HostPhase;
   lastError?: string;
@@ -178,7 +180,7 @@ export interface DeploymentResult {
     cluster: string;
     host: string;
     release: string | null;
-    pool: Pool;
+    pool: HostPool;
     phase: HostPhase;
     lastError?: string;
     reportedRelease?: string;

@@ -7,7 +7,8 @@ import {
   setCurrentDetails,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import type { HostInspection, HostOutcome, LbServerView } from '../activities/types';
+import type { HostInspection, HostOutcome } from '../activities/types';
+import type { ServerState } from '../ports/lb';
 import { INSPECT_CONCURRENCY, hostProblems, hostRefs, lbProblems } from './preflight-rules';
 
 export { hostRefs };
@@ -83,7 +84,7 @@ export function errorMessage(err: unknown): string {
  * host's release (SSH) and health (HTTP; a healthy host must report `expectRelease` when given).
  * Two promises, so each caller decides whether one failing fails both.
  */
-export function readFleet(ctx: StepContext, label: string, expectRelease?: string): [Promise<LbServerView[]>, Promise<HostInspection[]>] {
+export function readFleet(ctx: StepContext, label: string, expectRelease?: string): [Promise<ServerState[]>, Promise<HostInspection[]>] {
   const { plan, call } = ctx;
   const all = plan.order.flatMap((c) => hostRefs(plan, c));
   return [

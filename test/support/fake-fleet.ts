@@ -1,9 +1,10 @@
 // An in-memory fleet for fast tests of the workflow's logic: an LB with live/standby pools, hosts
 // with a release, health endpoints. The real lab is used by the integration tests.
-import type { ActivityDeps, ExecResult } from '../../src/activities/deps';
-import type { LoadBalancer, ServerState } from '../../src/activities/lb';
+import type { ActivityDeps } from '../../src/activities/deps';
+import type { LoadBalancer, ServerState } from '../../src/ports/lb';
+import type { ExecResult } from '../../src/ports/ssh';
 import type { PlanInput } from '../../src/plan/schema';
-import { SshConnectError } from '../../src/activities/ssh-errors';
+import { SshConnectError } from '../../src/adapters/ssh/errors';
 
 type Admin = 'ready' | 'drain' | 'maint';
 interface FakeServer { admin: Admin; up: boolean; sessions: number }

@@ -1,0 +1,100 @@
+// The LB-agnostic helpers against an in-memory LoadBalancer: the paths a real HAProxy makes hard
+// to reach on cue (the LB failing mid-way, cancellation, a retry after a crash).
+import { describe, expect, it } from 'vitest';
+import { DrainTimeoutError, drainAndWait, ensureState } from '../../../src/activities/lb';
+import { LbUnavailableError, type AdminState, type LoadBalancer, type PoolName, type ServerState } from '../../../src/ports/lb';
+
+class MemoryLb implements LoadBalancer {
+  readonly description = 'memory';
+  calls: string[] = [];
+  failSetsFrom = Infinity;
+  private sets = 0;
+  constructor(public servers: Record<PoolName, ServerState[]>) {}
+  async readServers(pool: PoolName): Promise<ServerState[]> {
+    return this.servers[pool].map((s) => ({ ...s }));
+  }
+  async setState(pool: PoolName, server: string, state: AdminState): Promise<void> {
+    if (++this.sets >= this.failSetsFrom) throw new LbUnavailableError('memory', 'ECONNREFUSED');
+    this.calls.push(`${pool}/${server}=${state}`);
+    const s = this.servers[pool].find((x) => x.server === server)!;
+    s.admin = state;
+    s.status = state === 'ready' ? 'UP' : state.toUpperCase();
+  }
+  async ping(): Promise<void> {}
+  sessions(pool: PoolName, server: string, n: number) {
+    this.servers[pool].find((x) => x.server === server)!.sessions = n;
+  }
+}
+
+const srv = (pool: PoolName, server: string, admin: AdminState = 'ready', sessions = 0): ServerState => ({
+  pool,
+  server,
+  admin,
+  status: admin === 'ready' ? 'UP' : admin.toUpperCase(),
+  sessions,
+});
+
+function fleet() {
+  return new MemoryLb({
+    live: [srv('live', 'g1', 'ready', 2), srv('live', 'g2', 'maint', 1), srv('live', 'b1')],
+    standby: [srv('standby', 'g1', 'maint', 1)],
+  });
+}
+
+describe('drainAndWait (any LB)', () => {
+  it('drains only ready servers, leaves maint ones alone, and counts sessions over both pools', async () => {
+    const lb = fleet();
+    const seen: number[] = [];
+    setTimeout(() => lb.sessions('live', 'g1', 0), 150);
+    setTimeout(() => lb.sessions('standby', 'g1', 0), 250);
+    setTimeout(() => lb.sessions('live', 'g2', 0), 350);
+    // g2 is absent from standby: it has no sessions there, not an error.
+    const done = await drainAndWait(lb, ['g1', 'g2'], { deadlineMs: 5000, pollMs: 50, onProgress: (p) => seen.push(p.sessions.g1! + p.sessions.g2!) });
+    expect(lb.calls).toEqual(['live/g1=drain']);
+    expect(seen[0]).toBe(4);
+    expect(done.sessions).toEqual({ g1: 0, g2: 0 });
+    expect(lb.servers.live.find((s) => s.server === 'g2')!.admin).toBe('maint');
+  });
+
+  it('on timeout puts draining servers back to ready, and leaves maint ones in maint', async () => {
+    const lb = fleet();
+    const err = await drainAndWait(lb, ['g1', 'g2'], { deadlineMs: 200, pollMs: 50 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DrainTimeoutError);
+    expect(err).toMatchObject({ remaining: { g1: 3, g2: 1 }, restored: ['g1'] });
+    expect(lb.calls).toEqual(['live/g1=drain', 'live/g1=ready']);
+  });
+
+  it('says so when putting servers back fails, so nobody assumes they are ready', async () => {
+    const lb = fleet();
+    lb.failSetsFrom = 2;
+    const err = (await drainAndWait(lb, ['g1'], { deadlineMs: 150, pollMs: 50 }).catch((e: unknown) => e)) as DrainTimeoutError;
+    expect(err).toBeInstanceOf(DrainTimeoutError);
+    expect(err.restoreError).toMatch(/unavailable: ECONNREFUSED/);
+    expect(err.message).toMatch(/putting them back to ready FAILED .*they may still be draining/);
+  });
+
+  it('when cancelled, stops waiting and puts draining servers back to ready', async () => {
+    const lb = fleet();
+    const abort = new AbortController();
+    setTimeout(() => abort.abort(new Error('activity cancelled')), 100);
+    await expect(drainAndWait(lb, ['g1'], { deadlineMs: 10_000, pollMs: 50, signal: abort.signal })).rejects.toThrow('activity cancelled');
+    expect(lb.calls).toEqual(['live/g1=drain', 'live/g1=ready']);
+  });
+
+  it('resumes after a crash without setting anything again', async () => {
+    const lb = fleet();
+    lb.servers.live[0]!.admin = 'drain';
+    lb.sessions('live', 'g1', 0);
+    lb.sessions('standby', 'g1', 0);
+    await drainAndWait(lb, ['g1'], { deadlineMs: 1000 });
+    expect(lb.calls).toEqual([]);
+  });
+});
+
+describe('ensureState (any LB)', () => {
+  it('changes only the servers that differ', async () => {
+    const lb = fleet();
+    expect(await ensureState(lb, 'live', ['g1', 'g2', 'b1'], 'ready')).toEqual(['g2']);
+    expect(lb.calls).toEqual(['live/g2=ready']);
+  });
+});
