@@ -91,7 +91,7 @@ const smokeTest = z
  */
 export const MAX_BAKE_SAMPLES = 200;
 /**
- * Each sample's reading (about 140 bytes per server) is an activity result in the history: samples
+ * Each sample's reading (about 150 bytes per server) is an activity result in the history: samples
  * times the servers of a cluster stay under this, about 3 MB of history per cluster's window.
  */
 export const MAX_BAKE_READINGS = 20_000;
