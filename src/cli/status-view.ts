@@ -63,7 +63,7 @@ function renderBakes(s: DeploymentStatus, now: Date): string[] {
   const out = ['Bake (each server in the live pool since its cluster went live)'];
   for (const b of s.bakes ?? []) {
     out.push(`${b.cluster}: ${describeBake(b, now.getTime())}`);
-    if (b.note && b.outcome === 'running') out.push(`  ${b.note}`);
+    if (b.note && b.outcome !== 'breached') out.push(`  ${b.note}`);
     out.push(table(['server', 'responses', '5xx', '5xx %', 'errors', 'rtime', 'status', 'check'], b.servers.map((f) => [
       f.server, String(f.responses), String(f.r5xx), percent(f.ratio5xx), String(f.errors), `${f.rtimeMs} ms`, f.status, `${f.checkStatus}${f.resets ? ` (${f.resets} counter reset${f.resets === 1 ? '' : 's'})` : ''}`,
     ])));

@@ -114,7 +114,7 @@ export function judge(cluster: string, figures: ServerFigures[], t: BakeConfig['
   if (total.responses >= t.minRequests && total.r5xx / total.responses > t.max5xxRatio)
     return { breach: `cluster ${cluster}: 5xx ${percent(total.r5xx / total.responses)} of ${total.responses} responses in ${secs}, limit ${limit}` };
   if (total.responses < t.minRequests)
-    return { note: `${total.responses} responses so far, fewer than minRequests (${t.minRequests}): the 5xx ratio${t.maxResponseMs ? ' and response time are' : ' is'} not judged yet` };
+    return { note: `${total.responses} responses, fewer than minRequests (${t.minRequests}): the 5xx ratio${t.maxResponseMs ? ' and response time are' : ' is'} not judged` };
   return {};
 }
 
@@ -133,4 +133,14 @@ export function describeBake(b: BakeRecord, now: number): string {
   const limit = `limit 5xx ${percent(b.thresholds.max5xxRatio)} once ${b.thresholds.minRequests} responses${b.thresholds.maxResponseMs ? `, rtime ${b.thresholds.maxResponseMs} ms` : ''}`;
   const head = b.outcome === 'running' ? `${elapsed} of ${b.seconds} s` : b.outcome;
   return `${head}, ${b.samples} sample${b.samples === 1 ? '' : 's'}; ${figures} (${limit})${b.reason && b.outcome !== 'passed' ? `: ${b.reason}` : ''}`;
+}
+
+/** For a run's final reason: which clusters were baked, and any bake that passed without judging. */
+export function bakeSummary(bakes: BakeRecord[] | undefined): string {
+  if (!bakes?.length) return '';
+  const unjudged = bakes.filter((b) => b.outcome === 'passed' && b.note);
+  return (
+    `; baked ${bakes.map((b) => b.cluster).join(', ')} for ${bakes[0]!.seconds} s each` +
+    (unjudged.length ? ` (not judged: ${unjudged.map((b) => `${b.cluster} had ${b.note}`).join('; ')})` : '')
+  );
 }

@@ -22,6 +22,7 @@ import { AbortRequested, Control, GateRejected } from './control';
 import { ENVIRONMENT, FROM_RELEASE, OUTCOME, RELEASE } from './search-attributes';
 import { bake, deploy, errorMessage, live, migrate, openBakeWindow, preflight, promoteGate, resumeStep, standby, step, verify, type StepContext } from './steps';
 import { rollback } from './rollback';
+import { bakeSummary } from './bake-rules';
 import { initialStatus, toResult, type DeploymentResult, type DeploymentStatus } from './state';
 
 /** Run ids a deployment remembers across continue-as-new (decisions naming one of them apply). */
@@ -121,7 +122,7 @@ export async function blueGreenDeployment(input: unknown, resumed?: Resumed): Pr
       : `${why}. The migration did not run; every cluster runs ${plan.release} and is live. Run the migration later, or deploy ${plan.currentRelease} again to go back.`;
     return await finish(ctx, 'failed', reason);
   }
-  return await finish(ctx, 'succeeded', `every cluster runs ${plan.release} and is live${status.migrated ? '; migration done' : ''}`);
+  return await finish(ctx, 'succeeded', `every cluster runs ${plan.release} and is live${bakeSummary(status.bakes)}${status.migrated ? '; migration done' : ''}`);
 }
 
 function validateInput(input: unknown): Plan {

@@ -43,6 +43,7 @@ describe('bake after each cluster goes live', () => {
     const fleet = new FakeFleet(HOSTS, 'v1');
     const { result } = await run(fleet, fleet.plan({ bake }));
     expect(result.outcome).toBe('succeeded');
+    expect(result.reason).toBe('every cluster runs v2 and is live; baked green, blue for 3 s each');
     expect(steps(result)).toEqual(['preflight', 'standby:green', 'deploy:green', 'verify:green', 'live:green', 'bake:green', 'standby:blue', 'deploy:blue', 'verify:blue', 'live:blue', 'bake:blue', 'migrate']);
     expect(result.bakes?.map((b) => [b.cluster, b.outcome])).toEqual([['green', 'passed'], ['blue', 'passed']]);
     for (const b of result.bakes ?? []) {

@@ -17,7 +17,7 @@ function statusBaking(): DeploymentStatus {
   const bake: BakeRecord = {
     cluster: 'green', seconds: 60, sampleSeconds: 2, thresholds: plan.bake!.thresholds,
     startedAt: '2026-11-27T12:00:08Z', watchFrom: '2026-11-27T12:00:10Z', samples: 10, lastSampleAt: '2026-11-27T12:00:30Z',
-    outcome: 'running', note: '90 responses so far, fewer than minRequests (100): the 5xx ratio is not judged yet',
+    outcome: 'running', note: '90 responses, fewer than minRequests (100): the 5xx ratio is not judged',
     servers: [fig('green-1', 50, 0), fig('green-2', 40, 1, 1)],
   };
   s.bakes = [bake];

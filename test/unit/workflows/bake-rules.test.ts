@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import type { ServerCounters } from '../../../src/ports/lb';
 import { parsePlan, validatePlan } from '../../../src/plan/validate';
-import { advance, isDown, judge, openWindow, percent } from '../../../src/workflows/bake-rules';
+import { advance, bakeSummary, isDown, judge, openWindow, percent } from '../../../src/workflows/bake-rules';
+import type { BakeRecord } from '../../../src/workflows/state';
 import { FakeFleet } from '../../support/fake-fleet';
 
 const c = (server: string, responses: number, r5xx: number, more: Partial<ServerCounters> = {}): ServerCounters => ({
@@ -59,7 +60,7 @@ describe('bake verdict', () => {
     const f = advance(openWindow([c('a', 0, 0)]), [c('a', 99, 99)]);
     const v = judge('green', f, thresholds, 2);
     expect(v.breach).toBeUndefined();
-    expect(v.note).toMatch(/99 responses so far, fewer than minRequests \(100\)/);
+    expect(v.note).toMatch(/99 responses, fewer than minRequests \(100\)/);
   });
 
   it('decides as soon as minRequests is reached', () => {
@@ -97,6 +98,17 @@ describe('bake verdict', () => {
   it('reads HAProxy statuses: DOWN, DOWN 1/2, MAINT and NOLB serve nobody; UP 1/2 still does', () => {
     expect(['DOWN', 'DOWN 1/2', 'MAINT', 'MAINT (via live/x)', 'NOLB'].every(isDown)).toBe(true);
     expect(['UP', 'UP 1/2', 'DRAIN', 'no check'].some(isDown)).toBe(false);
+  });
+
+  it('the run\'s final reason names the baked clusters, and says when a bake passed without judging', () => {
+    const rec = (cluster: string, note?: string): BakeRecord => ({
+      cluster, seconds: 30, sampleSeconds: 1, thresholds, startedAt: '', samples: 30, outcome: 'passed', servers: [], ...(note ? { note } : {}),
+    });
+    expect(bakeSummary(undefined)).toBe('');
+    expect(bakeSummary([rec('green'), rec('blue')])).toBe('; baked green, blue for 30 s each');
+    expect(bakeSummary([rec('green'), rec('blue', '12 responses, fewer than minRequests (100): the 5xx ratio is not judged')])).toBe(
+      '; baked green, blue for 30 s each (not judged: blue had 12 responses, fewer than minRequests (100): the 5xx ratio is not judged)',
+    );
   });
 
   it('formats ratios without rounding small limits to zero', () => {
