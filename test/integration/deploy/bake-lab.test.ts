@@ -99,7 +99,7 @@ describe('bake on the lab under load', () => {
     expect(result.outcome, result.reason).toBe('succeeded');
     expect(result.bakes?.map((b) => [b.cluster, b.outcome])).toEqual([['green', 'passed'], ['blue', 'passed']]);
     for (const b of result.bakes ?? []) {
-      expect(b.samples).toBeGreaterThanOrEqual(4);
+      expect(b.samples).toBeGreaterThanOrEqual(3); // 1 s apart plus each reading, in a 5 s window
       for (const s of b.servers) expect(s.responses, `${b.cluster} ${s.server}`).toBeGreaterThan(50);
       expect(b.servers.every((s) => s.r5xx === 0 && s.status === 'UP')).toBe(true);
     }
