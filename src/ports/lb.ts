@@ -28,6 +28,11 @@ export interface LoadBalancer {
   /** Proves the LB answers and both pools exist. */
   ping(): Promise<void>;
   /**
+   * Several servers at once, for LBs where each change is expensive (nginx: a file write and a
+   * reload). Optional: without it the helpers call setState once per server.
+   */
+  setStates?(pool: PoolName, servers: string[], state: AdminState): Promise<void>;
+  /**
    * Optional: each server's cumulative response counters in `pool` (the bake reads them). An LB
    * that does not count responses per server leaves it out, and a plan with a bake is refused.
    */

@@ -141,4 +141,25 @@ describe('bake in the plan', () => {
     const byDefault = parsePlan({ ...fleet.plan(), bake: { ...bake, sampleSeconds: undefined } });
     expect(byDefault.bake?.sampleSeconds).toBe(15);
   });
+
+  it('refuses a bake behind nginx, which counts no responses per server', () => {
+    const plan = new FakeFleet(['green-1', 'blue-1'], 'v1').plan();
+    const loadBalancer = {
+      type: 'nginx',
+      ssh: { host: '127.0.0.1', port: 2222, user: 'deploy' },
+      liveUpstreamFile: '/etc/nginx/live.conf',
+      standbyUpstreamFile: '/etc/nginx/standby.conf',
+      servers: { 'green-1': '127.0.0.1:8001', 'blue-1': '127.0.0.1:8002' },
+      standbyUrl: 'http://127.0.0.1:8081',
+    };
+    expect(validatePlan({ ...plan, loadBalancer }).ok).toBe(true);
+    const v = validatePlan({ ...plan, loadBalancer, bake: { seconds: 30, thresholds: { max5xxRatio: 0.01, minRequests: 50 } } });
+    expect(v.ok ? [] : v.issues).toEqual([
+      {
+        path: 'plan.bake',
+        expected: 'no bake with loadBalancer.type "nginx": the bake reads HAProxy\'s per-server counters, which this load balancer does not offer',
+        found: 'an object with fields seconds, thresholds',
+      },
+    ]);
+  });
 });
