@@ -2,11 +2,11 @@
 // Each one is idempotent: it reads the current state and does only what is missing, so a retry or
 // a replay after a worker crash is harmless.
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import type { LbConfig, ServerState } from '../ports/lb';
+import type { LbConfig, ServerCounters, ServerState } from '../ports/lb';
 import type { ActivityDeps } from './deps';
 import type { WebhookPort } from '../ports/webhooks';
 import { assertSafeRelease, renderCommand } from './shell';
-import { drainAndWait, ensureState, waitUntilUp } from './lb';
+import { UnknownServerError, drainAndWait, ensureState, waitUntilUp } from './lb';
 import { deployFleet, inspectFleet } from './fleet';
 import { emptyProgress, runSmoke, SmokeFailure } from './smoke';
 import { withHeartbeat, resumedFrom } from './heartbeat';
@@ -27,6 +27,7 @@ import {
   type SmokeInput,
   type SmokeReport,
   type WaitUpInput,
+  type CountersInput,
 } from './types';
 
 export function createActivities({ ssh, lb, http, webhooks }: ActivityDeps) {
@@ -41,6 +42,22 @@ export function createActivities({ ssh, lb, http, webhooks }: ActivityDeps) {
       const [live, standby] = await Promise.all([balancer.readServers('live'), balancer.readServers('standby')]);
       // The port's fields only: whatever else an adapter returns stays out of workflow history.
       return [...live, ...standby].map((s) => ({ server: s.server, pool: s.pool, admin: s.admin, status: s.status, sessions: s.sessions }));
+    },
+
+    /**
+     * The bake's reading: cumulative response counters of `servers` in one pool. Read-only and quick;
+     * a retry (or another worker) simply reads again, and the workflow keeps the window's start.
+     */
+    async readCounters({ lb: config, pool, servers }: CountersInput): Promise<ServerCounters[]> {
+      const balancer = lb(config);
+      if (!balancer.readCounters) {
+        throw ApplicationFailure.nonRetryable(`${balancer.description} does not count responses per server: a bake needs HAProxy`, 'CountersUnsupported');
+      }
+      const all = await balancer.readCounters(pool);
+      const byName = new Map(all.map((c) => [c.server, c]));
+      const missing = servers.filter((s) => !byName.has(s));
+      if (missing.length) throw new UnknownServerError(pool, missing, [...byName.keys()]);
+      return servers.map((s) => byName.get(s)!);
     },
 
     /** Preflight's reads: every host's release (SSH) and health (HTTP), many hosts at once. */

@@ -163,6 +163,12 @@ export interface MigrateInput {
   release: string;
 }
 
+export interface CountersInput {
+  lb: LbConfig;
+  pool: PoolName;
+  servers: string[];
+}
+
 /** Error types a retry cannot fix; the workflow lists them as non-retryable. */
 export const NON_RETRYABLE_ERRORS = [
   'HostKeyError',
@@ -179,4 +185,5 @@ export const NON_RETRYABLE_ERRORS = [
   'CommandFailed',
   'DrainTimeoutError',
   'NotUpError',
+  'CountersUnsupported',
 ] as const;

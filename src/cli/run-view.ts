@@ -96,6 +96,7 @@ function fromResult(r: DeploymentResult): DeploymentStatus {
     decisions: r.decisions,
     ...(r.notifications ? { notifications: r.notifications } : {}),
     steps: r.steps.map((s) => ({ step: s.step, cluster: s.cluster, startedAt: '', ms: s.ms })),
+    ...(r.bakes ? { bakes: r.bakes } : {}),
   };
 }
 

@@ -1,5 +1,6 @@
 // The status screen: header, pending gate, steps with durations, hosts, decisions.
 import type { DeploymentStatus } from '../workflows/state';
+import { describeBake, percent } from '../workflows/bake-rules';
 import { ago, clip, duration, table, when } from './format';
 import type { LiveProgress } from './live-progress';
 import type { RunView } from './run-view';
@@ -46,6 +47,7 @@ export function renderStatus(v: RunView, now = new Date()): string {
   out.push(table(['cluster', 'host', 'release', 'pool', 'phase', 'last error'], s.clusters.flatMap((c) =>
     c.hosts.map((h) => [c.name, h.name, h.release ?? '?', h.pool, h.phase, clip(h.lastError, 60)]),
   )));
+  if (s.bakes?.length) out.push('', ...renderBakes(s, now));
   if (s.recovery) {
     out.push('', 'Found by the survey (before any change)');
     out.push(table(['cluster', 'host', 'release', 'health', 'live', 'standby'], s.recovery.survey.map((h) => [
@@ -67,6 +69,19 @@ export function renderStatus(v: RunView, now = new Date()): string {
     ])));
   }
   return out.join('\n');
+}
+
+/** The bake of each cluster: its window and verdict, and the figures of each server since the window opened. */
+function renderBakes(s: DeploymentStatus, now: Date): string[] {
+  const out = ['Bake (each server in the live pool since its cluster went live)'];
+  for (const b of s.bakes ?? []) {
+    out.push(`${b.cluster}: ${describeBake(b, now.getTime())}`);
+    if (b.note && b.outcome !== 'breached') out.push(`  ${b.note}`);
+    out.push(table(['server', 'responses', '5xx', '5xx %', 'errors', 'rtime', 'status', 'check'], b.servers.map((f) => [
+      f.server, String(f.responses), String(f.r5xx), percent(f.ratio5xx), String(f.errors), `${f.rtimeMs} ms`, f.status, `${f.checkStatus}${f.resets ? ` (${f.resets} counter reset${f.resets === 1 ? '' : 's'})` : ''}`,
+    ])));
+  }
+  return out;
 }
 
 /** "deploy green: 3/10 hosts healthy on v2; in flight: green-4, green-5 (heartbeat 1 s ago)". */
@@ -99,5 +114,6 @@ export function statusLine(s: DeploymentStatus): string {
   const gate = s.pendingGate ? `; waiting for gate ${s.pendingGate.gate}` : s.waitingFor ? `; waiting for ${s.waitingFor}` : '';
   const failing = (s.notifications ?? []).filter((n) => n.failed > 0).map((n) => n.name);
   const notify = failing.length ? `; notifications failing: ${failing.join(', ')}` : '';
-  return `${stepLabel(s)}: ${onNew}/${hosts.length} hosts on ${s.release}${gate}${notify}`;
+  const bake = s.step === 'bake' ? s.bakes?.find((b) => b.cluster === s.cluster && b.outcome === 'running') : undefined;
+  return `${stepLabel(s)}: ${onNew}/${hosts.length} hosts on ${s.release}${bake ? `; bake ${describeBake(bake, Date.now())}` : ''}${gate}${notify}`;
 }

@@ -142,10 +142,16 @@ interface SchemaDef {
   options?: { _zod: { def: SchemaDef } }[];
   discriminator?: string;
   values?: unknown[];
+  /** A transform's input schema (a pipe's `in`). */
+  in?: { _zod: { def: SchemaDef } };
 }
 
 const unwrap = (d: SchemaDef | undefined): SchemaDef | undefined => {
-  while (d && (d.type === 'default' || d.type === 'optional' || d.type === 'nullable') && d.innerType) d = d.innerType._zod.def;
+  for (;;) {
+    if (d && (d.type === 'default' || d.type === 'optional' || d.type === 'nullable') && d.innerType) d = d.innerType._zod.def;
+    else if (d?.type === 'pipe' && d.in) d = d.in._zod.def;
+    else break;
+  }
   return d;
 };
 

@@ -55,6 +55,8 @@ export function activityOptions(plan: Plan): Record<Name, ActivityOptions> {
   const perHost = 3 * INSTALL_TIMEOUT_SECONDS + 3 + plan.health.timeoutSeconds;
   return {
     readLoadBalancer: quick,
+    // A bake's sample: one show stat; a missed sample is retried quickly, the next timer waits anyway.
+    readCounters: { ...quick, startToCloseTimeout: '20 seconds' },
     inspectHosts: resumable(3 * 60 * Math.ceil((2 * largest) / 64) + 60),
     drainFromLive: lbWait(plan.drain.deadlineSeconds),
     enterPool: lbWait(plan.health.timeoutSeconds),

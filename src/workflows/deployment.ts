@@ -20,9 +20,10 @@ import { PlanError, parsePlan } from '../plan/validate';
 import { activityCaller } from './activity-calls';
 import { AbortRequested, Control, GateRejected } from './control';
 import { ENVIRONMENT, FROM_RELEASE, OUTCOME, RELEASE } from './search-attributes';
-import { deploy, errorMessage, live, migrate, preflight, promoteGate, resumeStep, standby, step, verify, type StepContext } from './steps';
+import { bake, deploy, errorMessage, live, migrate, openBakeWindow, preflight, promoteGate, resumeStep, standby, step, verify, type StepContext } from './steps';
 import { rollback } from './rollback';
 import { Notifier, type NotifierCarry } from './notifier';
+import { bakeSummary } from './bake-rules';
 import { initialStatus, toResult, type DeploymentResult, type DeploymentStatus } from './state';
 
 /** Run ids a deployment remembers across continue-as-new (decisions naming one of them apply). */
@@ -93,7 +94,18 @@ export async function blueGreenDeployment(input: unknown, resumed?: Resumed): Pr
         await step(ctx, 'verify', cluster, () => verify(ctx, cluster, plan.release, { promoteGate: true }));
       }
       await control.safePoint();
-      await step(ctx, 'live', cluster, () => live(ctx, cluster));
+      if (plan.bake) {
+        // Without a bake the run's commands stay exactly as they were (recorded histories replay).
+        const bakeWindow = await step(ctx, 'live', cluster, async () => {
+          const opened = await openBakeWindow(ctx, cluster);
+          await live(ctx, cluster);
+          return opened;
+        });
+        await control.safePoint();
+        await step(ctx, 'bake', cluster, () => bake(ctx, cluster, bakeWindow));
+      } else {
+        await step(ctx, 'live', cluster, () => live(ctx, cluster));
+      }
       await control.safePoint();
     }
   } catch (err) {
@@ -122,7 +134,7 @@ export async function blueGreenDeployment(input: unknown, resumed?: Resumed): Pr
       : `${why}. The migration did not run; every cluster runs ${plan.release} and is live. Run the migration later, or deploy ${plan.currentRelease} again to go back.`;
     return await finish(ctx, 'failed', reason);
   }
-  return await finish(ctx, 'succeeded', `every cluster runs ${plan.release} and is live${status.migrated ? '; migration done' : ''}`);
+  return await finish(ctx, 'succeeded', `every cluster runs ${plan.release} and is live${bakeSummary(status.bakes)}${status.migrated ? '; migration done' : ''}`);
 }
 
 function validateInput(input: unknown): Plan {

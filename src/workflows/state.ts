@@ -1,8 +1,11 @@
 // The run's state as the `status` query shows it. Plain data, mutated only by the workflow.
-import type { Plan } from '../plan/schema';
+import type { BakeConfig, Plan } from '../plan/schema';
 import type { PoolName } from '../ports/lb';
+import type { ServerFigures } from './bake-rules';
 
-export type StepName = 'preflight' | 'survey' | 'standby' | 'deploy' | 'verify' | 'live' | 'migrate' | 'rollback' | 'done';
+// A deployment's steps in order: preflight, then per cluster standby, deploy, verify, live and (with
+// plan.bake) bake, then migrate; rollback and survey (recovery) are the other ways a run goes.
+export type StepName = 'preflight' | 'survey' | 'standby' | 'deploy' | 'verify' | 'live' | 'bake' | 'migrate' | 'rollback' | 'done';
 /** The pool a host serves from, as the run last saw it; none: out of both. */
 export type HostPool = PoolName | 'none';
 export type Outcome = 'succeeded' | 'rolled-back' | 'failed';
@@ -33,7 +36,7 @@ export interface HostStatus {
 
 export interface ClusterStatus {
   name: string;
-  phase: 'pending' | 'standby' | 'deploying' | 'verifying' | 'live' | 'rolling-back' | 'rolled-back' | 'failed';
+  phase: 'pending' | 'standby' | 'deploying' | 'verifying' | 'live' | 'baking' | 'rolling-back' | 'rolled-back' | 'failed';
   hosts: HostStatus[];
 }
 
@@ -87,6 +90,26 @@ export interface RollbackRecord {
     attempting?: string;
     error?: string;
   }[];
+}
+
+/** One cluster's bake: its window, and each server's figures as of the last sample. */
+export interface BakeRecord {
+  cluster: string;
+  seconds: number;
+  sampleSeconds: number;
+  thresholds: BakeConfig['thresholds'];
+  /** When the window opened: the counters were read just before the cluster entered the live pool. */
+  startedAt: string;
+  /** When the watching began (after the live step); the window ends `seconds` later. */
+  watchFrom?: string;
+  samples: number;
+  lastSampleAt?: string;
+  outcome: 'running' | 'passed' | 'breached' | 'stopped';
+  /** The breach with its numbers, or why the bake stopped. */
+  reason?: string;
+  /** What was not judged (e.g. fewer responses than minRequests). */
+  note?: string;
+  servers: ServerFigures[];
 }
 
 /** What a recovery (`recoverFleet`) read before it changed anything, host by host. */
@@ -153,6 +176,8 @@ export interface DeploymentStatus {
   cancelled?: boolean;
   /** Only when the plan has `notify`. */
   notifications?: NotificationStatus[];
+  /** One per cluster baked (plan.bake), in order; absent without a bake. */
+  bakes?: BakeRecord[];
 }
 
 export interface DeploymentResult {
@@ -177,6 +202,7 @@ export interface DeploymentResult {
   rollback?: RollbackRecord;
   recovery?: RecoveryRecord;
   notifications?: NotificationStatus[];
+  bakes?: BakeRecord[];
 }
 
 export function initialStatus(plan: Plan): DeploymentStatus {
@@ -239,5 +265,7 @@ export function toResult(status: DeploymentStatus, outcome: Outcome, reason: str
     rollback: status.rollback,
     ...(status.recovery ? { recovery: status.recovery } : {}),
     ...(status.notifications ? { notifications: status.notifications } : {}),
+    // Only with a bake: results of runs without one stay exactly as they were.
+    ...(status.bakes ? { bakes: status.bakes } : {}),
   };
 }
