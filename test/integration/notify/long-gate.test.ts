@@ -116,12 +116,12 @@ describe('notifications of a gate that waits long', () => {
     const fleet = new FakeFleet(['green-1', 'blue-1'], 'v1');
     const taskQueue = uniqueId('notify-settle');
     const workflowId = uniqueId('notify-settle');
-    // Each event takes this receiver 3 x 10 s + 3 s to give up on: the run's settle before
-    // continue-as-new waits for it, and the approval arrives in that wait.
+    // Each event takes this receiver 3 x 3 s + 3 s to give up on: the run's settle before
+    // continue-as-new waits for it (up to 2 x 12 s), and the approval arrives in that wait.
     const slow = await startReceiver('slow', { slowMs: 120_000 });
     const plan = fleet.plan({
       gates: { promote: { enabled: true, timeoutSeconds: 3600, onTimeout: 'wait' }, migrate: { enabled: false, timeoutSeconds: 3600, onTimeout: 'reject' } },
-      notify: [{ name: 'slow', timeoutSeconds: 10 }],
+      notify: [{ name: 'slow', timeoutSeconds: 3 }],
     });
     const activities = createActivities({ ...fleet.deps(), webhooks: webhooksFromEnv({ BLUEGREEN_WEBHOOK_SLOW: slow.url }) });
     try {
