@@ -108,21 +108,3 @@ export interface MigrateInput {
   command: string;
   release: string;
 }
-
-/** Error types a retry cannot fix; the workflow lists them as non-retryable. */
-export const NON_RETRYABLE_ERRORS = [
-  'HostKeyError',
-  'PlanError',
-  'UnsafeValueError',
-  'LbCommandError',
-  'LbProtocolError',
-  'UnknownServerError',
-  'UnsafeLbNameError',
-  'EmptyLivePoolError',
-  'ReleaseMismatch',
-  'HealthCheckFailed',
-  'SmokeTestFailed',
-  'CommandFailed',
-  'DrainTimeoutError',
-  'NotUpError',
-] as const;
