@@ -3,7 +3,6 @@
 import {
   ActivityFailure,
   ApplicationFailure,
-  isCancellation,
   setCurrentDetails,
   upsertSearchAttributes,
 } from '@temporalio/workflow';

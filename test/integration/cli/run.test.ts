@@ -39,7 +39,7 @@ describe('a run with gates, driven by the CLI', () => {
       expect(started.stderr).toBe('');
       expect(started.code).toBe(0);
       expect(started.stdout).toMatch(new RegExp(`workflow  bluegreen-${env}`));
-      expect(started.stdout).toMatch(/run       [0-9a-f-]{36}/);
+      expect(started.stdout).toMatch(/run {7}[0-9a-f-]{36}/);
       expect(started.stdout).toMatch(new RegExp(`web       http://localhost:8233/namespaces/default/workflows/bluegreen-${env}/[0-9a-f-]{36}/history`));
       await waitFor(env, 'gate promote-green', (s) => s.pendingGate?.gate === 'promote-green');
 

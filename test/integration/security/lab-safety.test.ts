@@ -16,7 +16,6 @@ import { renderCommand, shellQuote } from '../../../src/activities/shell';
 import type { HostRef } from '../../../src/activities/types';
 import { hostCurrentRelease, hostRestarts, showStat } from '../../../src/lab';
 import { hostPaths } from '../../../src/lab/layout';
-import type { PlanInput } from '../../../src/plan/schema';
 import { realDeps } from '../../../src/worker';
 import { blueGreenDeployment } from '../../../src/workflows';
 import { startTestLab, type TestLab } from '../../support/test-lab';
@@ -36,8 +35,6 @@ afterAll(async () => {
   await temporal?.close();
 });
 
-type Host = PlanInput['clusters'][string]['hosts'][number];
-const planHosts = (plan: PlanInput): Host[] => Object.values(plan.clusters).flatMap((c) => c.hosts);
 const hostRef = (name: string): HostRef => {
   for (const [cluster, c] of Object.entries(t.plan.clusters)) {
     const h = c.hosts.find((x) => x.name === name);
