@@ -5,7 +5,7 @@ import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activ
 import type { LbConfig, ServerState } from '../ports/lb';
 import type { ActivityDeps } from './deps';
 import { assertSafeRelease, renderCommand, describeValue } from './shell';
-import { drainAndWait, ensureState, waitUntilUp } from './lb';
+import { drainAndWait, ensureState, readPools, waitUntilUp } from './lb';
 import { deployFleet, eachBounded, inspectFleet } from './fleet';
 import { withHeartbeat, resumedFrom } from './heartbeat';
 import { HostFailure, hostJobId, runJobOnHost } from './remote';
@@ -29,10 +29,7 @@ const SMOKE_CONCURRENCY = 8;
 export function createActivities({ ssh, lb, http }: ActivityDeps) {
   return {
     async readLoadBalancer(config: LbConfig): Promise<ServerState[]> {
-      const balancer = lb(config);
-      const [live, standby] = await Promise.all([balancer.readServers('live'), balancer.readServers('standby')]);
-      // The port's fields only: whatever else an adapter returns stays out of workflow history.
-      return [...live, ...standby].map((s) => ({ server: s.server, pool: s.pool, admin: s.admin, status: s.status, sessions: s.sessions }));
+      return readPools(lb(config));
     },
 
     /** Preflight's reads: every host's release (SSH) and health (HTTP), many hosts at once. */

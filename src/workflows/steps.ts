@@ -8,7 +8,7 @@ import {
 } from '@temporalio/workflow';
 import type { HostInspection, HostOutcome } from '../activities/types';
 import type { ServerState } from '../ports/lb';
-import { INSPECT_CONCURRENCY, hostProblems, hostRefs, lbProblems } from './preflight-rules';
+import { fleetInspection, hostProblems, hostRefs, lbProblems } from './preflight-rules';
 
 export { hostRefs };
 import type { Plan } from '../plan/schema';
@@ -85,16 +85,10 @@ export function errorMessage(err: unknown): string {
  */
 export function readFleet(ctx: StepContext, label: string, expectRelease?: string): [Promise<ServerState[]>, Promise<HostInspection[]>] {
   const { plan, call } = ctx;
-  const all = plan.order.flatMap((c) => hostRefs(plan, c));
+  const input = fleetInspection(plan, expectRelease);
   return [
     call('readLoadBalancer', `${label}: read the load balancer pools`, plan.loadBalancer),
-    call('inspectHosts', `${label}: read the release and health of ${all.length} hosts`, {
-      hosts: all,
-      currentReleaseCommand: plan.commands.currentRelease,
-      ...(expectRelease === undefined ? {} : { expectRelease }),
-      healthTimeoutSeconds: Math.min(10, plan.health.timeoutSeconds),
-      concurrency: INSPECT_CONCURRENCY,
-    }),
+    call('inspectHosts', `${label}: read the release and health of ${input.hosts.length} hosts`, input),
   ];
 }
 
