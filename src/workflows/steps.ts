@@ -65,6 +65,20 @@ export async function resumeStep<T>(ctx: StepContext, body: () => Promise<T>): P
   }
 }
 
+/** A step of the forward run, then the safe point after it: pause waits there, abort turns into a rollback there. */
+export async function forwardStep<T>(ctx: StepContext, name: StepName, cluster: string | undefined, body: () => Promise<T>): Promise<T> {
+  const result = await step(ctx, name, cluster, body);
+  await ctx.control.safePoint();
+  return result;
+}
+
+/** resumeStep for the forward run: the safe point follows, as after any forward step. */
+export async function resumeForwardStep<T>(ctx: StepContext, body: () => Promise<T>): Promise<T> {
+  const result = await resumeStep(ctx, body);
+  await ctx.control.safePoint();
+  return result;
+}
+
 export function errorMessage(err: unknown): string {
   let e: unknown = err;
   let suffix = '';
