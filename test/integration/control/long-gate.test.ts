@@ -1,21 +1,15 @@
 // A gate can wait for days while signals arrive; the run's history must not grow without bound.
 // Past CONTINUE_AS_NEW_AT_EVENTS the run continues as new, waiting at the same gate, with the same
 // status, deadline and decisions; an approval naming the first run still applies.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createActivities } from '../../../src/activities';
 import { blueGreenDeployment } from '../../../src/workflows';
 import { CONTINUE_AS_NEW_AT_EVENTS } from '../../../src/workflows/control';
 import { approveSignal, statusQuery } from '../../../src/workflows/messages';
 import { FakeFleet } from '../../support/fake-fleet';
-import { connectClient, uniqueId, withWorker, type TemporalHandles } from '../../support/temporal';
+import { useTemporal, uniqueId, withWorker } from '../../support/temporal';
 
-let temporal: TemporalHandles;
-beforeAll(async () => {
-  temporal = await connectClient();
-});
-afterAll(async () => {
-  await temporal?.close();
-});
+const temporal = useTemporal();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

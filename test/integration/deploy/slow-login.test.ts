@@ -8,19 +8,17 @@ import { startDeployment } from '../../../src/client/start';
 import { parsePlan } from '../../../src/plan/validate';
 import { uniqueId } from '../../support/temporal';
 import { startWorkerProcess, type WorkerProcess } from '../../support/worker-process';
-import { startTestLab, type TestLab } from '../../support/test-lab';
+import { useTestLab } from '../../support/test-lab';
 
 const SLOW_LOGIN_MS = 1000;
-let t: TestLab;
+const t = useTestLab(8, 10, { slowLoginMs: SLOW_LOGIN_MS });
 let worker: WorkerProcess | undefined;
 let connection: Connection;
 beforeAll(async () => {
   connection = await Connection.connect({ address: inject('temporalAddress') });
-  t = await startTestLab(8, 10, { slowLoginMs: SLOW_LOGIN_MS });
 });
 afterAll(async () => {
   await worker?.kill('SIGKILL');
-  await t?.down();
   await connection?.close();
 });
 

@@ -11,19 +11,17 @@ import { startDeployment } from '../../../src/client/start';
 import { statusQuery } from '../../../src/workflows/messages';
 import { uniqueId } from '../../support/temporal';
 import { startWorkerProcess, type WorkerProcess } from '../../support/worker-process';
-import { startTestLab, type TestLab } from '../../support/test-lab';
+import { useTestLab } from '../../support/test-lab';
 
-let t: TestLab;
+const t = useTestLab(5);
 let connection: Connection;
 let client: Client;
 beforeAll(async () => {
-  t = await startTestLab(5);
   connection = await Connection.connect({ address: inject('temporalAddress') });
   client = new Client({ connection });
 });
 afterAll(async () => {
   await connection?.close();
-  await t?.down();
 });
 
 describe('the worker is SIGKILLed in the middle of a 10 s migration', () => {

@@ -10,20 +10,18 @@ import { approveUpdate, statusQuery } from '../../../src/workflows/messages';
 import type { DeploymentStatus } from '../../../src/workflows/state';
 import { uniqueId } from '../../support/temporal';
 import { startWorkerProcess, type WorkerProcess } from '../../support/worker-process';
-import { startTestLab, type TestLab } from '../../support/test-lab';
+import { useTestLab } from '../../support/test-lab';
 import { inject } from 'vitest';
 
-let t: TestLab;
+const t = useTestLab(2);
 let connection: Connection;
 let client: Client;
 beforeAll(async () => {
-  t = await startTestLab(2);
   connection = await Connection.connect({ address: inject('temporalAddress') });
   client = new Client({ connection });
 });
 afterAll(async () => {
   await connection?.close();
-  await t?.down();
 });
 
 /** Requests that stay in flight for `ms`, so a drain has sessions to wait for. */

@@ -5,25 +5,22 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { hideHaproxyApi, restoreHaproxyApi, startSshdAgain, stopSshd } from '../../../src/lab';
 import type { Activities } from '../../../src/activities';
-import { connectClient, type TemporalHandles } from '../../support/temporal';
-import { startTestLab, type TestLab } from '../../support/test-lab';
-import { activitiesWithSsh, expectFleet, expectUsersUnharmed, fastPlan, logCase, resetFleet, runCase, upInLive, waitForStatus } from '../../support/fault-cases';
+import { useTemporal } from '../../support/temporal';
+import { useTestLab } from '../../support/test-lab';
+import { activitiesWithSsh, expectFleet, expectUsersUnharmed, fastPlan, logCase, resetFleet, runCase, upInLive } from '../../support/fault-cases';
+import { waitForStatus } from '../../support/wait';
 
 const CONNECT_TIMEOUT_MS = 4000;
 
-let temporal: TemporalHandles;
-let t: TestLab;
+const temporal = useTemporal();
+const t = useTestLab(13);
 let activities: Activities;
 let closeSsh = () => {};
 beforeAll(async () => {
-  temporal = await connectClient();
-  t = await startTestLab(13);
   ({ activities, close: closeSsh } = await activitiesWithSsh(t, CONNECT_TIMEOUT_MS));
 });
 afterAll(async () => {
   closeSsh();
-  await t?.down();
-  await temporal?.close();
 });
 beforeEach(async () => {
   await resetFleet(t, 'v1');
@@ -89,7 +86,7 @@ describe('recovery after a rollback that could not finish', () => {
       plan,
       activities,
       during: async (h) => {
-        await waitForStatus(h, (s) => s.step === 'deploy' && s.cluster === 'green');
+        await waitForStatus(h, 'deploy of green', (s) => s.step === 'deploy' && s.cluster === 'green');
         hideHaproxyApi(t.lab.dir);
       },
     });

@@ -3,26 +3,23 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { freezeHost, hideHaproxyApi, restoreHaproxyApi, startSshdAgain, stopSshd, thawHost } from '../../../src/lab';
 import type { Activities } from '../../../src/activities';
-import { connectClient, type TemporalHandles } from '../../support/temporal';
-import { startTestLab, type TestLab } from '../../support/test-lab';
-import { activitiesWithSsh, expectFleet, expectUsersUnharmed, fastPlan, logCase, resetFleet, runCase, sleep, waitForStatus, type CaseRun } from '../../support/fault-cases';
+import { useTemporal } from '../../support/temporal';
+import { useTestLab } from '../../support/test-lab';
+import { activitiesWithSsh, expectFleet, expectUsersUnharmed, fastPlan, logCase, resetFleet, runCase, type CaseRun } from '../../support/fault-cases';
+import { sleep, waitForStatus } from '../../support/wait';
 
 // The worker's SSH handshake timeout is 15 s; 4 s here keeps the frozen-host case short.
 const CONNECT_TIMEOUT_MS = 4000;
 
-let temporal: TemporalHandles;
-let t: TestLab;
+const temporal = useTemporal();
+const t = useTestLab(12);
 let activities: Activities;
 let closeSsh = () => {};
 beforeAll(async () => {
-  temporal = await connectClient();
-  t = await startTestLab(12);
   ({ activities, close: closeSsh } = await activitiesWithSsh(t, CONNECT_TIMEOUT_MS));
 });
 afterAll(async () => {
   closeSsh();
-  await t?.down();
-  await temporal?.close();
 });
 beforeEach(async () => {
   await resetFleet(t, 'v1');
@@ -64,7 +61,7 @@ describe('a host unreachable over SSH during the deploy', () => {
       plan: plan(),
       activities: faultAfterGreenDrained(() => stopSshd(t.lab.dir, 'green-2')),
       during: async (h) => {
-        await waitForStatus(h, (s) => s.step === 'rollback');
+        await waitForStatus(h, 'step rollback', (s) => s.step === 'rollback');
         await startSshdAgain(t.lab.dir, 'green-2');
       },
     });
@@ -102,7 +99,7 @@ describe('a host unreachable over SSH during the deploy', () => {
       plan: plan(),
       activities: faultAfterGreenDrained(() => freezeHost(t.lab.dir, 'green-2')),
       during: async (h) => {
-        await waitForStatus(h, (s) => s.step === 'rollback');
+        await waitForStatus(h, 'step rollback', (s) => s.step === 'rollback');
         thawHost(t.lab.dir, 'green-2');
       },
     });
@@ -128,7 +125,7 @@ describe("the LB's Runtime API unreachable", () => {
       plan: plan(),
       activities,
       during: async (h) => {
-        await waitForStatus(h, (s) => s.step === 'deploy' && s.cluster === 'green');
+        await waitForStatus(h, 'deploy of green', (s) => s.step === 'deploy' && s.cluster === 'green');
         hideHaproxyApi(t.lab.dir);
         await sleep(4000);
         restoreHaproxyApi(t.lab.dir);
@@ -148,7 +145,7 @@ describe("the LB's Runtime API unreachable", () => {
       plan: plan(),
       activities,
       during: async (h) => {
-        await waitForStatus(h, (s) => s.step === 'deploy' && s.cluster === 'green');
+        await waitForStatus(h, 'deploy of green', (s) => s.step === 'deploy' && s.cluster === 'green');
         hideHaproxyApi(t.lab.dir);
       },
     });

@@ -18,21 +18,17 @@ import { hostCurrentRelease, hostRestarts, showStat } from '../../../src/lab';
 import { hostPaths } from '../../../src/lab/layout';
 import { realDeps } from '../../../src/worker';
 import { blueGreenDeployment } from '../../../src/workflows';
-import { startTestLab, type TestLab } from '../../support/test-lab';
-import { connectClient, uniqueId, withWorker, type TemporalHandles } from '../../support/temporal';
+import { useTestLab } from '../../support/test-lab';
+import { useTemporal, uniqueId, withWorker } from '../../support/temporal';
 
-let temporal: TemporalHandles;
-let t: TestLab;
+const temporal = useTemporal();
+const t = useTestLab(20);
 let real: Awaited<ReturnType<typeof realDeps>>;
 beforeAll(async () => {
-  temporal = await connectClient();
-  t = await startTestLab(20);
   real = await realDeps({ sshKeyPath: t.lab.keyPath, knownHostsPath: t.lab.knownHostsPath });
 });
 afterAll(async () => {
   real?.close();
-  await t?.down();
-  await temporal?.close();
 });
 
 const hostRef = (name: string): HostRef => {
