@@ -34,8 +34,22 @@ await build({
 
 const quiet = { info() {}, warn: console.warn, error: console.error, debug() {}, trace() {}, log() {} };
 const { code } = await bundleWorkflowCode({ workflowsPath: path.join(root, 'src/workflows/index.ts'), logger: quiet });
-fs.writeFileSync(path.join(staging, 'workflow-bundle.js'), code);
+fs.writeFileSync(path.join(staging, 'workflow-bundle.js'), withoutSourcesContent(code));
 fs.rmSync(path.join(dist, 'chunks'), { recursive: true, force: true });
 for (const f of fs.readdirSync(staging)) fs.renameSync(path.join(staging, f), path.join(dist, f));
 fs.rmSync(staging, { recursive: true, force: true });
 console.log(`build: dist/worker.js, dist/cli.js, dist/workflow-bundle.js in ${Date.now() - t0} ms`);
+
+/**
+ * The SDK requires the bundle's inline source map (it maps workflow stack traces), but only its
+ * mappings: the embedded copies of every source file were half the bundle, and every worker start
+ * decoded, parsed and compiled them in the main thread and again in the workflow thread.
+ */
+function withoutSourcesContent(bundle) {
+  const at = bundle.lastIndexOf('//# sourceMappingURL=data:');
+  const b64 = bundle.indexOf('base64,', at);
+  if (at < 0 || b64 < 0) throw new Error('workflow bundle has no inline source map: the SDK would refuse it');
+  const map = JSON.parse(Buffer.from(bundle.slice(b64 + 'base64,'.length).trim(), 'base64').toString('utf8'));
+  delete map.sourcesContent;
+  return `${bundle.slice(0, b64 + 'base64,'.length)}${Buffer.from(JSON.stringify(map)).toString('base64')}\n`;
+}

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { haproxyFromConfig } from './adapters/haproxy/load-balancer';
-import { checkHealth, smokeTest } from './adapters/http/checks';
+import { checkHealth, smokeSession, smokeTest } from './adapters/http/checks';
 import { knownHostsFile, loadKnownHosts } from './adapters/ssh/known-hosts';
 import { createSshClient } from './adapters/ssh/client';
 import type { ActivityDeps } from './activities/deps';
@@ -47,7 +47,7 @@ export async function realDeps(secrets: WorkerSecrets): Promise<{ deps: Activity
     knownHosts: knownHostsFile(secrets.knownHostsPath, knownHosts, (w) => console.warn(`worker: ${w}`)),
   });
   return {
-    deps: { ssh, lb: (config) => haproxyFromConfig(config), http: { checkHealth, smokeTest } },
+    deps: { ssh, lb: (config) => haproxyFromConfig(config), http: { checkHealth, smokeTest, smokeSession } },
     close: () => ssh.close(),
   };
 }

@@ -58,7 +58,7 @@ export async function runBluegreen(client: Client, worker: BenchWorker, plan: Pl
     outcome: result.outcome,
     reason: result.outcome === 'succeeded' ? undefined : result.reason,
     wallMs,
-    steps: Object.fromEntries(result.steps.map((s) => [stepKey(s), s.ms])),
+    steps: { ...Object.fromEntries(result.steps.map((s) => [stepKey(s), s.ms])), ...(await smokeTimes(handle, plan)) },
     peakRssMb: peakRssMb(worker.process.pid),
     historyLength,
   };
@@ -91,4 +91,30 @@ export async function runBaseline(
   if (code !== 0) return { outcome: 'failed', reason: err.trim().slice(-2000) || `exit ${code}`, wallMs: 0, steps: {}, peakRssMb: 0 };
   const r = JSON.parse(out.trim().split('\n').pop() ?? '{}') as BaselineResult;
   return { outcome: r.outcome, wallMs: r.wallMs, steps: r.steps, peakRssMb: r.peakRssMb, smokeUnreached: r.smokeUnreached };
+}
+
+/**
+ * The smoke tests alone (verify also waits for UP in the standby pool): each smokeTest activity from
+ * its start to its completion, by history event times, keyed smoke:<cluster> in plan order.
+ */
+async function smokeTimes(handle: { fetchHistory(): Promise<{ events?: HistoryEvent[] | null }> }, plan: Plan): Promise<Record<string, number>> {
+  const ms = (e: HistoryEvent | undefined) => (e?.eventTime?.seconds == null ? NaN : Number(e.eventTime.seconds.toString()) * 1000 + Math.floor((e.eventTime.nanos ?? 0) / 1e6));
+  const events = (await handle.fetchHistory()).events ?? [];
+  const scheduled = events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'smokeTest').map((e) => String(e.eventId));
+  const out: Record<string, number> = {};
+  scheduled.forEach((id, i) => {
+    const started = events.find((e) => String(e.activityTaskStartedEventAttributes?.scheduledEventId) === id);
+    const completed = events.find((e) => String(e.activityTaskCompletedEventAttributes?.scheduledEventId) === id);
+    const cluster = plan.order[i] ?? `#${i + 1}`;
+    if (started && completed) out[`smoke:${cluster}`] = ms(completed) - ms(started);
+  });
+  return out;
+}
+
+interface HistoryEvent {
+  eventId?: { toString(): string } | number | null;
+  eventTime?: { seconds?: { toString(): string } | number | null; nanos?: number | null } | null;
+  activityTaskScheduledEventAttributes?: { activityType?: { name?: string | null } | null } | null;
+  activityTaskStartedEventAttributes?: { scheduledEventId?: { toString(): string } | number | null } | null;
+  activityTaskCompletedEventAttributes?: { scheduledEventId?: { toString(): string } | number | null } | null;
 }

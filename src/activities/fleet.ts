@@ -58,6 +58,9 @@ export interface DeployControl {
   done: Set<string>;
   /** The same for every attempt of this step (run and activity): a retry collects the install in flight. */
   jobKey?: string[];
+  /** Filled while hosts are being installed or checked, and with those that failed (for progress reports). */
+  inFlight?: Set<string>;
+  failed?: Set<string>;
 }
 
 /**
@@ -71,6 +74,7 @@ export async function deployFleet(deps: ActivityDeps, input: DeployInput, contro
   let failed: string | undefined;
   const todo = input.hosts.filter((h) => !control.done.has(h.name));
   await eachBounded(todo, input.parallelism, () => failed !== undefined || control.stopping(), async (host) => {
+    control.inFlight?.add(host.name);
     try {
       // An install is not interrupted once started (a half-applied install is worse than a finished
       // one): it runs detached on the host, and a retry of a connection that failed collects it.
@@ -86,8 +90,11 @@ export async function deployFleet(deps: ActivityDeps, input: DeployInput, contro
         throw err;
       }
       failed ??= host.name;
+      control.failed?.add(host.name);
       // What runs there is unknown after a failed install: the workflow must not assume either release.
       outcomes.set(host.name, { host: host.name, ok: false, release: null, error: err.message, errorType: err.type });
+    } finally {
+      control.inFlight?.delete(host.name);
     }
   });
   return {

@@ -1,7 +1,7 @@
 // Waiting for a host to become healthy: one check at a time through the HTTP port, until the
 // deadline. Polling and the deadline are the activities' business; the adapter makes one request.
 import type { CheckResult, HttpPort } from '../ports/http';
-import { sleep } from '../sleep';
+import { pollDelay, sleep } from '../sleep';
 
 export class HealthCheckFailed extends Error {
   override readonly name = 'HealthCheckFailed';
@@ -18,6 +18,7 @@ export class HealthCheckFailed extends Error {
 export interface WaitHealthyOptions {
   release?: string;
   deadlineMs: number;
+  /** The longest wait between two checks; the first ones come sooner (pollDelay: 50 ms, doubling). */
   intervalMs?: number;
   /** Per attempt; capped by what is left of the deadline. */
   timeoutMs?: number;
@@ -49,6 +50,7 @@ export async function waitUntilHealthy(url: string, opts: WaitHealthyOptions): P
     if (!(last && result.status === 0 && budget < perAttempt)) last = result;
     const after = opts.deadlineMs - (Date.now() - started);
     if (after <= 0) throw new HealthCheckFailed(url, opts.deadlineMs, attempt, last);
-    await sleep(Math.min(interval, after), opts.signal);
+    // The plan's interval is the slowest pace: an app is often up a moment after its restart.
+    await sleep(Math.min(pollDelay(attempt - 1, interval, 50), after), opts.signal);
   }
 }

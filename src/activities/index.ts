@@ -4,13 +4,15 @@
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { LbConfig, ServerState } from '../ports/lb';
 import type { ActivityDeps } from './deps';
-import { assertSafeRelease, renderCommand, describeValue } from './shell';
+import { assertSafeRelease, renderCommand } from './shell';
 import { drainAndWait, ensureState, readPools, waitUntilUp } from './lb';
-import { deployFleet, eachBounded, inspectFleet } from './fleet';
+import { deployFleet, inspectFleet } from './fleet';
+import { emptyProgress, runSmoke, SmokeFailure } from './smoke';
 import { withHeartbeat, resumedFrom } from './heartbeat';
 import { HostFailure, hostJobId, runJobOnHost } from './remote';
 import {
   isDeployProgress,
+  type DeployProgress,
   type DeployInput,
   type DeployReport,
   type DrainInput,
@@ -18,13 +20,11 @@ import {
   type InspectInput,
   type MigrateInput,
   type LeavePoolInput,
+  isSmokeProgress,
   type SmokeInput,
   type SmokeReport,
   type WaitUpInput,
 } from './types';
-
-/** Smoke requests in flight at once through the standby pool. */
-const SMOKE_CONCURRENCY = 8;
 
 export function createActivities({ ssh, lb, http }: ActivityDeps) {
   return {
@@ -86,52 +86,44 @@ export function createActivities({ ssh, lb, http }: ActivityDeps) {
       assertSafeRelease(input.release);
       const ctx = Context.current();
       const done = new Set(resumedFrom(isDeployProgress)?.done ?? []);
-      const report = await withHeartbeat(
-        () => ({ done: [...done] }),
-        () =>
-          deployFleet({ ssh, lb, http }, input, { stopping: () => ctx.cancellationSignal.aborted, signal: ctx.cancellationSignal, done, jobKey: jobKeyOf(ctx) }),
+      const inFlight = new Set<string>();
+      const failed = new Set<string>();
+      const progress = (): DeployProgress => ({ done: [...done], inFlight: [...inFlight], failed: [...failed], cluster: input.cluster, total: input.hosts.length });
+      const report = await withHeartbeat(progress, () =>
+        deployFleet({ ssh, lb, http }, input, { stopping: () => ctx.cancellationSignal.aborted, signal: ctx.cancellationSignal, done, jobKey: jobKeyOf(ctx), inFlight, failed }),
       );
       if (ctx.cancellationSignal.aborted) throw new CancelledFailure('deploy stopped: the activity was cancelled');
       return report;
     },
 
-    async smokeTest({ standbyUrl, tests, release, hosts }: SmokeInput): Promise<SmokeReport> {
-      const seen = new Set<string>();
-      let passed = 0;
-      let failure: ApplicationFailure | undefined;
-      // Enough requests that the standby pool's round robin reaches every host of the cluster, a
-      // few at once: 500 hosts must not mean 1,000 requests one after another.
-      const rounds = Math.max(2, hosts.length * 2);
-      const members = new Set(hosts);
-      await withHeartbeat(
-        () => ({ passed }),
-        async () => {
-          for (const t of tests) {
-            const requests = Array.from({ length: rounds }, (_, i) => i);
-            await eachBounded(requests, SMOKE_CONCURRENCY, () => failure !== undefined, async () => {
-              const r = await http.smokeTest(standbyUrl, t, { release, timeoutMs: t.timeoutSeconds * 1000 });
-              if (r.host && !members.has(r.host)) {
-                failure ??= ApplicationFailure.nonRetryable(
-                  `smoke test ${t.path} was answered by ${describeValue(r.host)}, which is not in the cluster under test (${hosts.join(', ')})`,
-                  'SmokeTestFailed',
-                );
-                return;
-              }
-              if (r.host) seen.add(r.host);
-              if (!r.ok) {
-                failure ??= ApplicationFailure.nonRetryable(
-                  `smoke test GET ${t.path} through the standby pool failed${r.host ? ` on ${r.host}` : ''}: ${r.reason}`,
-                  'SmokeTestFailed',
-                );
-                return;
-              }
-              passed++;
-            });
-            if (failure) throw failure;
-          }
-        },
-      );
-      return { passed, hostsSeen: [...seen].sort() };
+    /**
+     * Step 3's smoke tests (smoke.ts): every test through the standby pool, and every host shown to
+     * pass each test. A retried attempt resumes from the previous one's heartbeat: pool requests
+     * already passed and hosts already proven are not asked again.
+     */
+    async smokeTest(input: SmokeInput): Promise<SmokeReport> {
+      const ctx = Context.current();
+      const progress = resumedFrom(isSmokeProgress) ?? emptyProgress();
+      const budget = input.deadlineSeconds !== undefined ? AbortSignal.timeout(input.deadlineSeconds * 1000) : undefined;
+      const signal = budget ? AbortSignal.any([ctx.cancellationSignal, budget]) : ctx.cancellationSignal;
+      try {
+        return await withHeartbeat(
+          () => progress,
+          () => runSmoke(http, input, { signal, progress }),
+        );
+      } catch (err) {
+        if (err instanceof SmokeFailure) throw ApplicationFailure.nonRetryable(err.message, 'SmokeTestFailed');
+        if (ctx.cancellationSignal.aborted) throw new CancelledFailure('smoke tests stopped: the activity was cancelled');
+        if (budget?.aborted) {
+          const done = progress.pool.reduce((a, b) => a + b, 0);
+          throw ApplicationFailure.nonRetryable(
+            `smoke tests of ${input.hosts.length} hosts did not finish within their budget of ${input.deadlineSeconds} s (derived from the plan's smoke tests): ` +
+              `${done} requests through the standby pool passed, ${progress.direct.length} hosts tested directly`,
+            'SmokeTestFailed',
+          );
+        }
+        throw err;
+      }
     },
 
     /**

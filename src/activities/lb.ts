@@ -3,7 +3,7 @@
 // adapter gets these for free.
 
 import { LbError, type AdminState, type LoadBalancer, type PoolName, type ServerState } from '../ports/lb';
-import { sleep } from '../sleep';
+import { pollDelay, sleep } from '../sleep';
 
 export class UnknownServerError extends LbError {
   constructor(
@@ -86,6 +86,7 @@ async function pick(lb: LoadBalancer, pool: PoolName, servers: string[]): Promis
 
 export interface PollOptions {
   deadlineMs: number;
+  /** The longest wait between two reads; the first ones come sooner (pollDelay). */
   pollMs?: number;
   signal?: AbortSignal;
 }
@@ -138,7 +139,7 @@ export async function drainAndWait(
   const pollMs = opts.pollMs ?? 500;
   await assertLivePoolKeeps(lb, servers);
   await ensureDrained(lb, servers);
-  for (;;) {
+  for (let n = 0; ; n++) {
     const sessions = await sessionsOf(lb, servers);
     const progress = { elapsedMs: Date.now() - started, sessions };
     opts.onProgress?.(progress);
@@ -146,7 +147,7 @@ export async function drainAndWait(
     const left = opts.deadlineMs - (Date.now() - started);
     try {
       if (left <= 0) throw new DrainTimeoutError(opts.deadlineMs, nonZero(sessions), []);
-      await sleep(Math.min(pollMs, left), opts.signal);
+      await sleep(Math.min(pollDelay(n, pollMs), left), opts.signal);
     } catch (err) {
       const { restored, restoreError } = await restoreDraining(lb, servers);
       if (err instanceof DrainTimeoutError) throw new DrainTimeoutError(opts.deadlineMs, nonZero(sessions), restored, restoreError);
@@ -197,7 +198,7 @@ export async function waitUntilUp(
 ): Promise<void> {
   const started = Date.now();
   const pollMs = opts.pollMs ?? 300;
-  for (;;) {
+  for (let n = 0; ; n++) {
     const current = await pick(lb, pool, servers);
     const statuses = Object.fromEntries(servers.map((s) => [s, describe(current.get(s)!)]));
     opts.onProgress?.(statuses);
@@ -207,7 +208,7 @@ export async function waitUntilUp(
     if (held.length) throw new NotUpError(pool, Date.now() - started, pickKeys(statuses, held));
     const left = opts.deadlineMs - (Date.now() - started);
     if (left <= 0) throw new NotUpError(pool, opts.deadlineMs, pickKeys(statuses, servers.filter((s) => !isUp(current.get(s)!))));
-    await sleep(Math.min(pollMs, left), opts.signal);
+    await sleep(Math.min(pollDelay(n, pollMs), left), opts.signal);
   }
 }
 

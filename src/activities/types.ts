@@ -62,9 +62,20 @@ export interface DeployReport {
   firstFailure?: string;
 }
 
-/** What a deployHosts attempt heartbeats, and the next attempt resumes from. */
+/**
+ * What a deployHosts attempt heartbeats: `done` is what the next attempt resumes from; the rest is
+ * for people (`bluegreen status` reads it while the step runs). Attempts before these fields
+ * existed heartbeated `done` only, so readers treat them as optional.
+ */
 export interface DeployProgress {
   done: string[];
+  /** Hosts being installed or health-checked right now. */
+  inFlight?: string[];
+  /** Hosts that failed in this attempt. */
+  failed?: string[];
+  cluster?: string;
+  /** Hosts of the cluster. */
+  total?: number;
 }
 
 export function isDeployProgress(d: unknown): d is DeployProgress {
@@ -90,17 +101,54 @@ export interface WaitUpInput {
   deadlineSeconds: number;
 }
 
+export type SmokeCoverage = NonNullable<Plan['smokeCoverage']>;
+
 export interface SmokeInput {
   standbyUrl: string;
   tests: Plan['smoke'];
   release: string;
   /** The hosts expected to answer through the standby pool. */
   hosts: string[];
+  /** How every host is shown to pass; absent (runs started before it existed): `auto`, X-Server. */
+  coverage?: SmokeCoverage;
+  /** Each host's own origin (its healthUrl's), for direct requests; absent: none can be made. */
+  hostUrls?: Record<string, string>;
+  /** The activity's own limit from the plan (activity-calls.ts): it fails saying what is left before Temporal's timeout would. */
+  deadlineSeconds?: number;
 }
 
 export interface SmokeReport {
+  /** Requests that passed in this attempt (through the pool and direct); a resumed attempt skips what passed before. */
   passed: number;
+  /** Hosts that a passing response through the standby pool named. */
   hostsSeen: string[];
+  /** Hosts tested with direct requests because no response through the pool named them (or mode direct). */
+  testedDirectly?: string[];
+}
+
+/**
+ * What a smokeTest attempt heartbeats and the next one resumes from: per test (by index), the pool
+ * requests that passed; per host, the tests it passed (named by a pool response, or directly); and
+ * the hosts whose direct requests are done.
+ */
+export interface SmokeProgress {
+  pool: number[];
+  covered: Record<string, number[]>;
+  direct: string[];
+}
+
+export function isSmokeProgress(d: unknown): d is SmokeProgress {
+  if (typeof d !== 'object' || d === null) return false;
+  const p = d as SmokeProgress;
+  const nums = (a: unknown) => Array.isArray(a) && a.every((x) => Number.isInteger(x) && x >= 0);
+  return (
+    nums(p.pool) &&
+    typeof p.covered === 'object' &&
+    p.covered !== null &&
+    Object.values(p.covered).every(nums) &&
+    Array.isArray(p.direct) &&
+    p.direct.every((x) => typeof x === 'string')
+  );
 }
 
 export interface MigrateInput {

@@ -4,7 +4,7 @@ import { CliError, EXIT, messageOf } from './errors';
 import type { RunRef, Session } from './context';
 import { LiveArea, sleep } from './live-area';
 import { loadRunView, type RunView } from './run-view';
-import { renderStatus, statusLine } from './status-view';
+import { progressText, renderStatus, statusLine } from './status-view';
 
 export interface FollowOptions {
   intervalMs: number;
@@ -63,7 +63,10 @@ async function followLoop(session: Session, first: RunRef, opts: FollowOptions, 
 }
 
 function progressLine(s: DeploymentStatus, v: RunView): string {
-  return s.outcome ? `${s.outcome}: ${s.reason ?? ''}` : v.temporalStatus !== 'RUNNING' ? v.temporalStatus : statusLine(s);
+  if (s.outcome) return `${s.outcome}: ${s.reason ?? ''}`;
+  if (v.temporalStatus !== 'RUNNING') return v.temporalStatus;
+  const live = v.progress?.find((p) => p.activity === 'deployHosts');
+  return live ? `${statusLine(s)}; ${progressText({ ...live, lastHeartbeat: undefined }, s)}` : statusLine(s);
 }
 
 function stableKey(v: RunView): string {

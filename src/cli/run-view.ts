@@ -6,6 +6,7 @@ import { statusQuery } from '../workflows/messages';
 import type { DeploymentResult, DeploymentStatus } from '../workflows/state';
 import { CliError, EXIT, messageOf } from './errors';
 import type { RunRef, Session } from './context';
+import { readLiveProgress, type LiveProgress } from './live-progress';
 
 export interface RunView {
   environment: string;
@@ -17,6 +18,8 @@ export interface RunView {
   closeTime?: string;
   link: string;
   status?: DeploymentStatus;
+  /** While a deploy or smoke step runs: its progress from the activity's heartbeat (Temporal's pending activity). */
+  progress?: LiveProgress[];
   /** Why the run ended without the workflow's own result, or why its status could not be read. */
   failure?: string;
   hint?: string;
@@ -36,7 +39,9 @@ export async function loadRunView(session: Session, run: RunRef): Promise<RunVie
   };
   if (run.running) {
     try {
-      view.status = await queryStatus(session, run);
+      const [status, live] = await Promise.all([queryStatus(session, run), readLiveProgress(session, run)]);
+      view.status = status;
+      if (live.progress.length > 0) view.progress = live.progress;
     } catch (err) {
       // Still show what Temporal knows (id, link); the caller exits 1 with the hint.
       if (!(err instanceof CliError)) throw err;

@@ -1,6 +1,7 @@
 // The status screen: header, pending gate, steps with durations, hosts, decisions.
 import type { DeploymentStatus } from '../workflows/state';
 import { ago, clip, duration, table, when } from './format';
+import type { LiveProgress } from './live-progress';
 import type { RunView } from './run-view';
 
 export function renderStatus(v: RunView, now = new Date()): string {
@@ -15,6 +16,7 @@ export function renderStatus(v: RunView, now = new Date()): string {
   }
   if (s.kind === 'recovery') out.push(`RECOVERY of ${s.environment} to ${s.release}`);
   out.push(`${s.environment}: ${s.fromRelease} → ${s.release}   step: ${stepLabel(s)}${s.paused ? '   PAUSED' : ''}${s.abortRequested ? '   ABORT REQUESTED' : ''}`);
+  for (const p of v.progress ?? []) out.push(`  ${progressText(p, s, now)}`);
   if (s.outcome) out.push(`outcome: ${s.outcome}: ${s.reason ?? ''}`);
   else if (v.failure) out.push(`ended: ${v.failure}`);
   if (s.pendingGate) {
@@ -55,6 +57,25 @@ export function renderStatus(v: RunView, now = new Date()): string {
   }
   return out.join('\n');
 }
+
+/** "deploy green: 3/10 hosts healthy on v2; in flight: green-4, green-5 (heartbeat 1 s ago)". */
+export function progressText(p: LiveProgress, s: DeploymentStatus, now = new Date()): string {
+  const cluster = p.cluster ?? s.cluster ?? '';
+  const total = p.total ?? s.clusters.find((c) => c.name === cluster)?.hosts.length;
+  const beat = p.lastHeartbeat ? `heartbeat ${ago(p.lastHeartbeat, now)}` : '';
+  const attempt = p.attempt > 1 ? `attempt ${p.attempt}` : '';
+  const tail = [attempt, beat].filter(Boolean).join(', ');
+  if (p.activity === 'smokeTest') {
+    const direct = p.direct ? `, ${p.direct} hosts tested directly` : '';
+    return `verify ${cluster}: ${p.done} smoke requests passed through the standby pool${direct}${tail ? ` (${tail})` : ''}`;
+  }
+  const inFlight = p.inFlight.length > 0 ? `; in flight: ${listOf(p.inFlight)}` : '';
+  const failed = p.failed.length > 0 ? `; failed: ${listOf(p.failed)}` : '';
+  const release = s.step === 'rollback' ? s.fromRelease : s.release;
+  return `deploy ${cluster}: ${p.done}/${total ?? '?'} hosts healthy on ${release}${inFlight}${failed}${tail ? ` (${tail})` : ''}`;
+}
+
+const listOf = (names: string[]) => (names.length > 8 ? `${names.slice(0, 8).join(', ')} and ${names.length - 8} more` : names.join(', '));
 
 function stepLabel(s: DeploymentStatus): string {
   return s.cluster ? `${s.step} (${s.cluster})` : s.step;

@@ -14,7 +14,13 @@ export function haproxyConfig(lab: Lab): string {
   const servers = (disabled: boolean) =>
     lab.hosts.map((h) => `  server ${h.name} 127.0.0.1:${h.appPort} check${disabled ? ' disabled' : ''}`).join('\n');
   const backend = (name: string, disabled: boolean) => `backend ${name}
-  balance roundrobin
+  balance roundrobin${
+    name === 'standby'
+      ? `
+  # Names the server that answered, so smoke tests can prove they reached every host (README, Smoke tests).
+  http-response set-header X-Server %s`
+      : ''
+  }
   option httpchk
   http-check send meth GET uri /health ver HTTP/1.1 hdr Host lab
   http-check expect status 200

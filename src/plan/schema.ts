@@ -117,6 +117,16 @@ const planShape = z.strictObject({
     })
     .default({ timeoutSeconds: 120, intervalMs: 1000 }),
   smoke: z.array(smokeTest).min(1, { message: 'at least one smoke test' }).max(50),
+  // How every host of the cluster is shown to pass the smoke tests (README "Smoke tests").
+  smokeCoverage: z
+    .strictObject({
+      mode: z.enum(['auto', 'pool', 'direct']).default('auto'),
+      responderHeader: z
+        .string()
+        .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, { message: 'an HTTP header name' })
+        .default('X-Server'),
+    })
+    .optional(),
   gates: z
     .strictObject({ promote: gate.default(disabledGate), migrate: gate.default(disabledGate) })
     .default({ promote: disabledGate, migrate: disabledGate }),

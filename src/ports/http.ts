@@ -38,6 +38,15 @@ export interface SmokeTestSpec {
 export interface SmokeTestOptions extends Omit<RequestOptions, 'timeoutMs'> {
   release: string;
   timeoutMs?: number;
+  /** A response header that names the server that answered (HAProxy's `X-Server %s`); read before X-Host. */
+  responderHeader?: string;
+}
+
+/** Smoke tests that reuse their connections (keep-alive) until close(). */
+export interface SmokeSession {
+  smokeTest(baseUrl: string, test: SmokeTestSpec, opts: SmokeTestOptions): Promise<CheckResult>;
+  /** Closes every connection of the session, idle or not: none outlives the activity. */
+  close(): void;
 }
 
 export interface HttpPort {
@@ -45,4 +54,9 @@ export interface HttpPort {
   checkHealth(url: string, opts: HealthCheckOptions): Promise<CheckResult>;
   /** One smoke test through `baseUrl` (the standby frontend). Without expectStatus, any 2xx passes. */
   smokeTest(baseUrl: string, test: SmokeTestSpec, opts: SmokeTestOptions): Promise<CheckResult>;
+  /**
+   * A session of smoke tests on reused connections, at most `maxConnections` per origin. Optional:
+   * without it (fakes) every smoke test is a plain smokeTest. Health checks never reuse connections.
+   */
+  smokeSession?(maxConnections: number): SmokeSession;
 }

@@ -130,7 +130,10 @@ export function serverConfig(opts: { ports: ServerPorts; pg: PgCluster; dynamicC
   return `# Written by bluegreen's stack (src/stack/temporal-server.ts). Temporal server ${TEMPORAL_SERVER_VERSION}.\n${YAML.stringify(config)}`;
 }
 
-/** Dynamic config: the server's defaults, but a visibility rate fit for a CLI that lists runs. */
+/**
+ * Dynamic config: the server's defaults, but a visibility rate fit for a CLI that lists runs, and
+ * eager activity dispatch (see EAGER_DYNAMIC_CONFIG in src/temporal/dev-server.ts).
+ */
 export function dynamicConfig(): string {
   return [
     '# Dynamic config of the bluegreen stack (polled every 10 s; see the server docs for keys).',
@@ -138,6 +141,8 @@ export function dynamicConfig(): string {
     '  - value: 50',
     'limit.maxIDLength:',
     '  - value: 255',
+    'system.enableActivityEagerExecution:',
+    '  - value: true',
     '',
   ].join('\n');
 }

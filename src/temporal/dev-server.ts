@@ -39,6 +39,14 @@ export async function temporalCliPath(): Promise<string> {
   return path;
 }
 
+/**
+ * Eager activity dispatch: when a workflow task schedules an activity for the same task queue, the
+ * server hands it back to that worker in the completion's reply instead of through a poll. A step
+ * is a chain of short activities, so this saves a matching round trip at each link (DESIGN.md,
+ * "Round trips"). Off by default in the server; the stack's dynamic config sets it too.
+ */
+export const EAGER_DYNAMIC_CONFIG = ['system.enableActivityEagerExecution=true'];
+
 export async function freePort(): Promise<number> {
   const srv = createServer();
   srv.listen(0, '127.0.0.1');
@@ -58,6 +66,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   else args.push('--headless');
   if (opts.dbFile) args.push('--db-filename', opts.dbFile);
   for (const [name, type] of Object.entries(SEARCH_ATTRIBUTE_DECLARATIONS)) args.push('--search-attribute', `${name}=${type}`);
+  for (const setting of EAGER_DYNAMIC_CONFIG) args.push('--dynamic-config-value', setting);
 
   const child = spawn(cliPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];

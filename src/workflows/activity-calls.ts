@@ -2,6 +2,7 @@
 // each call so Temporal Web names the step, cluster and host of every activity.
 import { ActivityCancellationType, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { SMOKE_CONCURRENCY, smokePoolRounds } from '../plan/smoke-budget';
 import type { Plan } from '../plan/schema';
 
 type Name = keyof Activities;
@@ -73,7 +74,6 @@ export function activityOptions(plan: Plan): Record<Name, ActivityOptions> {
   const hostRounds = Math.ceil(largest / plan.parallelism);
   // Three SSH attempts of up to the install timeout each, plus 1 + 2 s between them, then health.
   const perHost = 3 * INSTALL_TIMEOUT_SECONDS + 3 + plan.health.timeoutSeconds;
-  const smokeSeconds = plan.smoke.reduce((sum, t) => sum + Math.ceil((2 * largest) / 8) * t.timeoutSeconds, 0);
   return {
     readLoadBalancer: quick,
     inspectHosts: resumable(3 * 60 * Math.ceil((2 * largest) / 64) + 60),
@@ -81,10 +81,25 @@ export function activityOptions(plan: Plan): Record<Name, ActivityOptions> {
     enterPool: lbWait(plan.health.timeoutSeconds),
     leavePool: quick,
     deployHosts: resumable(hostRounds * perHost),
-    smokeTest: resumable(smokeSeconds),
+    // The activity stops itself at the budget with a clear message; this is only the backstop.
+    smokeTest: resumable(smokeBudgetSeconds(plan, largest)),
     // A migration command must be idempotent (README); a non-zero exit is never retried.
     runMigration: { startToCloseTimeout: '1 hour', heartbeatTimeout, retry: { ...retry, maximumAttempts: 3 }, cancellationType },
   };
+}
+
+/**
+ * How long one cluster's smoke tests may take: the worst case in which every request takes its
+ * test's full timeout, SMOKE_CONCURRENCY at once. Tests run one after another; through the pool
+ * each has smokePoolRounds(hosts) requests; then (modes auto and direct) hosts not proven through
+ * the pool get their tests directly, one connection per host, SMOKE_CONCURRENCY hosts at once.
+ * Plus 30 s for connections and heartbeats. A retried attempt gets the whole budget again.
+ */
+export function smokeBudgetSeconds(plan: Plan, hosts: number): number {
+  const each = plan.smoke.map((t) => t.timeoutSeconds);
+  const pool = each.reduce((sum, s) => sum + Math.ceil(smokePoolRounds(hosts) / SMOKE_CONCURRENCY) * s, 0);
+  const direct = plan.smokeCoverage?.mode === 'pool' ? 0 : Math.ceil(hosts / SMOKE_CONCURRENCY) * each.reduce((a, b) => a + b, 0);
+  return Math.ceil(pool + direct + 30);
 }
 
 /** `override` adjusts one call, e.g. a single attempt for a best-effort read while reporting a failure. */

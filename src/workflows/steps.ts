@@ -12,7 +12,7 @@ import { fleetInspection, hostProblems, hostRefs, lbProblems } from './preflight
 
 export { hostRefs };
 import type { Plan } from '../plan/schema';
-import { INSTALL_TIMEOUT_SECONDS, attemptsOf, type Call } from './activity-calls';
+import { INSTALL_TIMEOUT_SECONDS, attemptsOf, smokeBudgetSeconds, type Call } from './activity-calls';
 import type { Control } from './control';
 import { STEP } from './search-attributes';
 import { clusterOf, hostsOf, type DeploymentStatus, type HostStatus, type StepName } from './state';
@@ -217,7 +217,8 @@ export function boundedError(message: string, max = 600): string {
 export async function verify(ctx: StepContext, cluster: string, release: string, opts: { promoteGate: boolean }): Promise<void> {
   const { plan, call } = ctx;
   clusterOf(ctx.status, cluster).phase = 'verifying';
-  const names = hostRefs(plan, cluster).map((h) => h.name);
+  const refs = hostRefs(plan, cluster);
+  const names = refs.map((h) => h.name);
   await call('enterPool', `Verify: wait until ${cluster} is UP in the standby pool`, {
     lb: plan.loadBalancer,
     pool: 'standby',
@@ -229,6 +230,10 @@ export async function verify(ctx: StepContext, cluster: string, release: string,
     tests: plan.smoke,
     release,
     hosts: names,
+    ...(plan.smokeCoverage ? { coverage: plan.smokeCoverage } : {}),
+    // Direct requests go to the origin of each host's healthUrl (the smoke paths are absolute).
+    hostUrls: Object.fromEntries(refs.map((h) => [h.name, h.healthUrl])),
+    deadlineSeconds: smokeBudgetSeconds(plan, names.length),
   });
   for (const h of hostsOf(ctx.status, cluster)) h.phase = 'verified';
   if (opts.promoteGate) await promoteGate(ctx, cluster);

@@ -87,9 +87,11 @@ export class FakeFleet {
           const ok = (this.healthy.get(host) ?? false) && (!expectRelease || release === expectRelease);
           return { ok, status: ok ? 200 : 503, release, host, reason: ok ? '' : `expected ${expectRelease}, got ${release}`, ms: 0 };
         },
-        smokeTest: async (_base, _test, { release }) => {
+        smokeTest: async (base, _test, { release }) => {
           const candidates = [...this.pools.standby].filter(([, s]) => s.admin === 'ready').map(([h]) => h);
-          const host = candidates[this.contacted.length % Math.max(1, candidates.length)];
+          // A host's own URL (http://NAME.fake/...) is a direct request; anything else is the pool's round robin.
+          const direct = new URL(base).hostname.endsWith('.fake') && base !== 'http://standby.fake' ? new URL(base).hostname.split('.')[0] : undefined;
+          const host = direct ?? candidates[this.contacted.length % Math.max(1, candidates.length)];
           this.contacted.push(`smoke:${host}`);
           const served = this.smokeRelease ?? (host ? this.releases.get(host) : undefined);
           const ok = served === release;

@@ -20,7 +20,7 @@ import {
 import type { LoadReport } from '../../src/lab';
 import { createActivities, type Activities } from '../../src/activities';
 import { haproxyFromConfig } from '../../src/adapters/haproxy/load-balancer';
-import { checkHealth, smokeTest } from '../../src/adapters/http/checks';
+import { checkHealth, smokeSession, smokeTest } from '../../src/adapters/http/checks';
 import { loadKnownHosts } from '../../src/adapters/ssh/known-hosts';
 import { createSshClient } from '../../src/adapters/ssh/client';
 import type { PlanInput } from '../../src/plan/schema';
@@ -57,7 +57,7 @@ export async function activitiesWithSsh(t: TestLab, connectTimeoutMs: number): P
     keepaliveCountMax: 3,
   });
   return {
-    activities: createActivities({ ssh, lb: (c) => haproxyFromConfig(c), http: { checkHealth, smokeTest } }),
+    activities: createActivities({ ssh, lb: (c) => haproxyFromConfig(c), http: { checkHealth, smokeTest, smokeSession } }),
     close: () => ssh.close(),
   };
 }

@@ -2,7 +2,36 @@
 // a capped body, so a hanging, slow or garbage-spewing endpoint costs bounded time and memory.
 import http from 'node:http';
 import https from 'node:https';
-import type { CheckResult, HealthCheckOptions, RequestOptions, SmokeTestOptions, SmokeTestSpec } from '../../ports/http';
+import type { CheckResult, HealthCheckOptions, RequestOptions as PortRequestOptions, SmokeSession, SmokeTestOptions, SmokeTestSpec } from '../../ports/http';
+
+interface RequestOptions extends PortRequestOptions {
+  /**
+   * Keep-alive agents to reuse connections (smoke sessions). Without them every request has its own
+   * connection, closed after the answer: a health check must not leave an idle session on an LB.
+   */
+  agents?: KeepAliveAgents;
+  responderHeader?: string;
+}
+
+interface KeepAliveAgents {
+  http: http.Agent;
+  https: https.Agent;
+}
+
+/**
+ * Smoke tests on reused connections, at most `maxConnections` per origin, until close() destroys
+ * every socket (idle or not), so none outlives the activity. Idle sockets close after 4 s, before
+ * the usual 5-10 s keep-alive timeout of HAProxy or nginx, so a request rarely meets a connection
+ * the server is closing (get() retries once if it does).
+ */
+export function smokeSession(maxConnections: number): SmokeSession {
+  const opts = { keepAlive: true, maxSockets: maxConnections, maxFreeSockets: maxConnections, timeout: 4000, scheduling: 'lifo' as const };
+  const agents = { http: new http.Agent(opts), https: new https.Agent(opts) };
+  return {
+    smokeTest: (baseUrl, test, o) => smokeTestWith(baseUrl, test, o, agents),
+    close: () => (agents.http.destroy(), agents.https.destroy()),
+  };
+}
 
 interface Fetched {
   status: number;
@@ -18,26 +47,47 @@ const clean = (v: string) => v.slice(0, 100).replace(/[^\x20-\x7e]/g, '?');
 
 class CheckFailure extends Error {}
 
-/** GET with connect + total timeouts and a body cap; rejects with a CheckFailure saying why. */
-function get(url: URL, opts: RequestOptions): Promise<Fetched> {
+/**
+ * GET with connect + total timeouts and a body cap; rejects with a CheckFailure saying why. A reused
+ * keep-alive connection that the server closed just as the request went out is retried once on a
+ * new one (the request never reached the app, and GET is safe to repeat).
+ */
+async function get(url: URL, opts: RequestOptions): Promise<Fetched> {
+  try {
+    return await getOnce(url, opts);
+  } catch (err) {
+    if (err instanceof StaleSocket) return getOnce(url, { ...opts, agents: undefined });
+    throw err;
+  }
+}
+
+class StaleSocket extends CheckFailure {}
+
+function getOnce(url: URL, opts: RequestOptions): Promise<Fetched> {
   const total = opts.timeoutMs;
   const connectMs = Math.min(opts.connectTimeoutMs ?? total, total);
   const cap = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
   const lib = url.protocol === 'https:' ? https : http;
+  const agent = opts.agents ? (url.protocol === 'https:' ? opts.agents.https : opts.agents.http) : undefined;
   return new Promise((resolve, reject) => {
     let done = false;
-    const finish = (err: Error | null, value?: Fetched) => {
+    let answered = false;
+    const finish = (err: Error | null, value?: Fetched, reusable = false) => {
       if (done) return;
       done = true;
       clearTimeout(totalTimer);
       clearTimeout(connectTimer);
       opts.signal?.removeEventListener('abort', onAbort);
-      req.destroy();
+      // A response read to its end leaves the socket to the agent for the next request; anything
+      // cut short (timeout, cap, error) may have bytes in flight, so that connection is closed.
+      if (!reusable) req.destroy();
       if (err) reject(err);
       else resolve(value!);
     };
-    // agent: false and Connection: close: no pooled socket outlives the check (or holds an LB session).
-    const req = lib.get(url, { agent: false, headers: { connection: 'close', accept: 'application/json, */*' } });
+    // Without agents: agent false and Connection: close, so no socket outlives the check (or holds an LB session).
+    const req = agent
+      ? lib.get(url, { agent, headers: { accept: 'application/json, */*' } })
+      : lib.get(url, { agent: false, headers: { connection: 'close', accept: 'application/json, */*' } });
     const totalTimer = setTimeout(() => finish(new CheckFailure(`timed out after ${total} ms`)), total);
     const connectTimer = setTimeout(() => finish(new CheckFailure(`no connection within ${connectMs} ms`)), connectMs);
     const onAbort = () => finish(new CheckFailure('cancelled'));
@@ -47,12 +97,16 @@ function get(url: URL, opts: RequestOptions): Promise<Fetched> {
       if (!sock.connecting) clearTimeout(connectTimer);
       else sock.once('connect', () => clearTimeout(connectTimer));
     });
-    req.on('error', (err: NodeJS.ErrnoException) => finish(new CheckFailure(err.code ? `${err.code}: ${err.message}` : err.message)));
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      const message = err.code ? `${err.code}: ${err.message}` : err.message;
+      finish(req.reusedSocket && !answered && (err.code === 'ECONNRESET' || err.code === 'EPIPE') ? new StaleSocket(message) : new CheckFailure(message));
+    });
     req.on('response', (res) => {
+      answered = true;
       const chunks: Buffer[] = [];
       let size = 0;
       const deliver = (truncated: boolean) =>
-        finish(null, { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), truncated });
+        finish(null, { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), truncated }, !truncated && agent !== undefined);
       res.on('data', (chunk: Buffer) => {
         const room = cap - size;
         if (chunk.length >= room) {
@@ -81,8 +135,8 @@ interface Identity {
   conflict?: string;
 }
 
-/** Release from `X-Release` or a JSON body's `release`; host from `X-Host` or `host`. */
-function identify(f: Fetched): Identity {
+/** Release from `X-Release` or a JSON body's `release`; host from the responder header, `X-Host` or `host`. */
+function identify(f: Fetched, responderHeader?: string): Identity {
   let json: Record<string, unknown> | undefined;
   if (!f.truncated) {
     try {
@@ -98,7 +152,7 @@ function identify(f: Fetched): Identity {
   const conflict = hRelease && bRelease && hRelease !== bRelease ? `X-Release says ${hRelease} but the body says ${bRelease}` : undefined;
   return {
     release: hRelease ?? bRelease,
-    host: header(f.headers, 'x-host') ?? field('host'),
+    host: (responderHeader ? header(f.headers, responderHeader.toLowerCase()) : undefined) ?? header(f.headers, 'x-host') ?? field('host'),
     bodyReason: field('reason'),
     conflict,
   };
@@ -115,7 +169,7 @@ async function run(url: URL, opts: RequestOptions, judge: (f: Fetched, id: Ident
   const ms = () => Math.round(performance.now() - t0);
   try {
     const f = await get(url, opts);
-    const id = identify(f);
+    const id = identify(f, opts.responderHeader);
     const reason = id.conflict ?? judge(f, id);
     return { ok: reason === '', status: f.status, release: id.release, host: id.host, reason, ms: ms(), ...(f.truncated ? { truncated: true } : {}) };
   } catch (err) {
@@ -140,12 +194,16 @@ export async function checkHealth(url: string, opts: HealthCheckOptions): Promis
 
 /** One smoke test through `baseUrl` (the standby frontend). Without expectStatus, any 2xx passes. */
 export async function smokeTest(baseUrl: string, test: SmokeTestSpec, opts: SmokeTestOptions): Promise<CheckResult> {
+  return smokeTestWith(baseUrl, test, opts);
+}
+
+async function smokeTestWith(baseUrl: string, test: SmokeTestSpec, opts: SmokeTestOptions, agents?: KeepAliveAgents): Promise<CheckResult> {
   const base = parseUrl(baseUrl);
   const url = new URL(test.path, base);
   // A path such as "//elsewhere/x" would leave the standby frontend: refuse rather than follow.
   if (url.origin !== base.origin) throw new Error(`smoke test path ${JSON.stringify(test.path)} leaves ${base.origin}`);
   const timeoutMs = test.timeoutSeconds !== undefined ? test.timeoutSeconds * 1000 : (opts.timeoutMs ?? 10_000);
-  return run(url, { ...opts, timeoutMs }, (f, id) => {
+  return run(url, { ...opts, timeoutMs, agents }, (f, id) => {
     const okStatus = test.expectStatus !== undefined ? f.status === test.expectStatus : f.status >= 200 && f.status <= 299;
     if (!okStatus) return `${test.path}: status ${f.status}, expected ${test.expectStatus ?? '2xx'}`;
     if (test.expectBodyContains !== undefined && !f.body.includes(test.expectBodyContains)) {

@@ -1,0 +1,155 @@
+// Step 3's smoke tests for one cluster, at any size. Two phases:
+//  1. through the standby pool (the path users will take): 2 x hosts requests per test, a few at
+//     once on reused connections; each passing response that names its server (the responder
+//     header, X-Host or a JSON `host`) proves that test on that host;
+//  2. directly to each host (its healthUrl's origin), for the tests no pool response proved on it
+//     (`auto`), or for every test (`direct`). `pool` refuses instead: every host must be named.
+// So a passing run has shown every test passing on every host, not only on the ones round robin
+// happened to reach. Progress is data (SmokeProgress) so a retried attempt resumes from it.
+import { describeValue } from './shell';
+import { eachBounded } from './fleet';
+import type { CheckResult, HttpPort, SmokeSession } from '../ports/http';
+import { SMOKE_CONCURRENCY, smokePoolRounds } from '../plan/smoke-budget';
+import type { SmokeCoverage, SmokeInput, SmokeProgress, SmokeReport } from './types';
+
+export class SmokeFailure extends Error {
+  override readonly name = 'SmokeTestFailed';
+}
+
+export interface SmokeControl {
+  /** Aborted on cancellation or when the budget runs out: requests in flight stop at once. */
+  signal: AbortSignal;
+  /** Resumed from the previous attempt's heartbeat, and updated in place as requests pass. */
+  progress: SmokeProgress;
+}
+
+export const DEFAULT_COVERAGE: SmokeCoverage = { mode: 'auto', responderHeader: 'X-Server' };
+
+export function emptyProgress(): SmokeProgress {
+  return { pool: [], covered: {}, direct: [] };
+}
+
+/** Connection reuse when the port offers it; otherwise (fakes) plain requests. */
+function sessionOf(http: HttpPort, maxConnections: number): SmokeSession {
+  return http.smokeSession?.(maxConnections) ?? { smokeTest: (b, t, o) => http.smokeTest(b, t, o), close: () => {} };
+}
+
+export async function runSmoke(http: HttpPort, input: SmokeInput, control: SmokeControl): Promise<SmokeReport> {
+  const { tests, release, hosts } = input;
+  const coverage = input.coverage ?? DEFAULT_COVERAGE;
+  const { progress, signal } = control;
+  const members = new Set(hosts);
+  const seen = new Set<string>();
+  let passed = 0;
+  let failure: SmokeFailure | undefined;
+  let unnamed = false;
+  const stop = () => failure !== undefined || signal.aborted;
+  const cover = (host: string, test: number) => {
+    const list = (progress.covered[host] ??= []);
+    if (!list.includes(test)) list.push(test);
+  };
+
+  const pool = sessionOf(http, SMOKE_CONCURRENCY);
+  try {
+    for (const [i, t] of tests.entries()) {
+      const rounds = smokePoolRounds(hosts.length);
+      const todo = Array.from({ length: Math.max(0, rounds - (progress.pool[i] ?? 0)) }, (_, k) => k);
+      await eachBounded(todo, SMOKE_CONCURRENCY, stop, async () => {
+        const r = await pool.smokeTest(input.standbyUrl, t, { release, timeoutMs: t.timeoutSeconds * 1000, responderHeader: coverage.responderHeader, signal });
+        if (stop()) return;
+        if (r.host && !members.has(r.host)) {
+          failure ??= new SmokeFailure(`smoke test ${t.path} was answered by ${describeValue(r.host)}, which is not in the cluster under test (${hosts.join(', ')})`);
+          return;
+        }
+        if (!r.ok) {
+          if (failure) return;
+          failure = new SmokeFailure(`smoke test GET ${t.path} through the standby pool failed${r.host ? ` on ${r.host}` : ''}: ${r.reason}`);
+          unnamed = !r.host;
+          return;
+        }
+        passed++;
+        progress.pool[i] = (progress.pool[i] ?? 0) + 1;
+        if (r.host) {
+          seen.add(r.host);
+          cover(r.host, i);
+        }
+      });
+      if (failure && unnamed) throw await diagnosed(http, input, i, failure, signal);
+      if (failure) throw failure;
+      if (signal.aborted) throw signal.reason;
+      if (coverage.mode === 'pool') {
+        const missing = hosts.filter((h) => !progress.covered[h]?.includes(i));
+        if (missing.length > 0) throw new SmokeFailure(notReached(t.path, missing, rounds, coverage));
+      }
+    }
+    // Seen by an earlier attempt counts as seen: the report says what the whole step proved.
+    for (const h of hosts) if ((progress.covered[h]?.length ?? 0) > 0 && !progress.direct.includes(h)) seen.add(h);
+
+    const directly = hosts.filter((h) => coverage.mode === 'direct' || tests.some((_, i) => !progress.covered[h]?.includes(i)));
+    const todo = directly.filter((h) => !progress.direct.includes(h));
+    await eachBounded(todo, SMOKE_CONCURRENCY, stop, async (host) => {
+      const base = input.hostUrls?.[host];
+      if (base === undefined) {
+        failure ??= new SmokeFailure(`no response through the standby pool named ${host}, and there is no URL to test it directly`);
+        return;
+      }
+      // One connection per host, reused for its tests and closed after them: 500 hosts must not
+      // mean 500 idle sockets.
+      const own = sessionOf(http, 1);
+      try {
+        for (const [i, t] of tests.entries()) {
+          if (stop()) return;
+          if (coverage.mode !== 'direct' && progress.covered[host]?.includes(i)) continue;
+          const r: CheckResult = await own.smokeTest(base, t, { release, timeoutMs: t.timeoutSeconds * 1000, responderHeader: coverage.responderHeader, signal });
+          if (stop()) return;
+          if (!r.ok) {
+            const why = coverage.mode === 'direct' ? '' : `; no response through the standby pool named ${host}`;
+            failure ??= new SmokeFailure(`smoke test GET ${t.path} failed on ${host} (direct request to ${new URL(t.path, base).href}${why}): ${r.reason}`);
+            return;
+          }
+          passed++;
+          cover(host, i);
+        }
+        progress.direct.push(host);
+      } finally {
+        own.close();
+      }
+    });
+    if (failure) throw failure;
+    if (signal.aborted) throw signal.reason;
+    return { passed, hostsSeen: [...seen].sort(), ...(directly.length > 0 ? { testedDirectly: directly } : {}) };
+  } finally {
+    pool.close();
+  }
+}
+
+/**
+ * A failed response through the pool that names no server says nothing about which host is broken:
+ * ask each host directly (its own URL) for that test, so the failure names the hosts that fail it.
+ */
+async function diagnosed(http: HttpPort, input: SmokeInput, i: number, failure: SmokeFailure, signal: AbortSignal): Promise<SmokeFailure> {
+  const t = input.tests[i];
+  const c = input.coverage ?? DEFAULT_COVERAGE;
+  const unnamed = `${failure.message} (the response did not name its server: no ${c.responderHeader} or X-Host header, no JSON "host")`;
+  if (!t || !input.hostUrls || signal.aborted) return new SmokeFailure(unnamed);
+  const urls = input.hostUrls;
+  const failing: string[] = [];
+  await eachBounded(input.hosts, SMOKE_CONCURRENCY, () => signal.aborted, async (host) => {
+    const base = urls[host];
+    if (base === undefined) return;
+    const r = await http.smokeTest(base, t, { release: input.release, timeoutMs: t.timeoutSeconds * 1000, responderHeader: c.responderHeader, signal });
+    if (!r.ok && !signal.aborted) failing.push(`${host} (${r.reason})`);
+  });
+  if (signal.aborted) return new SmokeFailure(unnamed);
+  const shown = failing.length > 10 ? `${failing.slice(0, 10).join(', ')} and ${failing.length - 10} more` : failing.join(', ');
+  return new SmokeFailure(failing.length > 0 ? `${unnamed}; asked directly, it fails on ${shown}` : `${unnamed}; asked directly, every host passes it`);
+}
+
+function notReached(path: string, missing: string[], rounds: number, c: SmokeCoverage): string {
+  const shown = missing.length > 10 ? `${missing.slice(0, 10).join(', ')} and ${missing.length - 10} more` : missing.join(', ');
+  return (
+    `smoke test ${path}: no passing response through the standby pool named ${shown} in ${rounds} requests ` +
+    `(smokeCoverage.mode is pool: every host must be named, by ${c.responderHeader}, X-Host or a JSON "host"; ` +
+    `HAProxy adds one with \`http-response set-header ${c.responderHeader} %s\` in the standby backend)`
+  );
+}
