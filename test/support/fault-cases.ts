@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import {
   giveTreeTo,
   haproxyCommand,
@@ -64,6 +64,38 @@ export async function activitiesWithSsh(t: TestLab, connectTimeoutMs: number): P
 
 // ---------------------------------------------------------------------------------------------
 // LB sampler
+
+/** activitiesWithSsh for the file's tests: built before them, closed after them (filled in by then). */
+export function useActivitiesWithSsh(t: TestLab, connectTimeoutMs: number): Activities {
+  const activities = {} as Activities;
+  let close = () => {};
+  beforeAll(async () => {
+    const made = await activitiesWithSsh(t, connectTimeoutMs);
+    Object.assign(activities, made.activities);
+    close = made.close;
+  });
+  afterAll(() => close());
+  return activities;
+}
+
+/**
+ * `activities`, except that `fault` runs once right after green has been drained: after preflight
+ * has read every host, before the deploy connects to one. Deterministic, unlike polling the status
+ * for the short standby step.
+ */
+export function faultAfterGreenDrained(activities: Activities, fault: () => unknown): Activities {
+  let done = false;
+  return {
+    ...activities,
+    drainFromLive: async (input) => {
+      await activities.drainFromLive(input);
+      if (!done && input.servers.includes('green-2')) {
+        done = true;
+        await fault();
+      }
+    },
+  };
+}
 
 export interface LbSample {
   at: number;

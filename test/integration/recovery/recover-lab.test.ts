@@ -2,48 +2,25 @@
 // the live pool (green-2's sshd stops right after green is drained, so the deploy and the rollback
 // both fail); recovery refuses while green-2 is unreachable, and once sshd is back it brings every
 // host to v1 and live, under load, with no failed request and no lost write.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { hideHaproxyApi, restoreHaproxyApi, startSshdAgain, stopSshd } from '../../../src/lab';
-import type { Activities } from '../../../src/activities';
 import { useTemporal } from '../../support/temporal';
 import { useTestLab } from '../../support/test-lab';
-import { activitiesWithSsh, expectFleet, expectUsersUnharmed, fastPlan, logCase, resetFleet, runCase, upInLive } from '../../support/fault-cases';
+import { faultAfterGreenDrained, useActivitiesWithSsh, expectFleet, expectUsersUnharmed, fastPlan, logCase, resetFleet, runCase, upInLive } from '../../support/fault-cases';
 import { waitForStatus } from '../../support/wait';
 
 const CONNECT_TIMEOUT_MS = 4000;
 
 const temporal = useTemporal();
 const t = useTestLab(13);
-let activities: Activities;
-let closeSsh = () => {};
-beforeAll(async () => {
-  ({ activities, close: closeSsh } = await activitiesWithSsh(t, CONNECT_TIMEOUT_MS));
-});
-afterAll(async () => {
-  closeSsh();
-});
+const activities = useActivitiesWithSsh(t, CONNECT_TIMEOUT_MS);
 beforeEach(async () => {
   await resetFleet(t, 'v1');
 });
 
-/** The real activities, except that green-2's sshd stops once, right after green has been drained. */
-function sshdStopsAfterGreenDrained(): Activities {
-  let done = false;
-  return {
-    ...activities,
-    drainFromLive: async (input) => {
-      await activities.drainFromLive(input);
-      if (!done && input.servers.includes('green-2')) {
-        done = true;
-        await stopSshd(t.lab.dir, 'green-2');
-      }
-    },
-  };
-}
-
 describe('recovery after a rollback that could not finish', () => {
   it('strand green, refuse while green-2 is unreachable, then recover every host to v1 and live under load', async () => {
-    const failed = await runCase(temporal, t, { plan: fastPlan(t, { release: 'v2', currentRelease: 'v1' }), activities: sshdStopsAfterGreenDrained() });
+    const failed = await runCase(temporal, t, { plan: fastPlan(t, { release: 'v2', currentRelease: 'v1' }), activities: faultAfterGreenDrained(activities, () => stopSshd(t.lab.dir, 'green-2')) });
     logCase('deploy v2, green-2 sshd stops for good', failed);
     expectUsersUnharmed(failed);
     expect(failed.outcome).toBe('failed');

@@ -1,11 +1,10 @@
 // Broken infrastructure on the real lab under load: a host unreachable (sshd stopped) or frozen
 // (SIGSTOP) during the deploy, and the LB's Runtime API away for a while or for good.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { freezeHost, hideHaproxyApi, restoreHaproxyApi, startSshdAgain, stopSshd, thawHost } from '../../../src/lab';
-import type { Activities } from '../../../src/activities';
 import { useTemporal } from '../../support/temporal';
 import { useTestLab } from '../../support/test-lab';
-import { activitiesWithSsh, expectFleet, expectUsersUnharmed, fastPlan, logCase, resetFleet, runCase, type CaseRun } from '../../support/fault-cases';
+import { faultAfterGreenDrained, useActivitiesWithSsh, expectFleet, expectUsersUnharmed, fastPlan, logCase, resetFleet, runCase, type CaseRun } from '../../support/fault-cases';
 import { sleep, waitForStatus } from '../../support/wait';
 
 // The worker's SSH handshake timeout is 15 s; 4 s here keeps the frozen-host case short.
@@ -13,38 +12,12 @@ const CONNECT_TIMEOUT_MS = 4000;
 
 const temporal = useTemporal();
 const t = useTestLab(12);
-let activities: Activities;
-let closeSsh = () => {};
-beforeAll(async () => {
-  ({ activities, close: closeSsh } = await activitiesWithSsh(t, CONNECT_TIMEOUT_MS));
-});
-afterAll(async () => {
-  closeSsh();
-});
+const activities = useActivitiesWithSsh(t, CONNECT_TIMEOUT_MS);
 beforeEach(async () => {
   await resetFleet(t, 'v1');
 });
 
 const plan = () => fastPlan(t, { release: 'v2', currentRelease: 'v1' });
-/**
- * The real activities, except that `fault` runs once right after green has been drained: after
- * preflight has read every host, before the deploy connects to one. Deterministic, unlike polling
- * the status for the short standby step.
- */
-function faultAfterGreenDrained(fault: () => unknown): Activities {
-  let done = false;
-  return {
-    ...activities,
-    drainFromLive: async (input) => {
-      await activities.drainFromLive(input);
-      if (!done && input.servers.includes('green-2')) {
-        done = true;
-        await fault();
-      }
-    },
-  };
-}
-
 /** Activity events of the run: proves which ones were retried and that none ran into a Temporal timeout. */
 async function activityEvents(c: CaseRun) {
   const history = await c.handle.fetchHistory();
@@ -59,7 +32,7 @@ describe('a host unreachable over SSH during the deploy', () => {
   it('sshd stopped: bounded retries, a clear error naming the host, then a full rollback once it is back', async () => {
     const c = await runCase(temporal, t, {
       plan: plan(),
-      activities: faultAfterGreenDrained(() => stopSshd(t.lab.dir, 'green-2')),
+      activities: faultAfterGreenDrained(activities, () => stopSshd(t.lab.dir, 'green-2')),
       during: async (h) => {
         await waitForStatus(h, 'step rollback', (s) => s.step === 'rollback');
         await startSshdAgain(t.lab.dir, 'green-2');
@@ -76,7 +49,7 @@ describe('a host unreachable over SSH during the deploy', () => {
   it('sshd stays down: the rollback cannot finish; green stays out of the live pool and the run says which host is in which state', async () => {
     const c = await runCase(temporal, t, {
       plan: plan(),
-      activities: faultAfterGreenDrained(() => stopSshd(t.lab.dir, 'green-2')),
+      activities: faultAfterGreenDrained(activities, () => stopSshd(t.lab.dir, 'green-2')),
     });
     logCase('sshd stopped for good', c);
     expectUsersUnharmed(c);
@@ -97,7 +70,7 @@ describe('a host unreachable over SSH during the deploy', () => {
   it('host frozen (SIGSTOP): every attempt ends at the handshake timeout, none hangs; rolled back once it thaws', async () => {
     const c = await runCase(temporal, t, {
       plan: plan(),
-      activities: faultAfterGreenDrained(() => freezeHost(t.lab.dir, 'green-2')),
+      activities: faultAfterGreenDrained(activities, () => freezeHost(t.lab.dir, 'green-2')),
       during: async (h) => {
         await waitForStatus(h, 'step rollback', (s) => s.step === 'rollback');
         thawHost(t.lab.dir, 'green-2');
