@@ -7,7 +7,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { labDown, labUp, startLoad, type Lab, type Load, type LoadReport } from './lab';
-import { repoRoot } from './lab/layout';
+import { LB_KINDS, repoRoot, type LbKind } from './lab/layout';
 import { compiledWorker } from './paths';
 import { loadPlanInput } from './plan/load';
 import { parsePlan } from './plan/validate';
@@ -20,8 +20,9 @@ import { listenForKeys } from './demo-keys';
 import type { DeploymentResult, DeploymentStatus } from './workflows/state';
 import { webLink, temporalSettings, workflowIdFor } from './config';
 
-const USAGE = `npm run demo -- [--to RELEASE] [--from RELEASE] [--hosts-per-cluster N] [--yes] [--json] [--rps N]
+const USAGE = `npm run demo -- [--to RELEASE] [--from RELEASE] [--hosts-per-cluster N] [--lb haproxy|nginx] [--yes] [--json] [--rps N]
   --to RELEASE            release to deploy (v2, v3, bad-health, bad-smoke, slow-start; default v2)
+  --lb KIND               the lab's load balancer: haproxy (default) or nginx
   --hosts-per-cluster N   lab size (default 2)
   --yes                   approve every gate automatically
   --json                  end with one JSON line on standard output`;
@@ -33,6 +34,7 @@ interface DemoOptions {
   yes: boolean;
   json: boolean;
   rps: number;
+  lb: LbKind;
 }
 
 function options(argv: string[]): DemoOptions {
@@ -45,6 +47,7 @@ function options(argv: string[]): DemoOptions {
       yes: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       rps: { type: 'string', default: '200' },
+      lb: { type: 'string', default: 'haproxy' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -54,7 +57,8 @@ function options(argv: string[]): DemoOptions {
   }
   const n = Number(values['hosts-per-cluster']);
   if (!Number.isInteger(n) || n < 1 || n > 100) throw new Error(`--hosts-per-cluster: expected 1..100, got ${values['hosts-per-cluster']}`);
-  return { to: values.to, from: values.from, hostsPerCluster: n, yes: values.yes, json: values.json, rps: Number(values.rps) || 200 };
+  if (!(LB_KINDS as readonly string[]).includes(values.lb)) throw new Error(`--lb: expected one of ${LB_KINDS.join(', ')}, got ${values.lb}`);
+  return { to: values.to, from: values.from, hostsPerCluster: n, yes: values.yes, json: values.json, rps: Number(values.rps) || 200, lb: values.lb as LbKind };
 }
 
 class Resources {
@@ -103,8 +107,8 @@ async function main(): Promise<number> {
     say(`Starting Temporal dev server on 127.0.0.1:${port} (Temporal Web on http://127.0.0.1:${uiPort})...`);
     res.server = await startDevServer({ port, uiPort, dbFile: path.join(stateDir, 'demo.db') });
 
-    say(`Starting the lab (${opts.hostsPerCluster} hosts per cluster)...`);
-    res.lab = await labUp({ hostsPerCluster: opts.hostsPerCluster });
+    say(`Starting the lab (${opts.hostsPerCluster} hosts per cluster, behind ${opts.lb})...`);
+    res.lab = await labUp({ hostsPerCluster: opts.hostsPerCluster, lb: opts.lb });
     const lab = res.lab;
     const settings = temporalSettings({ ...process.env, TEMPORAL_ADDRESS: res.server.address, TEMPORAL_WEB_URL: `http://127.0.0.1:${uiPort}` });
     const taskQueue = `bluegreen-demo`;

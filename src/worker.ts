@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
 import { createActivities } from './activities';
-import { haproxyFromConfig } from './adapters/haproxy/load-balancer';
+import { lbFromConfig } from './adapters/load-balancer';
 import { checkHealth, smokeSession, smokeTest } from './adapters/http/checks';
 import { knownHostsFile, loadKnownHosts } from './adapters/ssh/known-hosts';
 import { createSshClient } from './adapters/ssh/client';
@@ -36,7 +36,7 @@ export function secretsFromEnv(env = process.env): WorkerSecrets {
   return { sshKeyPath, knownHostsPath, sshKeyPassphrase };
 }
 
-/** The real dependencies: ssh2 with pinned host keys, HAProxy's Runtime API, HTTP checks. */
+/** The real dependencies: ssh2 with pinned host keys, the plan's LB (HAProxy's Runtime API, or nginx over SSH), HTTP checks. */
 export async function realDeps(secrets: WorkerSecrets): Promise<{ deps: ActivityDeps; close(): void }> {
   const knownHosts = await loadKnownHosts(secrets.knownHostsPath);
   // Lines the parser could not use would otherwise go unnoticed until a host is refused.
@@ -47,7 +47,7 @@ export async function realDeps(secrets: WorkerSecrets): Promise<{ deps: Activity
     knownHosts: knownHostsFile(secrets.knownHostsPath, knownHosts, (w) => console.warn(`worker: ${w}`)),
   });
   return {
-    deps: { ssh, lb: (config) => haproxyFromConfig(config), http: { checkHealth, smokeTest, smokeSession } },
+    deps: { ssh, lb: (config) => lbFromConfig(config, { ssh }), http: { checkHealth, smokeTest, smokeSession } },
     close: () => ssh.close(),
   };
 }

@@ -74,6 +74,8 @@ export const DEFAULT_PREFLIGHT_WIDTH = Infinity;
 export async function runBaseline(plan: Plan, keyPath: string, knownHostsPath: string, preflightWidth = DEFAULT_PREFLIGHT_WIDTH): Promise<BaselineResult> {
   const key = readFileSync(keyPath);
   const knownHosts = await loadKnownHosts(knownHostsPath);
+  // The baseline speaks HAProxy's Runtime API only: it is measured on the HAProxy lab.
+  if (plan.loadBalancer.type !== 'haproxy') throw new Error('the baseline needs a plan with loadBalancer.type haproxy');
   const lb = haproxyFromConfig(plan.loadBalancer);
   const hostsOf = (cluster: string): HostSpec[] => plan.clusters[cluster]?.hosts ?? [];
   const all = plan.order.flatMap(hostsOf);

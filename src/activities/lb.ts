@@ -94,13 +94,15 @@ export interface PollOptions {
 /** Sets `state` only on the servers that do not have it yet; returns those it changed. */
 export async function ensureState(lb: LoadBalancer, pool: PoolName, servers: string[], state: AdminState): Promise<string[]> {
   const current = await pick(lb, pool, servers);
-  const changed: string[] = [];
-  for (const server of servers) {
-    if (current.get(server)?.admin === state) continue;
-    await lb.setState(pool, server, state);
-    changed.push(server);
-  }
+  const changed = servers.filter((server) => current.get(server)?.admin !== state);
+  await setMany(lb, pool, changed, state);
   return changed;
+}
+
+async function setMany(lb: LoadBalancer, pool: PoolName, servers: string[], state: AdminState): Promise<void> {
+  if (servers.length === 0) return;
+  if (lb.setStates) return lb.setStates(pool, servers, state);
+  for (const server of servers) await lb.setState(pool, server, state);
 }
 
 /**
@@ -158,9 +160,7 @@ export async function drainAndWait(
 
 async function ensureDrained(lb: LoadBalancer, servers: string[]): Promise<void> {
   const live = await pick(lb, 'live', servers);
-  for (const server of servers) {
-    if (live.get(server)?.admin === 'ready') await lb.setState('live', server, 'drain');
-  }
+  await setMany(lb, 'live', servers.filter((s) => live.get(s)?.admin === 'ready'), 'drain');
 }
 
 async function sessionsOf(lb: LoadBalancer, servers: string[]): Promise<Record<string, number>> {
@@ -178,11 +178,9 @@ async function restoreDraining(lb: LoadBalancer, servers: string[]): Promise<{ r
   const restored: string[] = [];
   try {
     const live = await pick(lb, 'live', servers);
-    for (const server of servers) {
-      if (live.get(server)?.admin !== 'drain') continue;
-      await lb.setState('live', server, 'ready');
-      restored.push(server);
-    }
+    const draining = servers.filter((s) => live.get(s)?.admin === 'drain');
+    await setMany(lb, 'live', draining, 'ready');
+    restored.push(...draining);
     return { restored };
   } catch (err) {
     return { restored, restoreError: err instanceof Error ? err.message : String(err) };

@@ -5,7 +5,7 @@ import { labDown } from './down';
 import { labStatus, type LabStatus } from './status';
 import { startLoad } from './loadgen';
 import { applyFault, FAULTS, type FaultKind } from './faults';
-import { defaultLabDir } from './layout';
+import { defaultLabDir, LB_KINDS, type LbKind } from './layout';
 
 const int = (v: string) => {
   const n = Number(v);
@@ -24,7 +24,9 @@ function describe(s: LabStatus): string {
   const lines = [
     `lab in ${s.dir}: ${s.up ? 'up' : 'NOT fully up'}`,
     `  live ${s.liveUrl}   standby ${s.standbyUrl}   stats ${s.statsUrl}`,
-    `  haproxy pid ${s.haproxy.pid} ${s.haproxy.running ? 'running' : 'STOPPED'}${s.haproxy.socketReachable ? '' : ', Runtime API socket MISSING'}`,
+    s.nginx
+      ? `  nginx pid ${s.nginx.pid} ${s.nginx.running ? 'running' : 'STOPPED'}   LB host ssh :${s.nginx.sshPort} ${s.nginx.sshd.running ? 'up' : 'DOWN'}`
+      : `  haproxy pid ${s.haproxy.pid} ${s.haproxy.running ? 'running' : 'STOPPED'}${s.haproxy.socketReachable ? '' : ', Runtime API socket MISSING'}`,
     `  plan ${s.planPath}   key ${s.keyPath}   known_hosts ${s.knownHostsPath}`,
     `  ssh user ${s.user} (shell ${s.userShell ?? '?'})   slow login ${s.slowLoginMs ? `${s.slowLoginMs} ms per session, one at a time per host` : 'off'}`,
   ];
@@ -35,7 +37,12 @@ function describe(s: LabStatus): string {
   return lines.join('\n');
 }
 
-const program = new Command('lab').description('A blue/green fleet on this machine: OpenSSH hosts, HAProxy, sample app').showHelpAfterError();
+const program = new Command('lab').description('A blue/green fleet on this machine: OpenSSH hosts, HAProxy or nginx, sample app').showHelpAfterError();
+
+const lbKind = (v: string) => {
+  if (!(LB_KINDS as readonly string[]).includes(v)) throw new InvalidArgumentError(`one of ${LB_KINDS.join(', ')}`);
+  return v as LbKind;
+};
 
 program
   .command('up')
@@ -44,11 +51,12 @@ program
   .option('--base-port <port>', 'first port of the lab (default BG_LAB_BASE_PORT or 22000)', int)
   .option('--user <name>', 'log into the hosts as this user (as root default bgdeploy, created if missing; "root" for its slow shell)')
   .option('--slow-login-ms <ms>', 'every SSH session first waits this long, one at a time per host', nonNegInt)
+  .option('--lb <kind>', 'the load balancer: haproxy (default) or nginx', lbKind)
   .option('--json', 'machine-readable output')
-  .action(async (o: { hostsPerCluster?: number; basePort?: number; user?: string; slowLoginMs?: number; json?: boolean }) => {
+  .action(async (o: { hostsPerCluster?: number; basePort?: number; user?: string; slowLoginMs?: number; lb?: LbKind; json?: boolean }) => {
     const t0 = Date.now();
     const log = (m: string) => console.error(`lab: +${((Date.now() - t0) / 1000).toFixed(1)}s ${m}`);
-    const lab = await labUp({ hostsPerCluster: o.hostsPerCluster, basePort: o.basePort, user: o.user, slowLoginMs: o.slowLoginMs, log });
+    const lab = await labUp({ hostsPerCluster: o.hostsPerCluster, basePort: o.basePort, user: o.user, slowLoginMs: o.slowLoginMs, lb: o.lb, log });
     const status = await labStatus(lab.dir);
     out(!!o.json, { ...status, alreadyUp: lab.alreadyUp, elapsedMs: lab.elapsedMs }, `${lab.alreadyUp ? 'already up' : `up in ${(lab.elapsedMs / 1000).toFixed(1)} s`}\n${describe(status)}`);
   });
@@ -95,7 +103,7 @@ program
 
 program
   .command('fault')
-  .description(`inject a fault: ${FAULTS.join(' | ')} (haproxy-api takes no host)`)
+  .description(`inject a fault: ${FAULTS.join(' | ')} (haproxy-api and lb-ssh take no host)`)
   .argument('<kind>', FAULTS.join('|'))
   .argument('[host]', 'host name, e.g. green-1')
   .option('--undo', 'undo the fault')

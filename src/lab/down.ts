@@ -14,7 +14,15 @@ export interface LabDownResult {
 export function recordedPids(dir: string): number[] {
   const p = labPaths(dir);
   const state = readState(dir);
-  const pids = [state?.haproxyPid, readPidFile(p.haproxyPid), ...Object.values(state?.sshdPids ?? {})];
+  const pids = [
+    state?.haproxyPid,
+    readPidFile(p.haproxyPid),
+    state?.nginxPid,
+    readPidFile(p.nginxPid),
+    state?.lbSshdPid,
+    readPidFile(path.join(hostPaths(p.nginxDir).sshDir, 'sshd.pid')),
+    ...Object.values(state?.sshdPids ?? {}),
+  ];
   if (fs.existsSync(p.hosts))
     for (const name of fs.readdirSync(p.hosts)) {
       const hp = hostPaths(path.join(p.hosts, name));
@@ -44,7 +52,7 @@ export async function labDown(dir = defaultLabDir()): Promise<LabDownResult> {
   // Stragglers: an app started by a session that was itself being stopped.
   const late = recordedPids(dir);
   if (late.length) stopped.push(...(await stopPids([...late, ...descendants(late)])));
-  for (const f of [p.haproxySocket, p.haproxyHiddenSocket, p.haproxyPid, p.state]) fs.rmSync(f, { force: true });
+  for (const f of [p.haproxySocket, p.haproxyHiddenSocket, p.haproxyPid, p.nginxPid, p.state]) fs.rmSync(f, { force: true });
   if (fs.existsSync(p.hosts))
     for (const name of fs.readdirSync(p.hosts)) {
       const hp = hostPaths(path.join(p.hosts, name));

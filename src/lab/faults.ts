@@ -7,7 +7,7 @@ import { startSshd } from './sshd';
 import { labOf, readState, updateState } from './state';
 import { runHostScript } from './host-script';
 
-export const FAULTS = ['sshd', 'freeze', 'app', 'haproxy-api'] as const;
+export const FAULTS = ['sshd', 'freeze', 'app', 'haproxy-api', 'lb-ssh'] as const;
 export type FaultKind = (typeof FAULTS)[number];
 
 function hostOf(dir: string, name: string): LabHost {
@@ -84,6 +84,24 @@ export function restoreHaproxyApi(dir: string): void {
   if (fs.existsSync(p.haproxyHiddenSocket)) fs.renameSync(p.haproxyHiddenSocket, p.haproxySocket);
 }
 
+/** Stops the nginx LB host's sshd: the LB cannot be reached; nginx keeps serving users. */
+export async function stopLbSshd(dir: string): Promise<void> {
+  const pid = readState(dir)?.lbSshdPid;
+  if (isAlive(pid)) await stopPids([pid, ...descendants([pid])]);
+}
+
+export async function startLbSshdAgain(dir: string): Promise<void> {
+  const state = readState(dir);
+  if (!state) throw new Error(`no lab is up in ${dir}`);
+  const lbHost = labOf(dir, state).lbHost;
+  if (!lbHost) throw new Error('this lab runs HAProxy: it has no LB host to reach over SSH (lab up --lb nginx)');
+  if (isAlive(state.lbSshdPid)) return;
+  const pid = await startSshd(lbHost);
+  updateState(dir, (s) => {
+    s.lbSshdPid = pid;
+  });
+}
+
 /** One entry point for the CLI: `lab fault <kind> <host> [--undo]` (haproxy-api takes no host). */
 export async function applyFault(kind: FaultKind, host: string | undefined, undo: boolean, dir = defaultLabDir()): Promise<void> {
   dir = path.resolve(dir);
@@ -100,5 +118,7 @@ export async function applyFault(kind: FaultKind, host: string | undefined, undo
       return undo ? startApp(dir, need()) : stopApp(dir, need());
     case 'haproxy-api':
       return undo ? restoreHaproxyApi(dir) : hideHaproxyApi(dir);
+    case 'lb-ssh':
+      return undo ? startLbSshdAgain(dir) : stopLbSshd(dir);
   }
 }

@@ -2,7 +2,8 @@
 export { labUp, type LabUpOptions, type LabUpResult } from './up';
 export { labDown, type LabDownResult } from './down';
 export { labStatus, type LabStatus, type LabHostStatus } from './status';
-export { defaultLabDir, defaultBasePort, describeLab, labPaths, type Lab, type LabHost, type ClusterName } from './layout';
+export { defaultLabDir, defaultBasePort, describeLab, labPaths, type Lab, type LabHost, type ClusterName, type LbKind } from './layout';
+export { readUpstream, resetUpstreams } from './nginx';
 export {
   FAULTS,
   applyFault,
@@ -14,6 +15,8 @@ export {
   startApp,
   hideHaproxyApi,
   restoreHaproxyApi,
+  stopLbSshd,
+  startLbSshdAgain,
   type FaultKind,
 } from './faults';
 export { startLoad, type Load, type LoadOptions, type LoadReport, type LoadFailure } from './loadgen';

@@ -9,6 +9,9 @@ export const DEFAULT_HOSTS_PER_CLUSTER = 2;
 export const MAX_HOSTS = 200;
 export const CLUSTERS = ['green', 'blue'] as const;
 export type ClusterName = (typeof CLUSTERS)[number];
+/** Which load balancer the lab runs in front of its hosts. */
+export const LB_KINDS = ['haproxy', 'nginx'] as const;
+export type LbKind = (typeof LB_KINDS)[number];
 
 /** The repository root (src/lab/ is two levels below it). */
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -40,6 +43,8 @@ export interface Lab {
   hostsPerCluster: number;
   /** Who SSH sessions log in as (the deploy user when the lab was started as root). */
   user: string;
+  /** The load balancer in front of the hosts. */
+  lb: LbKind;
   planPath: string;
   keyPath: string;
   knownHostsPath: string;
@@ -50,14 +55,24 @@ export interface Lab {
   dbPath: string;
   hostScript: string;
   hosts: LabHost[];
+  /** With nginx: the LB host, an sshd of its own (like an app host) in front of nginx's files. */
+  lbHost?: LbHost;
 }
 
-// Port map (a lab spans 500 ports): base+80 live, +81 standby, +82 stats; host i (green first,
+export interface LbHost {
+  name: 'lb';
+  sshPort: number;
+  /** Its filesystem: nginx.conf, upstreams/, run/, logs/, ssh/. */
+  root: string;
+}
+
+// Port map (a lab spans 500 ports): base+80 live, +81 standby, +82 stats, +83 the nginx LB host's sshd; host i (green first,
 // then blue) has its sshd on base+100+i and its app on base+100+MAX_HOSTS+i.
 export const ports = {
   live: (base: number) => base + 80,
   standby: (base: number) => base + 81,
   stats: (base: number) => base + 82,
+  lbSsh: (base: number) => base + 83,
   ssh: (base: number, i: number) => base + 100 + i,
   app: (base: number, i: number) => base + 100 + MAX_HOSTS + i,
 };
@@ -83,6 +98,12 @@ export function labPaths(dir: string) {
     haproxyHiddenSocket: path.join(dir, 'haproxy', 'admin.sock.unreachable'),
     haproxyLog: path.join(dir, 'haproxy', 'haproxy.log'),
     haproxyPid: path.join(dir, 'haproxy', 'haproxy.pid'),
+    nginxDir: path.join(dir, 'nginx'),
+    nginxConf: path.join(dir, 'nginx', 'nginx.conf'),
+    nginxPid: path.join(dir, 'nginx', 'run', 'nginx.pid'),
+    nginxLog: path.join(dir, 'nginx', 'logs', 'nginx.out'),
+    liveUpstream: path.join(dir, 'nginx', 'upstreams', 'live.servers'),
+    standbyUpstream: path.join(dir, 'nginx', 'upstreams', 'standby.servers'),
   };
 }
 
@@ -99,7 +120,7 @@ export function hostPaths(root: string) {
   };
 }
 
-export function describeLab(dir: string, basePort: number, hostsPerCluster: number, user = os.userInfo().username): Lab {
+export function describeLab(dir: string, basePort: number, hostsPerCluster: number, user = os.userInfo().username, lb: LbKind = 'haproxy'): Lab {
   if (!Number.isInteger(hostsPerCluster) || hostsPerCluster < 1 || hostsPerCluster * 2 > MAX_HOSTS)
     throw new Error(`hosts per cluster must be 1..${MAX_HOSTS / 2}, got ${hostsPerCluster}`);
   const p = labPaths(dir);
@@ -125,10 +146,12 @@ export function describeLab(dir: string, basePort: number, hostsPerCluster: numb
     dbPath: p.db,
     hostScript: p.hostScript,
     hosts,
+    lb,
+    ...(lb === 'nginx' ? { lbHost: { name: 'lb' as const, sshPort: ports.lbSsh(basePort), root: p.nginxDir } } : {}),
   };
 }
 
 export function allPorts(lab: Lab): number[] {
   const b = lab.basePort;
-  return [ports.live(b), ports.standby(b), ports.stats(b), ...lab.hosts.flatMap((h) => [h.sshPort, h.appPort])];
+  return [ports.live(b), ports.standby(b), ports.stats(b), ...(lab.lbHost ? [lab.lbHost.sshPort] : []), ...lab.hosts.flatMap((h) => [h.sshPort, h.appPort])];
 }

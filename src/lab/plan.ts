@@ -1,6 +1,35 @@
 // plan.json: the deployment plan for the lab's fleet, in the shape of src/plan/schema.ts.
 import fs from 'node:fs';
-import { CLUSTERS, type Lab } from './layout';
+import { CLUSTERS, labPaths, type Lab } from './layout';
+import { NGINX, upstreamServers } from './nginx';
+
+/** The plan's loadBalancer block for the lab's LB. */
+function loadBalancer(lab: Lab) {
+  if (!lab.lbHost) {
+    return {
+      type: 'haproxy',
+      runtimeApi: { socket: lab.haproxySocket },
+      liveBackend: 'live',
+      standbyBackend: 'standby',
+      liveUrl: lab.liveUrl,
+      standbyUrl: lab.standbyUrl,
+    };
+  }
+  const p = labPaths(lab.dir);
+  return {
+    type: 'nginx',
+    ssh: { host: '127.0.0.1', port: lab.lbHost.sshPort, user: lab.user },
+    liveUpstreamFile: p.liveUpstream,
+    standbyUpstreamFile: p.standbyUpstream,
+    servers: upstreamServers(lab),
+    pidFile: p.nginxPid,
+    testCommand: `${NGINX} -t -q -c '${p.nginxConf}'`,
+    reloadCommand: `${NGINX} -s reload -c '${p.nginxConf}'`,
+    healthPath: '/health',
+    liveUrl: lab.liveUrl,
+    standbyUrl: lab.standbyUrl,
+  };
+}
 
 export function labPlan(lab: Lab) {
   const clusters = Object.fromEntries(
@@ -23,14 +52,7 @@ export function labPlan(lab: Lab) {
     currentRelease: 'v1',
     order: ['green', 'blue'],
     clusters,
-    loadBalancer: {
-      type: 'haproxy',
-      runtimeApi: { socket: lab.haproxySocket },
-      liveBackend: 'live',
-      standbyBackend: 'standby',
-      liveUrl: lab.liveUrl,
-      standbyUrl: lab.standbyUrl,
-    },
+    loadBalancer: loadBalancer(lab),
     commands: {
       install: `${lab.hostScript} install {release}`,
       currentRelease: `${lab.hostScript} current`,

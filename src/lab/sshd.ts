@@ -25,7 +25,7 @@ export function publicKeyOf(hostKeyFile: string): string {
   return `${type} ${b64}`;
 }
 
-export function knownHostsLine(host: LabHost): string {
+export function knownHostsLine(host: SshHost): string {
   return `[127.0.0.1]:${host.sshPort} ${publicKeyOf(hostPaths(host.root).hostKey)}`;
 }
 
@@ -55,7 +55,10 @@ export interface SshdOptions {
   slowLogin?: { script: string; ms: number };
 }
 
-export function sshdConfig(lab: Lab, host: LabHost, o: SshdOptions): string {
+/** What sshd needs of a host: app hosts and the nginx LB host alike. */
+export type SshHost = Pick<LabHost, 'name' | 'sshPort' | 'root'>;
+
+export function sshdConfig(lab: Lab, host: SshHost, o: SshdOptions): string {
   const hp = hostPaths(host.root);
   const { authorizedKeys, strictModes, slowLogin } = o;
   return [
@@ -89,7 +92,7 @@ export function sshdConfig(lab: Lab, host: LabHost, o: SshdOptions): string {
   ].join('\n');
 }
 
-export async function startSshd(host: LabHost): Promise<number> {
+export async function startSshd(host: SshHost): Promise<number> {
   const hp = hostPaths(host.root);
   if (process.getuid?.() === 0) fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
   const pid = spawnDetached(SSHD, ['-D', '-e', '-f', hp.sshdConfig], hp.sshdLog);

@@ -1,6 +1,6 @@
 // The lab's record of what it started (state.json): what `down` stops and `status` reports.
 import fs from 'node:fs';
-import { describeLab, labPaths, type Lab } from './layout';
+import { describeLab, labPaths, type Lab, type LbKind } from './layout';
 
 export interface LabState {
   basePort: number;
@@ -10,7 +10,12 @@ export interface LabState {
   user?: string;
   /** The delay of each SSH login (0: none). */
   slowLoginMs?: number;
+  /** Absent in a lab from before nginx: haproxy. */
+  lb?: LbKind;
   haproxyPid?: number;
+  nginxPid?: number;
+  /** The nginx LB host's sshd. */
+  lbSshdPid?: number;
   sshdPids: Record<string, number>;
   /** Hosts whose sshd was stopped on purpose by a fault (so status does not call the lab broken). */
   sshdStopped: string[];
@@ -40,5 +45,5 @@ export function updateState(dir: string, fn: (s: LabState) => void): LabState {
 
 /** The lab as recorded, with the user its hosts log in as. */
 export function labOf(dir: string, state: LabState): Lab {
-  return describeLab(dir, state.basePort, state.hostsPerCluster, state.user);
+  return describeLab(dir, state.basePort, state.hostsPerCluster, state.user, state.lb ?? 'haproxy');
 }

@@ -37,7 +37,11 @@ export interface LabStatus {
   userShell: string | null;
   /** The delay every SSH login costs on purpose (0: none). */
   slowLoginMs: number;
+  /** The lab's load balancer kind (haproxy for a lab from before nginx). */
+  lb: 'haproxy' | 'nginx';
   haproxy: { pid: number | null; running: boolean; socketReachable: boolean };
+  /** With --lb nginx: nginx's master and the LB host's sshd. */
+  nginx?: { pid: number | null; running: boolean; sshPort: number; sshd: { pid: number | null; running: boolean } };
   hosts: LabHostStatus[];
 }
 
@@ -62,6 +66,10 @@ export async function labStatus(dir = defaultLabDir()): Promise<LabStatus> {
     };
   });
   const haproxyRunning = isAlive(state?.haproxyPid);
+  const nginx = lab?.lbHost
+    ? { pid: state?.nginxPid ?? null, running: isAlive(state?.nginxPid), sshPort: lab.lbHost.sshPort, sshd: { pid: state?.lbSshdPid ?? null, running: isAlive(state?.lbSshdPid) } }
+    : undefined;
+  const lbUp = nginx ? nginx.running && nginx.sshd.running : haproxyRunning && fs.existsSync(p.haproxySocket);
   let strictModes = true;
   try {
     strictModes = !/^StrictModes no$/m.test(fs.readFileSync(hostPaths(hosts[0]!.root).sshdConfig, 'utf8'));
@@ -69,7 +77,7 @@ export async function labStatus(dir = defaultLabDir()): Promise<LabStatus> {
   return {
     dir,
     exists: !!state,
-    up: !!state && haproxyRunning && hosts.every((h) => h.sshd.running && !h.sshd.frozen && h.app.running) && fs.existsSync(p.haproxySocket),
+    up: !!state && lbUp && hosts.every((h) => h.sshd.running && !h.sshd.frozen && h.app.running),
     basePort: state?.basePort ?? null,
     hostsPerCluster: state?.hostsPerCluster ?? null,
     planPath: p.plan,
@@ -83,7 +91,9 @@ export async function labStatus(dir = defaultLabDir()): Promise<LabStatus> {
     user: lab?.user ?? null,
     userShell: (lab && lookupUser(lab.user)?.shell) || null,
     slowLoginMs: state?.slowLoginMs ?? 0,
+    lb: lab?.lb ?? 'haproxy',
     haproxy: { pid: state?.haproxyPid ?? null, running: haproxyRunning, socketReachable: fs.existsSync(p.haproxySocket) },
+    ...(nginx ? { nginx } : {}),
     hosts,
   };
 }

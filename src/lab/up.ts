@@ -2,10 +2,11 @@
 // is reported as is; leftovers of a dead or half-started one are cleaned up first.
 import fs from 'node:fs';
 import path from 'node:path';
-import { allPorts, defaultBasePort, defaultLabDir, DEFAULT_HOSTS_PER_CLUSTER, describeLab, hostPaths, labPaths, type Lab } from './layout';
+import { allPorts, defaultBasePort, defaultLabDir, DEFAULT_HOSTS_PER_CLUSTER, describeLab, hostPaths, labPaths, type Lab, type LbKind } from './layout';
 import { isPortFree, mapLimit } from './procs';
 import { generateKey, knownHostsLine, sshdConfig, startSshd, strictModesAccept } from './sshd';
 import { haproxyConfig, showStat, startHaproxy } from './haproxy';
+import { readUpstream, startNginx, writeNginxFiles } from './nginx';
 import { writeArtifacts, writeHostScript, writeLabJson } from './releases';
 import { writePlan } from './plan';
 import { labOf, readState, writeState, type LabState } from './state';
@@ -27,6 +28,8 @@ export interface LabUpOptions {
   user?: string;
   /** Each SSH session first waits this long under a per-host lock (default BG_LAB_SLOW_LOGIN_MS or 0). */
   slowLoginMs?: number;
+  /** The load balancer in front of the hosts (default haproxy). */
+  lb?: LbKind;
   /** Called with progress lines (the CLI prints them to stderr). */
   log?: (msg: string) => void;
 }
@@ -47,14 +50,15 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
       (opts.hostsPerCluster ?? existing.hostsPerCluster) === existing.hostsPerCluster &&
       (opts.basePort ?? existing.basePort) === existing.basePort &&
       (opts.user ?? existing.user) === existing.user &&
-      (slowLoginMs ?? existing.slowLoginMs ?? 0) === (existing.slowLoginMs ?? 0);
+      (slowLoginMs ?? existing.slowLoginMs ?? 0) === (existing.slowLoginMs ?? 0) &&
+      (opts.lb ?? existing.lb ?? 'haproxy') === (existing.lb ?? 'haproxy');
     if (status.up && same) {
       const lab = labOf(dir, existing);
       return { ...lab, alreadyUp: true, strictModes: status.strictModes, slowLoginMs: existing.slowLoginMs ?? 0, elapsedMs: Date.now() - t0 };
     }
     if (status.up)
       throw new Error(
-        `a lab with ${existing.hostsPerCluster} hosts per cluster on base port ${existing.basePort} (user ${existing.user}, ` +
+        `a lab with ${existing.hostsPerCluster} hosts per cluster behind ${existing.lb ?? 'haproxy'} on base port ${existing.basePort} (user ${existing.user}, ` +
           `slow login ${existing.slowLoginMs ?? 0} ms) is up in ${dir}; run "lab down" first`,
       );
     log('cleaning up a lab that is no longer (fully) running');
@@ -63,14 +67,14 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
 
   const userName = chooseLabUser(opts.user);
   const user = userName === currentUser().name ? currentUser() : await ensureLabUser(userName, log);
-  const lab = describeLab(dir, opts.basePort ?? defaultBasePort(), opts.hostsPerCluster ?? DEFAULT_HOSTS_PER_CLUSTER, user.name);
+  const lab = describeLab(dir, opts.basePort ?? defaultBasePort(), opts.hostsPerCluster ?? DEFAULT_HOSTS_PER_CLUSTER, user.name, opts.lb ?? 'haproxy');
   const busy: number[] = [];
   for (const port of allPorts(lab)) if (!(await isPortFree(port))) busy.push(port);
   if (busy.length) throw new Error(`ports in use on 127.0.0.1: ${busy.join(', ')} (choose another base port: BG_LAB_BASE_PORT or --base-port)`);
 
   const p = labPaths(dir);
   // Only the lab's own entries are removed: BG_LAB_DIR may point at a directory holding other things.
-  for (const f of [p.hosts, p.artifacts, path.dirname(p.db), p.haproxyDir, p.bin, p.keys, p.knownHosts, p.plan, p.state, p.labJson])
+  for (const f of [p.hosts, p.artifacts, path.dirname(p.db), p.haproxyDir, p.nginxDir, p.bin, p.keys, p.knownHosts, p.plan, p.state, p.labJson])
     fs.rmSync(f, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   fs.chmodSync(dir, 0o755);
@@ -83,6 +87,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
     hostsPerCluster: lab.hostsPerCluster,
     startedAt: new Date().toISOString(),
     user: user.name,
+    lb: lab.lb,
     slowLoginMs: slowLoginMs ?? 0,
     sshdPids: {},
     sshdStopped: [],
@@ -127,7 +132,13 @@ async function bringUp(lab: Lab, user: LabUser, state: LabState, log: (m: string
     await generateKey(hp.hostKey, `${h.name}@bluegreen-lab`);
     fs.writeFileSync(hp.sshdConfig, sshdConfig(lab, h, { authorizedKeys: p.authorizedKeys, strictModes, slowLogin }));
   });
-  fs.writeFileSync(p.knownHosts, lab.hosts.map(knownHostsLine).join('\n') + '\n');
+  const lbHost = lab.lbHost;
+  if (lbHost) {
+    writeNginxFiles(lab, user);
+    await generateKey(hostPaths(lbHost.root).hostKey, `lb@bluegreen-lab`);
+    fs.writeFileSync(hostPaths(lbHost.root).sshdConfig, sshdConfig(lab, lbHost, { authorizedKeys: p.authorizedKeys, strictModes, slowLogin }));
+  }
+  fs.writeFileSync(p.knownHosts, [...lab.hosts, ...(lbHost ? [lbHost] : [])].map(knownHostsLine).join('\n') + '\n');
 
   log('starting sshd on every host');
   await mapLimit(lab.hosts, 8, async (h) => {
@@ -144,15 +155,43 @@ async function bringUp(lab: Lab, user: LabUser, state: LabState, log: (m: string
     }),
   );
 
-  log('starting haproxy');
-  fs.writeFileSync(p.haproxyCfg, haproxyConfig(lab));
-  state.haproxyPid = await startHaproxy(lab);
-  writeState(lab.dir, state);
-  log('waiting until HAProxy reports every server UP');
-  await waitAllUp(lab);
+  if (lbHost) {
+    log('starting nginx and the LB host\'s sshd');
+    state.lbSshdPid = await startSshd(lbHost);
+    writeState(lab.dir, state);
+    state.nginxPid = await startNginx(lab, user);
+    writeState(lab.dir, state);
+    log('waiting until every host answers through nginx');
+    await waitAllServing(lab);
+  } else {
+    log('starting haproxy');
+    fs.writeFileSync(p.haproxyCfg, haproxyConfig(lab));
+    state.haproxyPid = await startHaproxy(lab);
+    writeState(lab.dir, state);
+    log('waiting until HAProxy reports every server UP');
+    await waitAllUp(lab);
+  }
 
   writePlan(lab);
   return { ...lab, alreadyUp: false, strictModes, slowLoginMs, elapsedMs: Date.now() - t0 };
+}
+
+/** nginx checks nothing itself: until every app is healthy and listed ready in the live file, and nginx answers. */
+async function waitAllServing(lab: Lab, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const status = (url: string) =>
+    fetch(url, { signal: AbortSignal.timeout(1000) }).then(
+      (r) => r.status,
+      () => 0,
+    );
+  for (;;) {
+    const live = readUpstream(lab.dir, 'live');
+    const notServing: string[] = [];
+    for (const h of lab.hosts) if (live[h.name] !== 'ready' || (await status(`http://127.0.0.1:${h.appPort}/health`)) !== 200) notServing.push(h.name);
+    if (notServing.length === 0 && (await status(`${lab.liveUrl}/health`)) === 200) return;
+    if (Date.now() > deadline) throw new Error(`not serving through nginx after ${timeoutMs} ms: ${notServing.join(', ') || 'the live frontend'}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** Until every server of the live backend passes its health checks (rise 2 at 500 ms). */

@@ -85,23 +85,58 @@ const smokeTest = z
     message: 'at least one expectation in a smoke test (expectStatus, expectBodyContains or expectRelease: true)',
   });
 
+const haproxyLb = z.strictObject({
+  type: z.literal('haproxy'),
+  runtimeApi: z.union([
+    z.strictObject({ socket: z.string().regex(/^\/[^\0\n]{0,200}$/, { message: 'an absolute socket path' }) }),
+    z.strictObject({ host: z.string().regex(HOSTNAME_PATTERN, { message: 'a hostname or IP address' }), port: z.number().int().min(1).max(65535) }),
+  ]),
+  liveBackend: lbName('a backend name'),
+  standbyBackend: lbName('a backend name'),
+  liveUrl: httpUrl.optional(),
+  standbyUrl: httpUrl,
+});
+
+// Paths end up in shell commands and nginx includes on the LB host: plain absolute paths only.
+export const LB_FILE_PATTERN = /^\/[A-Za-z0-9._\/-]{1,255}$/;
+// host:port as nginx's `server` takes it: a hostname, an IPv4 address or a bracketed IPv6 address.
+export const UPSTREAM_ADDRESS_PATTERN = /^(?:[A-Za-z0-9][A-Za-z0-9.-]{0,252}|\[[0-9A-Fa-f:.]{2,45}\]):([1-9][0-9]{0,4})$/;
+const lbFile = z
+  .string()
+  .regex(LB_FILE_PATTERN, { message: 'an absolute path of letters, digits, ".", "_", "-", "/"' })
+  .refine((f) => !f.split('/').includes('..'), { message: 'an absolute path without ".."' });
+const upstreamAddress = z
+  .string()
+  .regex(UPSTREAM_ADDRESS_PATTERN, { message: 'host:port (a hostname, IPv4 or [IPv6] address, and a port)' })
+  .refine((a) => !UPSTREAM_ADDRESS_PATTERN.test(a) || Number(a.slice(a.lastIndexOf(':') + 1)) <= 65535, { message: 'host:port with a port from 1 to 65535' });
+
+const nginxLb = z.strictObject({
+  type: z.literal('nginx'),
+  /** The LB host, reached over SSH with the same key and known_hosts as the app hosts. */
+  ssh: sshTarget,
+  liveUpstreamFile: lbFile,
+  standbyUpstreamFile: lbFile,
+  /** Where nginx sends each host's traffic: server name -> host:port. */
+  servers: z.record(lbName('a server name'), upstreamAddress),
+  /** nginx's pid file: the master whose workers show a reload and a drain. */
+  pidFile: lbFile.default('/run/nginx.pid'),
+  testCommand: command([]).default('nginx -t'),
+  reloadCommand: command([]).default('nginx -s reload'),
+  /** nginx (open source) has no active health checks: bluegreen asks each ready server here. */
+  healthPath: urlPath.default('/health'),
+  liveUrl: httpUrl.optional(),
+  standbyUrl: httpUrl,
+});
+
+const loadBalancer = z.discriminatedUnion('type', [haproxyLb, nginxLb]);
+
 const planShape = z.strictObject({
   environment: z.string().regex(NAME_PATTERN, { message: 'an environment name: lowercase letters, digits and "-", up to 40' }),
   release,
   currentRelease: release,
   order: z.array(z.string()).min(2, { message: 'at least two clusters' }),
   clusters: z.record(z.string().regex(NAME_PATTERN, { message: 'a cluster name: lowercase letters, digits and "-"' }), cluster),
-  loadBalancer: z.strictObject({
-    type: z.literal('haproxy'),
-    runtimeApi: z.union([
-      z.strictObject({ socket: z.string().regex(/^\/[^\0\n]{0,200}$/, { message: 'an absolute socket path' }) }),
-      z.strictObject({ host: z.string().regex(HOSTNAME_PATTERN, { message: 'a hostname or IP address' }), port: z.number().int().min(1).max(65535) }),
-    ]),
-    liveBackend: lbName('a backend name'),
-    standbyBackend: lbName('a backend name'),
-    liveUrl: httpUrl.optional(),
-    standbyUrl: httpUrl,
-  }),
+  loadBalancer: loadBalancer,
   commands: z.strictObject({
     install: command(['release']),
     currentRelease: command([]),
@@ -164,8 +199,7 @@ function crossCheck(plan: RawPlan, ctx: z.RefinementCtx, allow: { sameRelease?: 
   });
   for (const name of clusterNames) if (!seen.has(name)) issue(['order'], `every cluster in the order; "${name}" is missing`);
 
-  if (plan.loadBalancer.liveBackend === plan.loadBalancer.standbyBackend)
-    issue(['loadBalancer', 'standbyBackend'], 'a backend different from liveBackend');
+  checkLoadBalancer(plan, issue);
   if (!allow.sameRelease && plan.release === plan.currentRelease) issue(['release'], `a release different from currentRelease ("${plan.currentRelease}")`);
 
   const names = new Map<string, string>();
@@ -192,6 +226,25 @@ function crossCheck(plan: RawPlan, ctx: z.RefinementCtx, allow: { sameRelease?: 
     issue(['migration', 'host'], `the name of a host in the plan; "${plan.migration.host}" is not one`);
   if (plan.migration && !plan.commands.migrate) issue(['commands', 'migrate'], 'a migrate command, since migration is set');
   if (plan.commands.migrate && !plan.migration) issue(['migration'], 'the host to run the migrate command on');
+}
+
+function checkLoadBalancer(plan: RawPlan, issue: (path: (string | number)[], message: string) => void): void {
+  const lb = plan.loadBalancer;
+  if (lb.type === 'haproxy') {
+    if (lb.liveBackend === lb.standbyBackend) issue(['loadBalancer', 'standbyBackend'], 'a backend different from liveBackend');
+    return;
+  }
+  if (lb.liveUpstreamFile === lb.standbyUpstreamFile) issue(['loadBalancer', 'standbyUpstreamFile'], 'a file different from liveUpstreamFile');
+  // nginx learns every address from the plan: each host needs one, and nothing else may be written.
+  const hosts = new Set(allHosts(plan).map((h) => h.name));
+  for (const name of hosts) if (!(name in lb.servers)) issue(['loadBalancer', 'servers'], `an address for every host; "${name}" has none`);
+  for (const name of Object.keys(lb.servers)) if (!hosts.has(name)) issue(['loadBalancer', 'servers', name], `the name of a host in the plan; "${name}" is not one`);
+}
+
+/** What a pool is called on this LB, for messages: "backend be_live" or "upstream file /etc/...". */
+export function poolLabel(lb: Plan['loadBalancer'], pool: 'live' | 'standby'): string {
+  if (lb.type === 'haproxy') return `${pool} backend ${pool === 'live' ? lb.liveBackend : lb.standbyBackend}`;
+  return `${pool} upstream file ${pool === 'live' ? lb.liveUpstreamFile : lb.standbyUpstreamFile}`;
 }
 
 function allHosts(plan: RawPlan): Host[] {

@@ -53,7 +53,7 @@ function describeIssue(issue: Issue, input: unknown): PlanIssue[] {
     case 'unrecognized_keys':
       return issue.keys.map((k) => ({
         path: at([k]),
-        expected: unknownField(k, knownFieldsAt(issue.path)),
+        expected: unknownField(k, knownFieldsAt(issue.path, input)),
         // A stray "password:" in a plan must not be echoed into logs and workflow history.
         found: SECRET_LIKE.test(String(k)) ? 'a value (not shown: the field name suggests a secret)' : found([k]),
       }));
@@ -65,8 +65,12 @@ function describeIssue(issue: Issue, input: unknown): PlanIssue[] {
       return [{ path: at(), expected: bound(issue.origin, '<=', issue.maximum, issue.message), found: found() }];
     case 'invalid_value':
       return [{ path: at(), expected: `one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`, found: found() }];
-    case 'invalid_union':
+    case 'invalid_union': {
+      // A discriminated union (loadBalancer.type) names the kinds it knows.
+      const kinds = 'discriminator' in issue && issue.path.length > 0 ? discriminatorValues(issue.path.slice(0, -1), String(issue.path.at(-1))) : [];
+      if (kinds.length > 0) return [{ path: at(), expected: `one of ${kinds.map((v) => JSON.stringify(v)).join(', ')}`, found: found() }];
       return [{ path: at(), expected: 'one of the allowed shapes (see README: the plan)', found: found() }];
+    }
     default:
       return [{ path: at(), expected: stripPrefix(issue.message), found: found() }];
   }
@@ -116,13 +120,25 @@ interface SchemaDef {
   element?: { _zod: { def: SchemaDef } };
   valueType?: { _zod: { def: SchemaDef } };
   options?: { _zod: { def: SchemaDef } }[];
+  discriminator?: string;
+  values?: unknown[];
 }
 
-function knownFieldsAt(path: readonly PathKey[]): string[] {
-  const unwrap = (d: SchemaDef | undefined): SchemaDef | undefined => {
-    while (d && (d.type === 'default' || d.type === 'optional' || d.type === 'nullable') && d.innerType) d = d.innerType._zod.def;
-    return d;
-  };
+const unwrap = (d: SchemaDef | undefined): SchemaDef | undefined => {
+  while (d && (d.type === 'default' || d.type === 'optional' || d.type === 'nullable') && d.innerType) d = d.innerType._zod.def;
+  return d;
+};
+
+/** The values a discriminated union at `path` accepts for its `key` (e.g. "haproxy", "nginx"). */
+function discriminatorValues(path: readonly PathKey[], key: string): string[] {
+  return schemasAt(path).flatMap((raw) => {
+    const d = unwrap(raw);
+    if (d?.type !== 'union' || d.discriminator !== key) return [];
+    return (d.options ?? []).flatMap((o) => (unwrap(o._zod.def)?.shape?.[key]?._zod.def.values ?? []).map(String));
+  });
+}
+
+function schemasAt(path: readonly PathKey[]): SchemaDef[] {
   let defs: SchemaDef[] = [(planSchema as unknown as { _zod: { def: SchemaDef } })._zod.def];
   for (const k of path) {
     defs = defs.flatMap((raw) => {
@@ -134,10 +150,21 @@ function knownFieldsAt(path: readonly PathKey[]): string[] {
       return [];
     });
   }
+  return defs;
+}
+
+function knownFieldsAt(path: readonly PathKey[], input: unknown): string[] {
   const out = new Set<string>();
-  for (const raw of defs) {
+  for (const raw of schemasAt(path)) {
     const d = unwrap(raw);
-    const objects = d?.type === 'union' ? (d.options ?? []).map((o) => unwrap(o._zod.def)) : [d];
+    let options = d?.type === 'union' ? (d.options ?? []).map((o) => unwrap(o._zod.def)) : [d];
+    if (d?.type === 'union' && d.discriminator) {
+      // Only the fields of the kind the plan chose: an nginx block is not told about HAProxy's.
+      const chosen = (valueAt(input, path) as Record<string, unknown> | undefined)?.[d.discriminator];
+      const match = options.filter((o) => o?.shape?.[d.discriminator!]?._zod.def.values?.includes(chosen));
+      if (match.length > 0) options = match;
+    }
+    const objects = options;
     for (const o of objects) if (o?.type === 'object' && o.shape) for (const k of Object.keys(o.shape)) out.add(k);
   }
   return [...out];

@@ -27,6 +27,11 @@ export interface LoadBalancer {
   setState(pool: PoolName, server: string, state: AdminState): Promise<void>;
   /** Proves the LB answers and both pools exist. */
   ping(): Promise<void>;
+  /**
+   * Several servers at once, for LBs where each change is expensive (nginx: a file write and a
+   * reload). Optional: without it the helpers call setState once per server.
+   */
+  setStates?(pool: PoolName, servers: string[], state: AdminState): Promise<void>;
 }
 
 /** Builds the adapter for a plan's loadBalancer section (the worker picks the kind). */

@@ -3,7 +3,7 @@
 // order (the part that keeps the live pool from ever being emptied) is readable and testable alone.
 import type { HostInspection } from '../activities/types';
 import type { ServerState } from '../ports/lb';
-import type { Plan } from '../plan/schema';
+import { poolLabel, type Plan } from '../plan/schema';
 import type { RecoveryRecord, SurveyHost } from './state';
 
 export interface SurveyReading {
@@ -60,8 +60,8 @@ export function readSurvey(plan: Plan, to: string, view: ServerState[], inspecti
       });
       // Unreachable: nothing about it can be changed or confirmed, so nothing may be put live around it.
       if (r.error) problems.push(r.error.startsWith(name) ? `${r.error} (recovery needs every host's release over SSH)` : `${name}: ${r.error}`);
-      if (!live) problems.push(`${name} is not a server of the live backend ${plan.loadBalancer.liveBackend}`);
-      if (!standby) problems.push(`${name} is not a server of the standby backend ${plan.loadBalancer.standbyBackend}`);
+      if (!live) problems.push(`${name} is not a server of the ${poolLabel(plan.loadBalancer, 'live')}`);
+      if (!standby) problems.push(`${name} is not a server of the ${poolLabel(plan.loadBalancer, 'standby')}`);
       if (live && live.admin !== 'maint') inLive = true;
       if (live && live.admin === 'ready' && live.status === 'UP') upInLive = true;
       if (standby && standby.admin !== 'maint') inStandby.push(name);

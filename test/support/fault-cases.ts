@@ -10,7 +10,10 @@ import {
   hostCurrentRelease,
   labPaths,
   labUserOf,
+  readUpstream,
+  resetUpstreams,
   restoreHaproxyApi,
+  startLbSshdAgain,
   runHostScript,
   showStat,
   startLoad,
@@ -18,8 +21,9 @@ import {
   thawHost,
 } from '../../src/lab';
 import type { LoadReport } from '../../src/lab';
+import { readState as readLabState } from '../../src/lab/state';
 import { createActivities, type Activities } from '../../src/activities';
-import { haproxyFromConfig } from '../../src/adapters/haproxy/load-balancer';
+import { lbFromConfig } from '../../src/adapters/load-balancer';
 import { checkHealth, smokeSession, smokeTest } from '../../src/adapters/http/checks';
 import { loadKnownHosts } from '../../src/adapters/ssh/known-hosts';
 import { createSshClient } from '../../src/adapters/ssh/client';
@@ -57,7 +61,7 @@ export async function activitiesWithSsh(t: TestLab, connectTimeoutMs: number): P
     keepaliveCountMax: 3,
   });
   return {
-    activities: createActivities({ ssh, lb: (c) => haproxyFromConfig(c), http: { checkHealth, smokeTest, smokeSession } }),
+    activities: createActivities({ ssh, lb: (c) => lbFromConfig(c, { ssh }), http: { checkHealth, smokeTest, smokeSession } }),
     close: () => ssh.close(),
   };
 }
@@ -110,7 +114,16 @@ export interface Sampler {
   stop(): Promise<void>;
 }
 
-/** Reads HAProxy's `show stat` every ~100 ms (through the hidden socket while the API is "down"). */
+/** A pool as an nginx upstream file says: ready is "UP" (nginx has no health state; the load proves it serves). */
+function upstreamStatuses(dir: string, pool: 'live' | 'standby'): Record<string, string> {
+  const names: Record<string, string> = { ready: 'UP', drain: 'DRAIN', maint: 'MAINT' };
+  return Object.fromEntries(Object.entries(readUpstream(dir, pool)).map(([server, admin]) => [server, names[admin] ?? admin]));
+}
+
+/**
+ * Reads the pools every ~100 ms: HAProxy's `show stat` (through the hidden socket while the API is
+ * "down"), or nginx's upstream files on the LB host.
+ */
 export function startSampler(t: TestLab, intervalMs = 100): Sampler {
   const p = labPaths(t.lab.dir);
   const samples: LbSample[] = [];
@@ -130,6 +143,11 @@ export function startSampler(t: TestLab, intervalMs = 100): Sampler {
     while (!stopped) {
       const t0 = Date.now();
       try {
+        if (t.lab.lb === 'nginx') {
+          samples.push({ at: t0, live: upstreamStatuses(t.lab.dir, 'live'), standby: upstreamStatuses(t.lab.dir, 'standby') });
+          await sleep(Math.max(0, intervalMs - (Date.now() - t0)));
+          continue;
+        }
         const rows = await read();
         const pick = (px: string) =>
           Object.fromEntries(rows.filter((r) => r.pxname === px && r.svname !== 'FRONTEND' && r.svname !== 'BACKEND').map((r) => [r.svname, r.status ?? '?']));
@@ -231,12 +249,14 @@ export function expectUsersUnharmed(c: CaseRun): void {
 
 /** Every host on `release`; `live` hosts UP in live and MAINT in standby; the others out of live. */
 export async function expectFleet(t: TestLab, release: string | Record<string, string>, outOfLive: string[] = []): Promise<void> {
-  const stat = await showStat(labPaths(t.lab.dir).haproxySocket);
+  const nginx = t.lab.lb === 'nginx';
+  const stat = nginx ? [] : await showStat(labPaths(t.lab.dir).haproxySocket);
+  const [liveFile, standbyFile] = nginx ? [upstreamStatuses(t.lab.dir, 'live'), upstreamStatuses(t.lab.dir, 'standby')] : [{}, {}];
   for (const h of t.lab.hosts) {
     const want = typeof release === 'string' ? release : release[h.name];
     expect(`${h.name}: ${hostCurrentRelease(h.name, t.lab.dir)}`).toBe(`${h.name}: ${want}`);
-    const live = stat.find((r) => r.pxname === 'live' && r.svname === h.name)?.status;
-    const standby = stat.find((r) => r.pxname === 'standby' && r.svname === h.name)?.status;
+    const live = nginx ? liveFile[h.name] : stat.find((r) => r.pxname === 'live' && r.svname === h.name)?.status;
+    const standby = nginx ? standbyFile[h.name] : stat.find((r) => r.pxname === 'standby' && r.svname === h.name)?.status;
     if (outOfLive.includes(h.name)) expect(`${h.name}: ${live}`).toBe(`${h.name}: MAINT`);
     else expect(`${h.name}: ${live}/${standby}`).toBe(`${h.name}: UP/MAINT`);
   }
@@ -260,7 +280,9 @@ export function otherGood(from: string): string {
  */
 export async function resetFleet(t: TestLab, release = 'v1'): Promise<void> {
   const p = labPaths(t.lab.dir);
-  restoreHaproxyApi(t.lab.dir);
+  const nginx = t.lab.lb === 'nginx';
+  if (nginx) await startLbSshdAgain(t.lab.dir);
+  else restoreHaproxyApi(t.lab.dir);
   for (const h of t.lab.hosts) {
     thawHost(t.lab.dir, h.name);
     await startSshdAgain(t.lab.dir, h.name);
@@ -268,8 +290,15 @@ export async function resetFleet(t: TestLab, release = 'v1'): Promise<void> {
       if (fs.existsSync(path.join(h.root, 'releases', planted, '.planted'))) fs.rmSync(path.join(h.root, 'releases', planted), { recursive: true });
     }
     await runHostScript(t.lab.dir, h.root, ['install', release]);
+    if (nginx) continue;
     await haproxyCommand(p.haproxySocket, `set server live/${h.name} state ready`);
     await haproxyCommand(p.haproxySocket, `set server standby/${h.name} state maint`);
+  }
+  if (nginx) {
+    const state = readLabState(t.lab.dir);
+    if (!state?.nginxPid) throw new Error(`no nginx recorded in ${t.lab.dir}`);
+    await resetUpstreams(t.lab, labUserOf(t.lab.dir), state.nginxPid);
+    return;
   }
   const deadline = Date.now() + 20_000;
   for (;;) {

@@ -55,7 +55,7 @@ describe('lab', () => {
     expect(Object.keys(plan.clusters)).toEqual(['green', 'blue']);
     expect(plan.clusters.green!.hosts.map((h) => h.name)).toEqual(['green-1', 'green-2']);
     expect(plan.clusters.blue!.hosts[0]!.ssh).toEqual({ host: '127.0.0.1', port: host('blue-1').sshPort, user: lab.user });
-    expect(plan.loadBalancer.runtimeApi).toEqual({ socket: lab.haproxySocket });
+    expect(plan.loadBalancer).toMatchObject({ type: 'haproxy', runtimeApi: { socket: lab.haproxySocket } });
     expect(plan.commands.install).toBe(`${lab.hostScript} install {release}`);
     expect(fs.statSync(lab.keyPath).mode & 0o777).toBe(0o600);
   });

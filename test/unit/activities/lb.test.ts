@@ -98,3 +98,31 @@ describe('ensureState (any LB)', () => {
     expect(lb.calls).toEqual(['live/g2=ready']);
   });
 });
+
+describe('an LB that changes several servers at once (setStates)', () => {
+  class BatchLb extends MemoryLb {
+    batches: string[] = [];
+    async setStates(pool: PoolName, servers: string[], state: AdminState): Promise<void> {
+      this.batches.push(`${pool}/${servers.join(',')}=${state}`);
+      for (const s of servers) await this.setState(pool, s, state);
+    }
+  }
+  const batchFleet = () =>
+    new BatchLb({ live: [srv('live', 'g1'), srv('live', 'g2'), srv('live', 'b1')], standby: [srv('standby', 'g1', 'maint'), srv('standby', 'g2', 'maint')] });
+
+  it('ensureState sends one batch with only the servers that differ, and none when nothing does', async () => {
+    const lb = batchFleet();
+    lb.servers.standby[1]!.admin = 'ready';
+    expect(await ensureState(lb, 'standby', ['g1', 'g2'], 'ready')).toEqual(['g1']);
+    expect(await ensureState(lb, 'standby', ['g1', 'g2'], 'ready')).toEqual([]);
+    expect(lb.batches).toEqual(['standby/g1=ready']);
+  });
+
+  it('a drain is one batch, and so is putting the cluster back on a deadline', async () => {
+    const lb = batchFleet();
+    lb.sessions('live', 'g2', 1);
+    const err = await drainAndWait(lb, ['g1', 'g2'], { deadlineMs: 50, pollMs: 10 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DrainTimeoutError);
+    expect(lb.batches).toEqual(['live/g1,g2=drain', 'live/g1,g2=ready']);
+  });
+});
