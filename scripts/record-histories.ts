@@ -1,5 +1,6 @@
-// Records the histories that test/integration/replay replays. Run it once per workflow change that is meant to
-// break compatibility on purpose (and only then): `npx tsx scripts/record-histories.ts`.
+// Records the histories that test/integration/replay replays. Run it once per workflow change that is
+// meant to break compatibility on purpose (and only then): `npx tsx scripts/record-histories.ts`, or
+// name the scenarios to record only those (`npx tsx scripts/record-histories.ts bake-breach-rolled-back`).
 // Each scenario runs the real workflow on a throwaway dev server against the in-memory fleet.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -89,6 +90,14 @@ const scenarios: Record<string, Scenario> = {
       'resumed-at-gate': { workflowId: h.workflowId, runId: resumedRunId },
     };
   },
+  // A bake that passes on green, then breaches on blue: both clusters roll back, blue first.
+  'bake-breach-rolled-back': async (client, taskQueue, fleet) => {
+    fleet.trafficFailures.set('blue-2@v2', 0.5);
+    const plan = parsePlan(fleet.plan({ bake: { seconds: 2, sampleSeconds: 1, thresholds: { max5xxRatio: 0.05, minRequests: 50 } } }));
+    const h = await client.workflow.start(blueGreenDeployment, { taskQueue, workflowId: 'replay-bake-breach', args: [plan] });
+    await h.result().catch((e: unknown) => { if (!(e instanceof WorkflowFailedError)) throw e; });
+    return h.workflowId;
+  },
   'preflight-refused': async (client, taskQueue, fleet) => {
     fleet.releases.set('blue-2', 'v0');
     const h = await client.workflow.start(blueGreenDeployment, { taskQueue, workflowId: 'replay-preflight-refused', args: [fleet.plan()] });
@@ -105,7 +114,11 @@ async function main() {
     const client = new Client({ connection });
     const native = await NativeConnection.connect({ address: server.address });
     fs.mkdirSync(outDir, { recursive: true });
+    const only = process.argv.slice(2);
+    const unknown = only.filter((n) => !(n in scenarios));
+    if (unknown.length) throw new Error(`no scenario ${unknown.join(', ')}; there are: ${Object.keys(scenarios).join(', ')}`);
     for (const [name, scenario] of Object.entries(scenarios)) {
+      if (only.length && !only.includes(name)) continue;
       const fleet = new FakeFleet(HOSTS, 'v1');
       const taskQueue = `record-${name}`;
       const worker = await Worker.create({

@@ -20,9 +20,11 @@ import { listenForKeys } from './demo-keys';
 import type { DeploymentResult, DeploymentStatus } from './workflows/state';
 import { webLink, temporalSettings, workflowIdFor } from './config';
 
-const USAGE = `npm run demo -- [--to RELEASE] [--from RELEASE] [--hosts-per-cluster N] [--lb haproxy|nginx] [--yes] [--json] [--rps N]
-  --to RELEASE            release to deploy (v2, v3, bad-health, bad-smoke, slow-start; default v2)
+const USAGE = `npm run demo -- [--to RELEASE] [--from RELEASE] [--hosts-per-cluster N] [--lb haproxy|nginx] [--bake SECONDS] [--yes] [--json] [--rps N]
+  --to RELEASE            release to deploy (v2, v3, bad-health, bad-smoke, slow-start, bad-traffic; default v2)
   --lb KIND               the lab's load balancer: haproxy (default) or nginx
+  --bake SECONDS          watch each cluster this long once live, through HAProxy's counters: 5xx above
+                          1% once a server has 50 responses rolls back (haproxy only)
   --hosts-per-cluster N   lab size (default 2)
   --yes                   approve every gate automatically
   --json                  end with one JSON line on standard output`;
@@ -35,6 +37,7 @@ interface DemoOptions {
   json: boolean;
   rps: number;
   lb: LbKind;
+  bake?: number;
 }
 
 function options(argv: string[]): DemoOptions {
@@ -48,6 +51,7 @@ function options(argv: string[]): DemoOptions {
       json: { type: 'boolean', default: false },
       rps: { type: 'string', default: '200' },
       lb: { type: 'string', default: 'haproxy' },
+      bake: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -58,7 +62,9 @@ function options(argv: string[]): DemoOptions {
   const n = Number(values['hosts-per-cluster']);
   if (!Number.isInteger(n) || n < 1 || n > 100) throw new Error(`--hosts-per-cluster: expected 1..100, got ${values['hosts-per-cluster']}`);
   if (!(LB_KINDS as readonly string[]).includes(values.lb)) throw new Error(`--lb: expected one of ${LB_KINDS.join(', ')}, got ${values.lb}`);
-  return { to: values.to, from: values.from, hostsPerCluster: n, yes: values.yes, json: values.json, rps: Number(values.rps) || 200, lb: values.lb as LbKind };
+  const bake = values.bake === undefined ? undefined : Number(values.bake);
+  if (bake !== undefined && (!Number.isInteger(bake) || bake < 1 || bake > 3600)) throw new Error(`--bake: expected whole seconds 1..3600, got ${values.bake}`);
+  return { to: values.to, from: values.from, hostsPerCluster: n, yes: values.yes, json: values.json, rps: Number(values.rps) || 200, lb: values.lb as LbKind, bake };
 }
 
 class Resources {
@@ -126,6 +132,7 @@ async function main(): Promise<number> {
         promote: { enabled: true, timeoutSeconds: 3600, onTimeout: 'reject' },
         migrate: { enabled: true, timeoutSeconds: 3600, onTimeout: 'reject' },
       },
+      ...(opts.bake ? { bake: { seconds: opts.bake, thresholds: { max5xxRatio: 0.01, minRequests: 50 } } } : {}),
     });
     const connection = await Connection.connect({ address: res.server.address });
     const client = new Client({ connection });

@@ -9,6 +9,7 @@ import { lbFromConfig } from './adapters/load-balancer';
 import { checkHealth, smokeSession, smokeTest } from './adapters/http/checks';
 import { knownHostsFile, loadKnownHosts } from './adapters/ssh/known-hosts';
 import { createSshClient } from './adapters/ssh/client';
+import { webhooksFromEnv } from './adapters/http/webhooks';
 import type { ActivityDeps } from './activities/deps';
 import { connectionOptions, temporalSettings } from './config';
 
@@ -47,7 +48,8 @@ export async function realDeps(secrets: WorkerSecrets): Promise<{ deps: Activity
     knownHosts: knownHostsFile(secrets.knownHostsPath, knownHosts, (w) => console.warn(`worker: ${w}`)),
   });
   return {
-    deps: { ssh, lb: (config) => lbFromConfig(config, { ssh }), http: { checkHealth, smokeTest, smokeSession } },
+    // Webhook URLs are read from the environment (or the file it names) when a run notifies, not here.
+    deps: { ssh, lb: (config) => lbFromConfig(config, { ssh }), http: { checkHealth, smokeTest, smokeSession }, webhooks: webhooksFromEnv(process.env) },
     close: () => ssh.close(),
   };
 }

@@ -3,9 +3,12 @@
 import type { HttpPort } from '../ports/http';
 import type { LbPort } from '../ports/lb';
 import type { SshPort } from '../ports/ssh';
+import type { WebhookPort } from '../ports/webhooks';
 
 export interface ActivityDeps {
   ssh: SshPort;
   lb: LbPort;
   http: HttpPort;
+  /** Webhook URLs (secrets, the worker's) and delivery; absent: every webhook reports it is not configured. */
+  webhooks?: WebhookPort;
 }

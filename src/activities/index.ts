@@ -2,14 +2,17 @@
 // Each one is idempotent: it reads the current state and does only what is missing, so a retry or
 // a replay after a worker crash is harmless.
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import type { LbConfig, ServerState } from '../ports/lb';
+import type { LbConfig, ServerCounters, ServerState } from '../ports/lb';
 import type { ActivityDeps } from './deps';
+import type { WebhookPort } from '../ports/webhooks';
 import { assertSafeRelease, renderCommand } from './shell';
-import { drainAndWait, ensureState, readPools, waitUntilUp } from './lb';
+import { UnknownServerError, drainAndWait, ensureState, readPools, waitUntilUp } from './lb';
 import { deployFleet, inspectFleet } from './fleet';
 import { emptyProgress, runSmoke, SmokeFailure } from './smoke';
 import { withHeartbeat, resumedFrom } from './heartbeat';
 import { HostFailure, hostJobId, runJobOnHost } from './remote';
+import { deliver } from './notify';
+import type { NotifyInput, NotifyReport } from './notify-types';
 import {
   isDeployProgress,
   type DeployProgress,
@@ -24,12 +27,34 @@ import {
   type SmokeInput,
   type SmokeReport,
   type WaitUpInput,
+  type CountersInput,
 } from './types';
 
-export function createActivities({ ssh, lb, http }: ActivityDeps) {
+export function createActivities({ ssh, lb, http, webhooks }: ActivityDeps) {
+  // A worker built without the port knows no webhook: each reports so in the run's status.
+  const hooks: WebhookPort = webhooks ?? {
+    lookup: (name) => ({ error: `webhook ${name} is not configured: this worker was started without webhook settings` }),
+    post: async () => ({ ok: false, retryable: false, error: 'no webhook settings' }),
+  };
   return {
     async readLoadBalancer(config: LbConfig): Promise<ServerState[]> {
       return readPools(lb(config));
+    },
+
+    /**
+     * The bake's reading: cumulative response counters of `servers` in one pool. Read-only and quick;
+     * a retry (or another worker) simply reads again, and the workflow keeps the window's start.
+     */
+    async readCounters({ lb: config, pool, servers }: CountersInput): Promise<ServerCounters[]> {
+      const balancer = lb(config);
+      if (!balancer.readCounters) {
+        throw ApplicationFailure.nonRetryable(`${balancer.description} does not count responses per server: a bake needs HAProxy`, 'CountersUnsupported');
+      }
+      const all = await balancer.readCounters(pool);
+      const byName = new Map(all.map((c) => [c.server, c]));
+      const missing = servers.filter((s) => !byName.has(s));
+      if (missing.length) throw new UnknownServerError(pool, missing, [...byName.keys()]);
+      return servers.map((s) => byName.get(s)!);
     },
 
     /** Preflight's reads: every host's release (SSH) and health (HTTP), many hosts at once. */
@@ -153,6 +178,18 @@ export function createActivities({ ssh, lb, http }: ActivityDeps) {
         if (err instanceof HostFailure) throw hostFailure(err);
         throw err;
       }
+    },
+
+    /**
+     * Delivers a run's events to its webhooks (notify.ts). Never fails for a receiver that is down,
+     * slow or broken: the report counts what was delivered and what was given up on.
+     */
+    async notify(input: NotifyInput): Promise<NotifyReport> {
+      const ctx = Context.current();
+      return withHeartbeat(
+        () => ({ events: input.events.length }),
+        () => deliver(input, hooks, ctx.cancellationSignal),
+      );
     },
   };
 }

@@ -156,3 +156,9 @@ export interface MigrateInput {
   command: string;
   release: string;
 }
+
+export interface CountersInput {
+  lb: LbConfig;
+  pool: PoolName;
+  servers: string[];
+}

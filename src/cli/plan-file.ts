@@ -26,6 +26,9 @@ export function describePlan(plan: Plan): string {
     ...plan.order.map((c) => `  ${c}: ${(plan.clusters[c]?.hosts ?? []).map((h) => h.name).join(', ')}`),
     `gates: promote ${plan.gates.promote.enabled ? 'on' : 'off'}, migrate ${plan.gates.migrate.enabled ? 'on' : 'off'}; ` +
       `migration: ${plan.migration ? `on ${plan.migration.host}` : 'none'}; parallelism ${plan.parallelism}`,
+    ...(plan.notify?.length
+      ? [`notify: ${plan.notify.map((w) => `${w.name} (${w.format}${w.events ? `: ${w.events.join(', ')}` : ''})`).join(', ')}`]
+      : []),
   ];
   return lines.join('\n');
 }

@@ -37,6 +37,12 @@ export async function checkPlan(plan: Plan, deps: ActivityDeps): Promise<CheckRe
     }),
     inspectFleet(deps, input),
   ]);
+  if (plan.bake) {
+    // As the workflow's preflight: the bake's counters must be readable before anything moves.
+    const lb = deps.lb(plan.loadBalancer);
+    if (!lb.readCounters) problems.push(`load balancer: ${lb.description} does not count responses per server: a bake needs HAProxy`);
+    else await lb.readCounters('live').catch((err: unknown) => problems.push(`load balancer: the bake cannot read per-server counters: ${messageOf(err)}`));
+  }
   const byHost = new Map(inspections.map((r) => [r.host, r]));
   const hosts = input.hosts.map((h) => checkHost(plan, h, view, byHost.get(h.name)));
   for (const h of hosts) problems.push(...h.problems.map((p) => `${h.host}: ${p}`));
@@ -70,7 +76,8 @@ function wouldChange(plan: Plan, hosts: HostCheck[]): string[] {
     const install = hs.filter((h) => h.release !== plan.release).map((h) => `${h.host} ${h.release ?? '?'} → ${plan.release}`);
     out.push(
       `${cluster}: drain ${names} out of the live pool into standby; install ${install.length ? install.join(', ') : 'nothing (already on the release)'}; ` +
-        `smoke-test through ${plan.loadBalancer.standbyUrl}${plan.gates.promote.enabled ? `; wait for gate promote-${cluster}` : ''}; back into the live pool`,
+        `smoke-test through ${plan.loadBalancer.standbyUrl}${plan.gates.promote.enabled ? `; wait for gate promote-${cluster}` : ''}; back into the live pool` +
+        (plan.bake ? `; bake ${plan.bake.seconds} s (roll back on a breach)` : ''),
     );
   }
   if (plan.migration) out.push(`then${plan.gates.migrate.enabled ? ', after gate migrate,' : ''} run the migration for ${plan.release} on ${plan.migration.host} (not rolled back automatically)`);

@@ -23,6 +23,8 @@ export interface RunSummary {
   rollback?: DeploymentStatus['rollback'];
   /** A recovery's survey (host by host, before it changed anything) and what it did per cluster. */
   recovery?: DeploymentStatus['recovery'];
+  /** Each cluster's bake (plan.bake): window, samples, verdict, per-server figures. */
+  bakes?: DeploymentStatus['bakes'];
   /** The process's exit code: 0 only if the run succeeded. */
   exitCode: number;
 }
@@ -50,6 +52,7 @@ export function runSummary(view: RunView, exitCode: number): RunSummary {
     failure: r?.failure,
     rollback: r?.rollback,
     recovery: r?.recovery,
+    bakes: r?.bakes,
     exitCode,
   };
 }

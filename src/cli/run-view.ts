@@ -94,7 +94,9 @@ function fromResult(r: DeploymentResult): DeploymentStatus {
       hosts: r.hosts.filter((h) => h.cluster === name).map((h) => ({ name: h.host, cluster: h.cluster, pool: h.pool, release: h.release, phase: h.phase, lastError: h.lastError })),
     })),
     decisions: r.decisions,
+    ...(r.notifications ? { notifications: r.notifications } : {}),
     steps: r.steps.map((s) => ({ step: s.step, cluster: s.cluster, startedAt: '', ms: s.ms })),
+    ...(r.bakes ? { bakes: r.bakes } : {}),
   };
 }
 

@@ -1,5 +1,6 @@
 // The status screen: header, pending gate, steps with durations, hosts, decisions.
 import type { DeploymentStatus } from '../workflows/state';
+import { describeBake, percent } from '../workflows/bake-rules';
 import { ago, clip, duration, table, when } from './format';
 import type { LiveProgress } from './live-progress';
 import type { RunView } from './run-view';
@@ -19,6 +20,11 @@ export function renderStatus(v: RunView, now = new Date()): string {
   for (const p of v.progress ?? []) out.push(`  ${progressText(p, s, now)}`);
   if (s.outcome) out.push(`outcome: ${s.outcome}: ${s.reason ?? ''}`);
   else if (v.failure) out.push(`ended: ${v.failure}`);
+  const failing = (s.notifications ?? []).filter((n) => n.failed > 0);
+  if (failing.length > 0) {
+    // Not fatal to the run, but someone may be waiting for a message that never came.
+    out.push(`NOTIFICATIONS FAILING: ${failing.map((n) => `${n.name} (${n.failed} failed)`).join(', ')}; see Notifications below`);
+  }
   if (s.pendingGate) {
     const g = s.pendingGate;
     const expires = new Date(new Date(g.since).getTime() + g.timeoutSeconds * 1000);
@@ -41,6 +47,7 @@ export function renderStatus(v: RunView, now = new Date()): string {
   out.push(table(['cluster', 'host', 'release', 'pool', 'phase', 'last error'], s.clusters.flatMap((c) =>
     c.hosts.map((h) => [c.name, h.name, h.release ?? '?', h.pool, h.phase, clip(h.lastError, 60)]),
   )));
+  if (s.bakes?.length) out.push('', ...renderBakes(s, now));
   if (s.recovery) {
     out.push('', 'Found by the survey (before any change)');
     out.push(table(['cluster', 'host', 'release', 'health', 'live', 'standby'], s.recovery.survey.map((h) => [
@@ -49,6 +56,12 @@ export function renderStatus(v: RunView, now = new Date()): string {
     out.push('', 'Recovery plan');
     out.push(table(['cluster', 'action', 'outcome', 'why'], s.recovery.clusters.map((c) => [c.cluster, c.action, c.outcome, clip(c.error ?? c.why, 70)])));
   }
+  if (s.notifications?.length) {
+    out.push('', 'Notifications');
+    out.push(table(['webhook', 'delivered', 'failed', 'last error'], s.notifications.map((n) => [
+      n.name, String(n.delivered), String(n.failed), n.lastError ? clip(`${n.lastErrorAt ? `${when(n.lastErrorAt, now)}: ` : ''}${n.lastError}`, 90) : '',
+    ])));
+  }
   if (s.decisions.length > 0) {
     out.push('', 'Decisions');
     out.push(table(['at', 'decision', 'gate', 'by', 'reason'], s.decisions.map((d) => [
@@ -56,6 +69,19 @@ export function renderStatus(v: RunView, now = new Date()): string {
     ])));
   }
   return out.join('\n');
+}
+
+/** The bake of each cluster: its window and verdict, and the figures of each server since the window opened. */
+function renderBakes(s: DeploymentStatus, now: Date): string[] {
+  const out = ['Bake (each server in the live pool since its cluster went live)'];
+  for (const b of s.bakes ?? []) {
+    out.push(`${b.cluster}: ${describeBake(b, now.getTime())}`);
+    if (b.note && b.outcome !== 'breached') out.push(`  ${b.note}`);
+    out.push(table(['server', 'responses', '5xx', '5xx %', 'errors', 'rtime', 'status', 'check'], b.servers.map((f) => [
+      f.server, String(f.responses), String(f.r5xx), percent(f.ratio5xx), String(f.errors), `${f.rtimeMs} ms`, f.status, `${f.checkStatus}${f.resets ? ` (${f.resets} counter reset${f.resets === 1 ? '' : 's'})` : ''}`,
+    ])));
+  }
+  return out;
 }
 
 /** "deploy green: 3/10 hosts healthy on v2; in flight: green-4, green-5 (heartbeat 1 s ago)". */
@@ -86,5 +112,8 @@ export function statusLine(s: DeploymentStatus): string {
   const hosts = s.clusters.flatMap((c) => c.hosts);
   const onNew = hosts.filter((h) => h.release === s.release).length;
   const gate = s.pendingGate ? `; waiting for gate ${s.pendingGate.gate}` : s.waitingFor ? `; waiting for ${s.waitingFor}` : '';
-  return `${stepLabel(s)}: ${onNew}/${hosts.length} hosts on ${s.release}${gate}`;
+  const failing = (s.notifications ?? []).filter((n) => n.failed > 0).map((n) => n.name);
+  const notify = failing.length ? `; notifications failing: ${failing.join(', ')}` : '';
+  const bake = s.step === 'bake' ? s.bakes?.find((b) => b.cluster === s.cluster && b.outcome === 'running') : undefined;
+  return `${stepLabel(s)}: ${onNew}/${hosts.length} hosts on ${s.release}${bake ? `; bake ${describeBake(bake, Date.now())}` : ''}${gate}${notify}`;
 }

@@ -12,6 +12,9 @@ export const RELEASES = {
   'bad-health': 'bad-health',
   'bad-smoke': 'bad-smoke',
   'slow-start': 'slow-start', // /health answers 503 for about 6 s after start
+  // Healthy and passes smoke, but answers 500 to every fifth other request (before any write): only
+  // real traffic shows it, which is what a bake is for.
+  'bad-traffic': 'bad-traffic',
 } as const;
 export type ReleaseName = keyof typeof RELEASES;
 

@@ -85,6 +85,52 @@ const smokeTest = z
     message: 'at least one expectation in a smoke test (expectStatus, expectBodyContains or expectRelease: true)',
   });
 
+/** What a run can tell a webhook (README: Notifications); the JSON body's `event` field. */
+export const NOTIFY_EVENTS = ['run-started', 'gate-pending', 'gate-decided', 'step-failed', 'rollback-started', 'rollback-finished', 'outcome'] as const;
+export type NotifyEventName = (typeof NOTIFY_EVENTS)[number];
+
+// A webhook is named, never addressed: its URL is a secret the worker reads from its environment
+// (README: Notifications), so no URL can reach workflow input or history. `url` is refused by the
+// strict object, and validate.ts refuses it without echoing the value.
+const webhook = z.strictObject({
+  name: z.string().regex(NAME_PATTERN, { message: 'a webhook name: lowercase letters, digits and "-", up to 40 (its URL is BLUEGREEN_WEBHOOK_<NAME> on the worker)' }),
+  format: z.enum(['slack', 'json']).default('json'),
+  events: z.array(z.enum(NOTIFY_EVENTS)).min(1, { message: 'at least one event (or no "events" for all of them)' }).optional(),
+  timeoutSeconds: seconds(30).default(5),
+});
+/**
+ * Samples a bake may take: each costs a timer and an activity (about 11 history events), so a window
+ * of 200 samples stays near 2,200 events per cluster, far below Temporal's 51,200.
+ */
+export const MAX_BAKE_SAMPLES = 200;
+/**
+ * Each sample's reading (about 150 bytes per server) is an activity result in the history: samples
+ * times the servers of a cluster stay under this, about 3 MB of history per cluster's window.
+ */
+export const MAX_BAKE_READINGS = 20_000;
+/** The default samples per window: within MAX_BAKE_READINGS even for a cluster of 500 servers. */
+const DEFAULT_BAKE_SAMPLES = 40;
+
+// After a cluster goes live, its servers are watched through the LB's own per-server counters
+// (workflows/bake-rules.ts); a breach rolls the run back.
+const bake = z
+  .strictObject({
+    seconds: seconds(24 * 3600),
+    // Whole seconds: HAProxy's counters move per request, and each sample is a few history events.
+    sampleSeconds: seconds(600).optional(),
+    thresholds: z.strictObject({
+      max5xxRatio: z
+        .number()
+        .min(0, { message: 'a ratio from 0 to below 1 (0.01 is 1%)' })
+        .lt(1, { message: 'a ratio from 0 to below 1 (0.01 is 1%; 1 would never breach)' }),
+      minRequests: z.number().int({ message: 'a whole number of responses' }).min(1, { message: 'at least 1 response' }).max(1_000_000_000),
+      maxResponseMs: z.number().int({ message: 'whole milliseconds' }).min(1, { message: 'at least 1 ms' }).max(600_000).optional(),
+      anyServerDown: z.boolean().default(true),
+    }),
+  })
+  // One sample a second for short windows, at most 40 samples for long ones, unless the plan says.
+  .transform((b) => ({ ...b, sampleSeconds: b.sampleSeconds ?? Math.max(1, Math.ceil(b.seconds / DEFAULT_BAKE_SAMPLES)) }));
+
 const haproxyLb = z.strictObject({
   type: z.literal('haproxy'),
   runtimeApi: z.union([
@@ -167,6 +213,8 @@ const planShape = z.strictObject({
     .default({ promote: disabledGate, migrate: disabledGate }),
   parallelism: z.number().int().min(1, { message: 'at least 1' }).max(64, { message: 'at most 64' }).default(2),
   drain: z.strictObject({ deadlineSeconds: seconds(3600).default(120) }).default({ deadlineSeconds: 120 }),
+  notify: z.array(webhook).max(10, { message: 'at most 10 webhooks' }).optional(),
+  bake: bake.optional(),
 });
 
 export const planSchema = planShape.superRefine((plan, ctx) => crossCheck(plan, ctx));
@@ -183,6 +231,8 @@ export type PlanInput = z.input<typeof planSchema>;
 export type Host = Plan['clusters'][string]['hosts'][number];
 export type SmokeTest = Plan['smoke'][number];
 export type GateConfig = Plan['gates']['promote'];
+export type Webhook = NonNullable<Plan['notify']>[number];
+export type BakeConfig = NonNullable<Plan['bake']>;
 
 type RawPlan = z.output<typeof planShape>;
 
@@ -222,8 +272,33 @@ function crossCheck(plan: RawPlan, ctx: z.RefinementCtx, allow: { sameRelease?: 
     // An operator who sets health.path expects it to be what is checked; it never was: refuse the mismatch.
     issue(['health', 'path'], `the path of every host's healthUrl, or no health.path (each host is checked at its healthUrl; ${elsewhere.name}'s is ${elsewhere.healthUrl})`);
   }
+  if (plan.bake) {
+    const b = plan.bake;
+    // Only HAProxy counts responses per server (show stat); another LB kind has nothing to bake on.
+    const type: string = plan.loadBalancer.type;
+    if (type !== 'haproxy')
+      issue(['bake'], `no bake with loadBalancer.type "${type}": the bake reads HAProxy's per-server counters, which this load balancer does not offer`);
+    const largest = Math.max(...Object.values(plan.clusters).map((c) => c.hosts.length));
+    const bySize = Math.floor(MAX_BAKE_READINGS / largest);
+    const most = Math.min(MAX_BAKE_SAMPLES, bySize);
+    if (b.sampleSeconds > b.seconds) issue(['bake', 'sampleSeconds'], `at most bake.seconds (${b.seconds})`);
+    else if (Math.ceil(b.seconds / b.sampleSeconds) > most)
+      issue(
+        ['bake', 'sampleSeconds'],
+        `at least ${Math.ceil(b.seconds / most)} for a ${b.seconds} s bake (at most ${most} samples per window keep the run's history bounded` +
+          (bySize < MAX_BAKE_SAMPLES ? `: each reads all ${largest} servers of the largest cluster, and ${MAX_BAKE_READINGS} server readings per window is the limit)` : ')'),
+      );
+  }
   if (plan.migration && !names.has(plan.migration.host))
     issue(['migration', 'host'], `the name of a host in the plan; "${plan.migration.host}" is not one`);
+  const hooks = new Map<string, number>();
+  plan.notify?.forEach((w, i) => {
+    const prev = hooks.get(w.name);
+    if (prev !== undefined) issue(['notify', i, 'name'], `a unique webhook name; "${w.name}" is also notify[${prev}]`);
+    hooks.set(w.name, i);
+    const dup = w.events?.find((e, j) => w.events?.indexOf(e) !== j);
+    if (dup) issue(['notify', i, 'events'], `each event once; "${dup}" is repeated`);
+  });
   if (plan.migration && !plan.commands.migrate) issue(['commands', 'migrate'], 'a migrate command, since migration is set');
   if (plan.commands.migrate && !plan.migration) issue(['migration'], 'the host to run the migrate command on');
 }

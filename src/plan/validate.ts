@@ -14,7 +14,7 @@ export type PlanValidation = { ok: true; plan: Plan } | { ok: false; issues: Pla
 export function validatePlan(input: unknown, schema: typeof planSchema = planSchema): PlanValidation {
   const result = schema.safeParse(input);
   if (result.success) return { ok: true, plan: result.data };
-  return { ok: false, issues: result.error.issues.flatMap((i) => describeIssue(i, input)) };
+  return { ok: false, issues: result.error.issues.flatMap((i) => describeIssue(i, input)).map(hideWebhookUrls) };
 }
 
 export function formatPlanIssues(issues: PlanIssue[]): string {
@@ -78,6 +78,26 @@ function describeIssue(issue: Issue, input: unknown): PlanIssue[] {
 
 const SECRET_LIKE = /pass|secret|token|private|key|credential|auth/i;
 
+/**
+ * A webhook URL carries its own credential (Slack's is the path), and a plan ends up in history:
+ * a URL written anywhere under `notify` is refused without being echoed, with where it belongs.
+ */
+function hideWebhookUrls(issue: PlanIssue): PlanIssue {
+  const m = /^plan\.notify\[(\d+)\](.*)$/.exec(issue.path);
+  if (!m) return issue;
+  const field = /^\.(\w+)$/.exec(m[2] ?? '')?.[1];
+  const urlField = field !== undefined && /url|uri|webhook|endpoint|href|address/i.test(field) && issue.expected.startsWith('no field');
+  const looksLikeUrl = /:\/\/|hooks\.|^"?https?:/i.test(issue.found);
+  if (!urlField && !looksLikeUrl) return issue;
+  return {
+    path: issue.path,
+    expected: urlField
+      ? `no field "${field}" here (a webhook's URL is a secret: give the worker BLUEGREEN_WEBHOOK_<NAME> in its environment, or the name in BLUEGREEN_WEBHOOKS_FILE; see README: Notifications)`
+      : issue.expected,
+    found: 'a value that looks like a URL (not shown: webhook URLs are secrets)',
+  };
+}
+
 const TYPE_NAMES: Record<string, string> = {
   record: 'an object',
   object: 'an object',
@@ -122,10 +142,16 @@ interface SchemaDef {
   options?: { _zod: { def: SchemaDef } }[];
   discriminator?: string;
   values?: unknown[];
+  /** A transform's input schema (a pipe's `in`). */
+  in?: { _zod: { def: SchemaDef } };
 }
 
 const unwrap = (d: SchemaDef | undefined): SchemaDef | undefined => {
-  while (d && (d.type === 'default' || d.type === 'optional' || d.type === 'nullable') && d.innerType) d = d.innerType._zod.def;
+  for (;;) {
+    if (d && (d.type === 'default' || d.type === 'optional' || d.type === 'nullable') && d.innerType) d = d.innerType._zod.def;
+    else if (d?.type === 'pipe' && d.in) d = d.in._zod.def;
+    else break;
+  }
   return d;
 };
 

@@ -32,6 +32,31 @@ export interface LoadBalancer {
    * reload). Optional: without it the helpers call setState once per server.
    */
   setStates?(pool: PoolName, servers: string[], state: AdminState): Promise<void>;
+  /**
+   * Optional: each server's cumulative response counters in `pool` (the bake reads them). An LB
+   * that does not count responses per server leaves it out, and a plan with a bake is refused.
+   */
+  readCounters?(pool: PoolName): Promise<ServerCounters[]>;
+}
+
+/**
+ * One server's cumulative counters in one pool, as the LB counts them (HAProxy `show stat`): they
+ * only grow, except when the LB restarts or reloads and they start again from 0.
+ */
+export interface ServerCounters {
+  server: string;
+  /** UP, DOWN, MAINT, NOLB, DRAIN, or a transitional text such as "UP 1/2". */
+  status: string;
+  /** The last health check's result, e.g. L7OK, L7STS, L4CON ("" when checks are off). */
+  checkStatus: string;
+  /** HTTP responses of every class (hrsp_1xx .. hrsp_5xx and hrsp_other). */
+  responses: number;
+  /** HTTP responses with a 5xx code (hrsp_5xx). */
+  r5xx: number;
+  /** Connection and response errors (econ + eresp): requests that got no answer from the server. */
+  errors: number;
+  /** Average response time in ms over the server's last 1024 requests (HAProxy's rtime); not a delta. */
+  rtimeMs: number;
 }
 
 /** Builds the adapter for a plan's loadBalancer section (the worker picks the kind). */

@@ -40,6 +40,7 @@ export const NON_RETRYABLE_ERRORS = [
   'CommandFailed',
   'DrainTimeoutError',
   'NotUpError',
+  'CountersUnsupported',
 ] as const;
 
 const retry = {
@@ -76,6 +77,8 @@ export function activityOptions(plan: Plan): Record<Name, ActivityOptions> {
   const perHost = 3 * INSTALL_TIMEOUT_SECONDS + 3 + plan.health.timeoutSeconds;
   return {
     readLoadBalancer: quick,
+    // A bake's sample: one show stat; a missed sample is retried quickly, the next timer waits anyway.
+    readCounters: { ...quick, startToCloseTimeout: '20 seconds' },
     inspectHosts: resumable(3 * 60 * Math.ceil((2 * largest) / 64) + 60),
     drainFromLive: lbWait(plan.drain.deadlineSeconds),
     enterPool: lbWait(plan.health.timeoutSeconds),
@@ -85,6 +88,9 @@ export function activityOptions(plan: Plan): Record<Name, ActivityOptions> {
     smokeTest: resumable(smokeBudgetSeconds(plan, largest)),
     // A migration command must be idempotent (README); a non-zero exit is never retried.
     runMigration: { startToCloseTimeout: '1 hour', heartbeatTimeout, retry: { ...retry, maximumAttempts: 3 }, cancellationType },
+    // Deliveries retry inside the activity; a second attempt is for a worker that died. The notifier
+    // sets startToCloseTimeout per batch, from its size.
+    notify: { startToCloseTimeout: '5 minutes', heartbeatTimeout, retry: { ...retry, maximumAttempts: 2 } },
   };
 }
 

@@ -48,6 +48,15 @@ export class GateRejected extends Error {
   }
 }
 
+/** Told when a gate starts waiting and when it is decided (notifications); absent: nobody is told. */
+export interface GateEvents {
+  /** `reminder`: a gate with onTimeout "wait" passed its deadline and waits on. */
+  gatePending(pending: PendingGate, reminder?: boolean): void;
+  gateDecided(pending: PendingGate, decision: { approved: boolean; by: string; reason?: string }): void;
+  /** Waits (bounded) for deliveries in flight, before the run continues as new. */
+  settle(): Promise<void>;
+}
+
 export class Control {
   private verdict?: { gate: string; approved: boolean; by: string; reason?: string };
   private abortBy?: Decider;
@@ -60,6 +69,9 @@ export class Control {
    * knows what the new run needs to resume.
    */
   carryOn?: (gate: string) => Promise<never>;
+
+  /** Set by the workflow when the plan has webhooks. */
+  events?: GateEvents;
 
   constructor(
     private readonly plan: Plan,
@@ -142,8 +154,10 @@ export class Control {
    */
   async gate(gate: string, cfg: GateConfig): Promise<{ by: string; reason?: string }> {
     const now = Date.now();
+    // A run that continued as new finds its gate pending already, and has said so before.
+    const resumed = this.status.pendingGate?.gate === gate;
     const pending: PendingGate =
-      this.status.pendingGate?.gate === gate
+      resumed && this.status.pendingGate
         ? this.status.pendingGate
         : {
             gate,
@@ -155,6 +169,7 @@ export class Control {
           };
     this.status.pendingGate = pending;
     this.status.waitingFor = `approval of gate ${gate}`;
+    if (!resumed) this.events?.gatePending(pending);
     setCurrentDetails(
       `Waiting for approval of gate **${gate}** of release ${this.plan.release} (Update approveGate/rejectGate or signal approve/reject with {"gate":"${gate}","release":"${this.plan.release}","by":...})`,
     );
@@ -167,10 +182,17 @@ export class Control {
         if (this.abortBy) throw new AbortRequested(this.abortBy.by, this.abortBy.reason ?? '');
         if (this.verdict?.gate === gate) {
           const v = this.verdict;
+          this.events?.gateDecided(pending, v);
           if (!v.approved) throw new GateRejected(gate, `gate ${gate} rejected by ${v.by}${v.reason ? `: ${v.reason}` : ''}`);
           return { by: v.by, reason: v.reason };
         }
         if (decided && long() && this.carryOn) {
+          if (this.events) {
+            // Deliveries in flight get a bounded moment to report back first; a decision or an
+            // abort that arrives meanwhile is handled here, not lost to the new run.
+            await this.events.settle();
+            if (this.verdict?.gate === gate || this.aborted) continue;
+          }
           carryingOn = true;
           await condition(allHandlersFinished);
           await this.carryOn(gate);
@@ -178,10 +200,12 @@ export class Control {
         if (decided) continue;
         if (cfg.onTimeout === 'reject') {
           this.record('reject', { by: 'timeout', reason: `no decision within ${cfg.timeoutSeconds} s` }, gate);
+          this.events?.gateDecided(pending, { approved: false, by: 'timeout', reason: `no decision within ${cfg.timeoutSeconds} s (onTimeout: reject)` });
           throw new GateRejected(gate, `gate ${gate} expired after ${cfg.timeoutSeconds} s without a decision (onTimeout: reject)`);
         }
         this.record('expired', { by: 'timeout', reason: `no decision within ${cfg.timeoutSeconds} s` }, gate, 'onTimeout: wait, so the gate keeps waiting');
         pending.deadline = new Date(Date.parse(pending.deadline) + cfg.timeoutSeconds * 1000).toISOString();
+        this.events?.gatePending(pending, true);
       }
     } finally {
       // The new run carries the pending gate on; this one ends here.

@@ -1,15 +1,31 @@
 // The blue-green deployment, as the steps of DESIGN.md: 0 preflight, then for each cluster in plan
-// order (5) 1 standby, 2 deploy, 3 verify, 4 live, and at last 6 migrate. A failure, abort or
+// order (5) 1 standby, 2 deploy, 3 verify, 4 live (and the bake, if the plan has one), and at last 6 migrate. A failure, abort or
 // cancellation before step 6 rolls back cluster by cluster, most recent first, so that the live
 // pool is never empty. How the run ends, in words, is outcome.ts.
 import { CancellationScope, ContinueAsNew, continueAsNew, isCancellation, patched, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { parsePlan } from '../plan/validate';
 import { activityCaller } from './activity-calls';
 import { AbortRequested, Control } from './control';
+import { Notifier, type NotifierCarry } from './notifier';
 import { finish, recordMigrationFailure, noteCancellation, planOrFail, recordStop, succeeded } from './outcome';
 import { rollback } from './rollback';
 import { ENVIRONMENT, FROM_RELEASE, RELEASE } from './search-attributes';
-import { deploy, forwardStep, live, migrate, preflight, promoteGate, resumeForwardStep, resumeStep, standby, step, verify, type StepContext } from './steps';
+import {
+  bake,
+  deploy,
+  forwardStep,
+  live,
+  migrate,
+  openBakeWindow,
+  preflight,
+  promoteGate,
+  resumeForwardStep,
+  resumeStep,
+  standby,
+  step,
+  verify,
+  type StepContext,
+} from './steps';
 import { initialStatus, type DeploymentResult, type DeploymentStatus } from './state';
 
 /** Run ids a deployment remembers across continue-as-new (decisions naming one of them apply). */
@@ -24,6 +40,8 @@ export interface Resumed {
   status: DeploymentStatus;
   touched: string[];
   runIds: string[];
+  /** Notifications not yet reported back, and their numbering (plans with `notify` only). */
+  notify?: NotifierCarry;
 }
 
 export async function blueGreenDeployment(input: unknown, resumed?: Resumed): Promise<DeploymentResult> {
@@ -42,7 +60,7 @@ export async function blueGreenDeployment(input: unknown, resumed?: Resumed): Pr
         await forwardStep(ctx, 'deploy', cluster, () => deploy(ctx, cluster, plan.release)); // 2
         await forwardStep(ctx, 'verify', cluster, () => verify(ctx, cluster, plan.release, { promoteGate: true })); // 3
       }
-      await forwardStep(ctx, 'live', cluster, () => live(ctx, cluster)); // 4
+      await liveAndBake(ctx, cluster); // 4
     }
   } catch (err) {
     if (err instanceof ContinueAsNew) throw err; // waiting at a gate, as a new run
@@ -56,7 +74,7 @@ export async function blueGreenDeployment(input: unknown, resumed?: Resumed): Pr
   } catch (err) {
     if (err instanceof ContinueAsNew) throw err; // waiting at the migrate gate, as a new run
     if (stoppedAtMigrateGate(status, err)) return await rollBack(ctx, touched, err);
-    return await finish(ctx, 'failed', recordMigrationFailure(plan, status, err));
+    return await finish(ctx, 'failed', recordMigrationFailure(ctx, err));
   }
   return await finish(ctx, 'succeeded', succeeded(plan, status));
 }
@@ -66,24 +84,49 @@ function startRun(input: unknown, resumed: Resumed | undefined): { ctx: StepCont
   const plan = planOrFail(() => parsePlan(input));
   const status = resumed?.status ?? initialStatus(plan);
   const control = new Control(plan, status, resumed?.runIds ?? []);
-  const ctx: StepContext = { plan, status, call: activityCaller(plan), control };
+  const call = activityCaller(plan);
+  const notifier = new Notifier(plan, status, call, 'deployment', resumed?.notify);
+  if (notifier.enabled) control.events = notifier;
+  const ctx: StepContext = { plan, status, call, control, notifier };
   upsertSearchAttributes([
     { key: ENVIRONMENT, value: plan.environment },
     { key: RELEASE, value: plan.release },
     { key: FROM_RELEASE, value: plan.currentRelease },
   ]);
+  if (!resumed) notifier.runStarted();
   const touched: string[] = resumed?.touched ?? [];
   noteCancellation(ctx);
-  control.carryOn = (gate) =>
-    continueAsNew<typeof blueGreenDeployment>(input, {
+  control.carryOn = (gate) => {
+    // Control has let deliveries in flight settle (bounded); what is left goes to the next run.
+    const notify = notifier.carry();
+    return continueAsNew<typeof blueGreenDeployment>(input, {
       gate,
       status,
       touched,
       runIds: [...control.earlierRunIds, workflowInfo().runId].slice(-MAX_RUN_IDS),
+      ...(notify ? { notify } : {}),
     });
+  };
   // At the promote gate of this cluster, or at the migrate gate (after the last cluster).
   const resumeAt = resumed ? (resumed.gate === 'migrate' ? plan.order.length : plan.order.indexOf(resumed.gate.replace(/^promote-/, ''))) : -1;
   return { ctx, touched, resumeAt };
+}
+
+/**
+ * Step 4, and with a bake in the plan the bake after it (its window opens before the cluster goes
+ * live). Without one the run's commands stay exactly as they were (recorded histories replay).
+ */
+async function liveAndBake(ctx: StepContext, cluster: string): Promise<void> {
+  if (!ctx.plan.bake) {
+    await forwardStep(ctx, 'live', cluster, () => live(ctx, cluster));
+    return;
+  }
+  const bakeWindow = await forwardStep(ctx, 'live', cluster, async () => {
+    const opened = await openBakeWindow(ctx, cluster);
+    await live(ctx, cluster);
+    return opened;
+  });
+  await forwardStep(ctx, 'bake', cluster, () => bake(ctx, cluster, bakeWindow));
 }
 
 /**
@@ -100,7 +143,9 @@ function stoppedAtMigrateGate(status: DeploymentStatus, err: unknown): boolean {
 async function rollBack(ctx: StepContext, touched: string[], err: unknown): Promise<DeploymentResult> {
   const stop = recordStop(ctx, err);
   if (touched.length === 0) return finish(ctx, 'failed', stop.why, stop.rethrow);
+  ctx.notifier?.rollbackStarted(stop.why, [...touched].reverse(), stop.kind === 'failure' ? undefined : ctx.status.failure);
   // Rollback must run even while the run is being cancelled.
   const rolledBack = await CancellationScope.nonCancellable(() => rollback(ctx, touched, stop.why));
+  ctx.notifier?.rollbackFinished(rolledBack.ok, rolledBack.reason, ctx.status.rollback);
   return finish(ctx, rolledBack.ok ? 'rolled-back' : 'failed', rolledBack.reason, stop.rethrow);
 }

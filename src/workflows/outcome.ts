@@ -13,6 +13,7 @@ import {
 } from '@temporalio/workflow';
 import type { Plan } from '../plan/schema';
 import { PlanError } from '../plan/validate';
+import { bakeSummary } from './bake-rules';
 import { AbortRequested, GateRejected } from './control';
 import { OUTCOME } from './search-attributes';
 import { errorMessage, type StepContext } from './steps';
@@ -61,6 +62,7 @@ export function recordStop(ctx: StepContext, err: unknown): Stop {
   if (!status.failure || kind !== 'failure') {
     status.failure = { kind, step: status.step, cluster: status.cluster, message: why, at: new Date().toISOString() };
   }
+  if (kind === 'failure') ctx.notifier?.stepFailed(status.failure);
   if (kind !== 'cancel') return { kind, why };
   return { kind, why, rethrow: isCancellation(err) ? err : new CancelledFailure(why) };
 }
@@ -97,9 +99,11 @@ function withoutHost(message: string, host: string | undefined): string {
 }
 
 /** Why a run that reached step 6 did not finish it; the schema may or may not have changed. */
-export function recordMigrationFailure(plan: Plan, status: DeploymentStatus, err: unknown): string {
+export function recordMigrationFailure(ctx: StepContext, err: unknown): string {
+  const { plan, status } = ctx;
   const why = `migrate failed: ${errorMessage(err)}`;
   status.failure ??= { kind: isCancellation(err) ? 'cancel' : 'failure', step: 'migrate', message: why, at: new Date().toISOString() };
+  if (status.failure.kind === 'failure') ctx.notifier?.stepFailed(status.failure);
   if (status.migrated) {
     return (
       `${why}. The migration step had started, so the schema may have changed: nothing was rolled back. ` +
@@ -110,7 +114,7 @@ export function recordMigrationFailure(plan: Plan, status: DeploymentStatus, err
 }
 
 export function succeeded(plan: Plan, status: DeploymentStatus): string {
-  return `every cluster runs ${plan.release} and is live${status.migrated ? '; migration done' : ''}`;
+  return `every cluster runs ${plan.release} and is live${bakeSummary(status.bakes)}${status.migrated ? '; migration done' : ''}`;
 }
 
 /**
@@ -124,6 +128,9 @@ export async function finish(ctx: StepContext, outcome: Outcome, reason: string,
   ctx.status.reason = reason;
   upsertSearchAttributes([{ key: OUTCOME, value: outcome }]);
   setCurrentDetails(ctx.status.kind === 'recovery' ? `**Recovery ${outcome}**: ${reason}` : `**${outcome}**: ${reason}`);
+  ctx.notifier?.outcome(outcome, reason);
+  // Bounded: a receiver that is down or slow delays the end of the run by seconds, never fails it.
+  await ctx.notifier?.settle();
   const result = toResult(ctx.status, outcome, reason);
   // A cancelled run cannot wait in its own (cancelled) scope; its handlers still get to finish.
   await CancellationScope.nonCancellable(() => condition(allHandlersFinished));

@@ -16,6 +16,7 @@ import { RELEASE_PATTERN, type Plan } from '../plan/schema';
 import { parseRecoveryPlan } from '../plan/validate';
 import { activityCaller } from './activity-calls';
 import { Control } from './control';
+import { Notifier } from './notifier';
 import { finish, noteCancellation, planOrFail, recordStop } from './outcome';
 import { describeSurveyHost, readSurvey, releasesFound, type SurveyReading } from './recovery-rules';
 import { describeFleet, poolOf, settleState } from './rollback';
@@ -35,11 +36,13 @@ export async function recoverFleet(planInput: unknown, to: unknown): Promise<Dep
   status.step = 'survey';
   status.fromRelease = '?';
   const control = new Control(plan, status);
-  const ctx: StepContext = { plan, status, call: activityCaller(plan), control };
+  const call = activityCaller(plan);
+  const ctx: StepContext = { plan, status, call, control, notifier: new Notifier(plan, status, call, 'recovery') };
   upsertSearchAttributes([
     { key: ENVIRONMENT, value: plan.environment },
     { key: RELEASE, value: target },
   ]);
+  ctx.notifier?.runStarted();
   noteCancellation(ctx);
 
   let reading: SurveyReading;
@@ -49,6 +52,7 @@ export async function recoverFleet(planInput: unknown, to: unknown): Promise<Dep
     const cancelled = isCancellation(err) || CancellationScope.current().consideredCancelled;
     const why = cancelled ? 'the run was cancelled during the survey; nothing was changed' : errorMessage(err);
     status.failure = { kind: cancelled ? 'cancel' : 'failure', step: 'survey', message: why, at: new Date().toISOString() };
+    if (!cancelled) ctx.notifier?.stepFailed(status.failure);
     if (cancelled) status.cancelled = true;
     return finish(ctx, 'failed', why, cancelled ? new CancelledFailure(why) : undefined);
   }

@@ -1,8 +1,11 @@
 // The run's state as the `status` query shows it. Plain data, mutated only by the workflow.
-import type { Plan } from '../plan/schema';
+import type { BakeConfig, Plan } from '../plan/schema';
 import type { PoolName } from '../ports/lb';
+import type { ServerFigures } from './bake-rules';
 
-export type StepName = 'preflight' | 'survey' | 'standby' | 'deploy' | 'verify' | 'live' | 'migrate' | 'rollback' | 'done';
+// A deployment's steps in order: preflight, then per cluster standby, deploy, verify, live and (with
+// plan.bake) bake, then migrate; rollback and survey (recovery) are the other ways a run goes.
+export type StepName = 'preflight' | 'survey' | 'standby' | 'deploy' | 'verify' | 'live' | 'bake' | 'migrate' | 'rollback' | 'done';
 /** The pool a host serves from, as the run last saw it; none: out of both. */
 export type HostPool = PoolName | 'none';
 export type Outcome = 'succeeded' | 'rolled-back' | 'failed';
@@ -33,7 +36,7 @@ export interface HostStatus {
 
 export interface ClusterStatus {
   name: string;
-  phase: 'pending' | 'standby' | 'deploying' | 'verifying' | 'live' | 'rolling-back' | 'rolled-back' | 'failed';
+  phase: 'pending' | 'standby' | 'deploying' | 'verifying' | 'live' | 'baking' | 'rolling-back' | 'rolled-back' | 'failed';
   hosts: HostStatus[];
 }
 
@@ -89,6 +92,26 @@ export interface RollbackRecord {
   }[];
 }
 
+/** One cluster's bake: its window, and each server's figures as of the last sample. */
+export interface BakeRecord {
+  cluster: string;
+  seconds: number;
+  sampleSeconds: number;
+  thresholds: BakeConfig['thresholds'];
+  /** When the window opened: the counters were read just before the cluster entered the live pool. */
+  startedAt: string;
+  /** When the watching began (after the live step); the window ends `seconds` later. */
+  watchFrom?: string;
+  samples: number;
+  lastSampleAt?: string;
+  outcome: 'running' | 'passed' | 'breached' | 'stopped';
+  /** The breach with its numbers, or why the bake stopped. */
+  reason?: string;
+  /** What was not judged (e.g. fewer responses than minRequests). */
+  note?: string;
+  servers: ServerFigures[];
+}
+
 /** What a recovery (`recoverFleet`) read before it changed anything, host by host. */
 export interface SurveyHost {
   host: string;
@@ -119,6 +142,16 @@ export interface RecoveryRecord {
   }[];
 }
 
+/** One webhook of the plan's `notify`: how its deliveries went (README: Notifications). */
+export interface NotificationStatus {
+  name: string;
+  delivered: number;
+  failed: number;
+  /** The last failure, URL redacted, e.g. "gate-pending: connection refused (ECONNREFUSED) (3 attempts)". */
+  lastError?: string;
+  lastErrorAt?: string;
+}
+
 export interface DeploymentStatus {
   /** Set on recovery runs (`recoverFleet`); a deployment has none. */
   kind?: 'recovery';
@@ -141,6 +174,10 @@ export interface DeploymentStatus {
   failure?: FailureRecord;
   rollback?: RollbackRecord;
   cancelled?: boolean;
+  /** Only when the plan has `notify`. */
+  notifications?: NotificationStatus[];
+  /** One per cluster baked (plan.bake), in order; absent without a bake. */
+  bakes?: BakeRecord[];
 }
 
 export interface DeploymentResult {
@@ -164,6 +201,8 @@ export interface DeploymentResult {
   failure?: FailureRecord;
   rollback?: RollbackRecord;
   recovery?: RecoveryRecord;
+  notifications?: NotificationStatus[];
+  bakes?: BakeRecord[];
 }
 
 export function initialStatus(plan: Plan): DeploymentStatus {
@@ -225,5 +264,8 @@ export function toResult(status: DeploymentStatus, outcome: Outcome, reason: str
     failure: status.failure,
     rollback: status.rollback,
     ...(status.recovery ? { recovery: status.recovery } : {}),
+    ...(status.notifications ? { notifications: status.notifications } : {}),
+    // Only with a bake: results of runs without one stay exactly as they were.
+    ...(status.bakes ? { bakes: status.bakes } : {}),
   };
 }

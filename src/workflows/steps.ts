@@ -14,6 +14,7 @@ export { hostRefs };
 import type { Plan } from '../plan/schema';
 import { INSTALL_TIMEOUT_SECONDS, attemptsOf, smokeBudgetSeconds, type Call } from './activity-calls';
 import type { Control } from './control';
+import type { Notifier } from './notifier';
 import { STEP } from './search-attributes';
 import { clusterOf, hostsOf, type DeploymentStatus, type HostStatus, type StepName } from './state';
 
@@ -22,6 +23,8 @@ export interface StepContext {
   status: DeploymentStatus;
   call: Call;
   control: Control;
+  /** Webhook notifications (a no-op without `notify` in the plan). */
+  notifier?: Notifier;
   /** "deploy of green": where the run was when its cancellation was requested. */
   cancelledDuring?: string;
 }
@@ -110,8 +113,8 @@ export function readFleet(ctx: StepContext, label: string, expectRelease?: strin
 export async function preflight(ctx: StepContext): Promise<void> {
   const { plan } = ctx;
   const all = plan.order.flatMap((c) => hostRefs(plan, c));
-  const [view, inspections] = await Promise.all(readFleet(ctx, 'Preflight', plan.currentRelease));
-  const problems: string[] = [];
+  const [view, inspections, bakeProblem] = await Promise.all([...readFleet(ctx, 'Preflight', plan.currentRelease), canBake(ctx, all)]);
+  const problems: string[] = bakeProblem ? [bakeProblem] : [];
   for (const h of all) problems.push(...lbProblems(view, h.name));
   for (const r of inspections) {
     const hs = hostStatus(ctx, r.host);
@@ -126,6 +129,21 @@ export async function preflight(ctx: StepContext): Promise<void> {
       'PreflightFailed',
       { problems: problems.slice(0, MAX_LISTED_PROBLEMS) },
     );
+  }
+}
+
+/** With a bake: prove now that the LB gives every server's counters, not after a cluster went live. */
+async function canBake(ctx: StepContext, all: ReturnType<typeof hostRefs>): Promise<string | undefined> {
+  if (!ctx.plan.bake) return undefined;
+  try {
+    await ctx.call('readCounters', 'Preflight: read the per-server counters the bake will watch', {
+      lb: ctx.plan.loadBalancer,
+      pool: 'live',
+      servers: all.map((h) => h.name),
+    });
+    return undefined;
+  } catch (err) {
+    return `the bake cannot read per-server counters from the load balancer: ${errorMessage(err)}`;
   }
 }
 
@@ -263,6 +281,13 @@ export async function live(ctx: StepContext, cluster: string): Promise<void> {
   for (const h of hostsOf(ctx.status, cluster)) h.phase = 'live';
   clusterOf(ctx.status, cluster).phase = 'live';
 }
+
+/**
+ * Step 4b, with plan.bake only: once the cluster is live, watch its servers' own counters in the live
+ * pool for bake.seconds; a breach fails the run, which rolls back. The window opens (openBakeWindow)
+ * just before step 4 puts the cluster back into the live pool. In bake.ts.
+ */
+export { bake, openBakeWindow } from './bake';
 
 /** Step 6: the database migration, once every cluster runs the new release. */
 export async function migrate(ctx: StepContext): Promise<void> {

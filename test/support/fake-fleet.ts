@@ -21,6 +21,13 @@ export class FakeFleet {
   readonly brokenOn = new Map<string, string>();
   /** Hosts whose sshd refuses connections (their health endpoint still answers). */
   readonly unreachable = new Set<string>();
+  /**
+   * Share of live responses that are 5xx, by "host@release" or by release: a release that passes
+   * health and smoke but fails under real traffic. Each counter reading adds 50 responses per
+   * server serving in the live pool.
+   */
+  readonly trafficFailures = new Map<string, number>();
+  readonly counters = new Map<string, { responses: number; r5xx: number }>();
 
   constructor(readonly hosts: string[], release: string) {
     for (const h of hosts) {
@@ -53,6 +60,21 @@ export class FakeFleet {
         s.up = state !== 'maint' && (this.healthy.get(server) ?? false);
       },
       ping: async () => {},
+      readCounters: async (pool) => {
+        this.contacted.push(`lb:counters:${pool}`);
+        return [...this.pools[pool]].map(([server, s]) => {
+          const c = this.counters.get(server) ?? { responses: 0, r5xx: 0 };
+          if (pool === 'live' && s.admin === 'ready' && s.up) {
+            const release = this.releases.get(server) ?? '';
+            const share = this.trafficFailures.get(`${server}@${release}`) ?? this.trafficFailures.get(release) ?? 0;
+            c.responses += 50;
+            c.r5xx += Math.round(50 * share);
+          }
+          this.counters.set(server, c);
+          const status = s.admin === 'maint' ? 'MAINT' : s.up ? 'UP' : 'DOWN';
+          return { server, status, checkStatus: s.up ? 'L7OK' : 'L7STS', responses: c.responses, r5xx: c.r5xx, errors: 0, rtimeMs: 2 };
+        });
+      },
     };
   }
 

@@ -18,7 +18,7 @@ export interface App {
   held: Array<() => void>;
 }
 
-/** /health (200 or 503), /slow?ms=N, /hold (until released), anything else: 200 naming the app. */
+/** /health (200 or 503), /slow?ms=N, /hold (until released), /fail (500), anything else: 200 naming the app. */
 export async function startApp(name: string, healthy = true): Promise<App> {
   const app: App = { name, port: 0, healthy, server: http.createServer(), held: [] };
   app.server.on('request', (req, res) => {
@@ -29,6 +29,7 @@ export async function startApp(name: string, healthy = true): Promise<App> {
     if (url.pathname === '/health') return void res.writeHead(app.healthy ? 200 : 503).end();
     if (url.pathname === '/slow') return void setTimeout(reply, Number(url.searchParams.get('ms') ?? 1000));
     if (url.pathname === '/hold') return void app.held.push(reply);
+    if (url.pathname === '/fail') return void res.writeHead(500, { 'X-Host': name }).end('failing on purpose\n');
     reply();
   });
   await new Promise<void>((r) => app.server.listen(0, '127.0.0.1', r));

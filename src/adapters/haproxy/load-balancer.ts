@@ -1,7 +1,8 @@
 // The LoadBalancer interface over HAProxy's Runtime API (stats socket at `level admin`).
 // Pools map to backends by config; every name is checked against LB_NAME_PATTERN before a
 // command is built, so nothing from a plan can add a second command to the line.
-import { assertSafeName, LB_NAME_PATTERN, LbCommandError, LbProtocolError, type AdminState, type LoadBalancer, type PoolName, type ServerState } from '../../ports/lb';
+import { assertSafeName, LB_NAME_PATTERN, LbCommandError, LbProtocolError, type AdminState, type LoadBalancer, type PoolName, type ServerCounters, type ServerState } from '../../ports/lb';
+import { parseServerCounters } from './counters';
 import {
   describeAddress,
   expectEmptyReply,
@@ -67,6 +68,20 @@ export class HaproxyLoadBalancer implements LoadBalancer {
       );
     }
     return stats.map((s) => ({ pool, server: s.server, admin: admin.get(s.server)!, status: s.status, sessions: s.sessions }));
+  }
+
+  /** The per-server response counters of one pool's backend, from one `show stat` reply. */
+  async readCounters(pool: PoolName): Promise<ServerCounters[]> {
+    const backend = this.backendOf(pool);
+    const where = describeAddress(this.config.runtimeApi);
+    const statCmd = `show stat ${backend} 4 -1`;
+    try {
+      const reply = await this.send(statCmd);
+      parseShowStat(where, statCmd, backend, reply); // the same checks of shape and rows as readServers
+      return parseServerCounters(where, backend, reply);
+    } catch (err) {
+      throw await this.explainMissingBackend(err, pool, backend);
+    }
   }
 
   /** A backend the plan names but HAProxy does not have: say which exist and what to fix. */

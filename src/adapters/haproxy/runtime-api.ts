@@ -92,7 +92,7 @@ function refusalOrGarbage(where: string, command: string, reply: string, problem
 }
 
 /** Splits one CSV line; HAProxy quotes fields that contain commas or quotes (csv_enc). */
-function splitCsvLine(line: string): string[] | undefined {
+export function splitCsvLine(line: string): string[] | undefined {
   const out: string[] = [];
   let i = 0;
   for (;;) {

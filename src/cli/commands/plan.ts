@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { CliError, EXIT, messageOf } from '../errors';
 import { table } from '../format';
 import { describePlan, readPlan } from '../plan-file';
+import { describeWebhooks } from '../notify-check';
 import { checkPlan } from '../preflight-check';
 
 export function registerPlan(program: Command, setExit: (n: number) => void): void {
@@ -40,6 +41,7 @@ export function registerPlan(program: Command, setExit: (n: number) => void): vo
       try {
         const report = await checkPlan(p, real.deps);
         console.log(describePlan(p));
+        for (const line of describeWebhooks(p)) console.log(line);
         console.log(table(['cluster', 'host', 'release', 'live pool', 'standby pool', 'healthy', 'problems'], report.hosts.map((h) => [
           h.cluster, h.host, h.release ?? '?', h.live ?? '?', h.standby ?? '?', h.healthy === undefined ? '?' : h.healthy ? 'yes' : 'no', h.problems.join('; '),
         ])));

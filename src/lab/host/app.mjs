@@ -81,10 +81,18 @@ function send(res, status, payload) {
   res.end(body);
 }
 
+// bad-traffic: every fifth request that is not a health check or a smoke test fails, before it
+// reads or writes anything (a failed write is never half done).
+let trafficSeen = 0;
+function failsUnderTraffic() {
+  return behavior === 'bad-traffic' && ++trafficSeen % 5 === 0;
+}
+
 function route(req, body) {
   const url = new URL(req.url ?? '/', 'http://app');
   if (req.method === 'GET' && url.pathname === '/health') return health();
   if (req.method === 'GET' && url.pathname === '/smoke') return smoke();
+  if (failsUnderTraffic()) return [500, { error: 'bad-traffic release fails one request in five' }];
   if (req.method === 'GET' && url.pathname === '/') return [200, { items: q.count.get().n }];
   const item = /^\/items\/([^/]+)$/.exec(url.pathname);
   if (req.method === 'GET' && item) {

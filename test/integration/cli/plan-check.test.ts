@@ -25,6 +25,14 @@ describe('plan check', () => {
     expect(await pools()).toEqual(before);
   });
 
+  it('with a bake, reads HAProxy\'s per-server counters too and says each cluster will be baked', async () => {
+    const plan = writePlan(tempDir('plan-check'), 'plan.json', { ...t.plan, bake: { seconds: 30, thresholds: { max5xxRatio: 0.01, minRequests: 50 } } });
+    const r = await bg(['plan', 'check', plan], secrets);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/green: drain .* back into the live pool; bake 30 s \(roll back on a breach\)/);
+  });
+
   it('refuses (exit 1) when the fleet differs from the plan, naming each host and the difference', async () => {
     const dir = tempDir('plan-check');
     const plan = writePlan(dir, 'plan.json', { ...t.plan, currentRelease: 'v0', release: 'v2' });
