@@ -37,7 +37,12 @@ export async function waitUntilHealthy(url: string, opts: WaitHealthyOptions): P
   let last: CheckResult | undefined;
   for (let attempt = 1; ; attempt++) {
     const budget = Math.max(1, Math.min(perAttempt, opts.deadlineMs - (Date.now() - started)));
-    const result = await opts.check(url, { expectRelease: opts.release, timeoutMs: budget, maxBodyBytes: opts.maxBodyBytes, signal: opts.signal });
+    const result = await opts.check(url, {
+      expectRelease: opts.release,
+      timeoutMs: budget,
+      maxBodyBytes: opts.maxBodyBytes,
+      signal: opts.signal,
+    });
     opts.onAttempt?.(result, attempt);
     if (result.ok) return { ...result, attempts: attempt };
     if (opts.signal?.aborted) throw opts.signal.reason;

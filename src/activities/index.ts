@@ -6,7 +6,7 @@ import type { LbConfig, ServerCounters, ServerState } from '../ports/lb';
 import type { ActivityDeps } from './deps';
 import type { WebhookPort } from '../ports/webhooks';
 import { assertSafeRelease, renderCommand } from './shell';
-import { UnknownServerError, drainAndWait, ensureState, waitUntilUp } from './lb';
+import { UnknownServerError, drainAndWait, ensureState, readPools, waitUntilUp } from './lb';
 import { deployFleet, inspectFleet } from './fleet';
 import { emptyProgress, runSmoke, SmokeFailure } from './smoke';
 import { withHeartbeat, resumedFrom } from './heartbeat';
@@ -38,10 +38,7 @@ export function createActivities({ ssh, lb, http, webhooks }: ActivityDeps) {
   };
   return {
     async readLoadBalancer(config: LbConfig): Promise<ServerState[]> {
-      const balancer = lb(config);
-      const [live, standby] = await Promise.all([balancer.readServers('live'), balancer.readServers('standby')]);
-      // The port's fields only: whatever else an adapter returns stays out of workflow history.
-      return [...live, ...standby].map((s) => ({ server: s.server, pool: s.pool, admin: s.admin, status: s.status, sessions: s.sessions }));
+      return readPools(lb(config));
     },
 
     /**

@@ -57,6 +57,12 @@ export class EmptyLivePoolError extends LbError {
   }
 }
 
+/** Both pools as the port describes them, and nothing an adapter may add (it would go into history). */
+export async function readPools(lb: LoadBalancer): Promise<ServerState[]> {
+  const [live, standby] = await Promise.all([lb.readServers('live'), lb.readServers('standby')]);
+  return [...live, ...standby].map((s) => ({ server: s.server, pool: s.pool, admin: s.admin, status: s.status, sessions: s.sessions }));
+}
+
 /**
  * Ready and fully UP. Transitional "UP 1/2" does not count: HAProxy 2.6 shows it both for a
  * server whose checks start failing and for one that just left maint, which it calls UP before

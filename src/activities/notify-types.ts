@@ -3,7 +3,9 @@
 import type { NotifyEventName, Webhook } from '../plan/schema';
 import type { FailureRecord, Outcome, RollbackRecord } from '../workflows/state';
 
-export const NOTIFICATION_SCHEMA = 'bluegreen.notification/v1';
+import { NOTIFICATION_SCHEMA } from '../workflows/notification-schema';
+
+export { NOTIFICATION_SCHEMA };
 
 /** The commands that decide a pending gate, ready to paste (README: Notifications). */
 export interface GateCommands {

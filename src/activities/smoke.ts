@@ -9,7 +9,8 @@
 import { describeValue } from './shell';
 import { eachBounded } from './fleet';
 import type { CheckResult, HttpPort, SmokeSession } from '../ports/http';
-import { SMOKE_CONCURRENCY, smokePoolRounds, type SmokeCoverage, type SmokeInput, type SmokeProgress, type SmokeReport } from './types';
+import { SMOKE_CONCURRENCY, smokePoolRounds } from '../plan/smoke-budget';
+import type { SmokeCoverage, SmokeInput, SmokeProgress, SmokeReport } from './types';
 
 export class SmokeFailure extends Error {
   override readonly name = 'SmokeTestFailed';

@@ -103,12 +103,6 @@ export interface WaitUpInput {
 
 export type SmokeCoverage = NonNullable<Plan['smokeCoverage']>;
 
-/** Smoke requests in flight at once (through the standby pool, or to hosts directly). */
-export const SMOKE_CONCURRENCY = 8;
-
-/** Requests through the standby pool per smoke test: two rounds of round robin over the cluster. */
-export const smokePoolRounds = (hosts: number) => Math.max(2, hosts * 2);
-
 export interface SmokeInput {
   standbyUrl: string;
   tests: Plan['smoke'];
@@ -168,22 +162,3 @@ export interface CountersInput {
   pool: PoolName;
   servers: string[];
 }
-
-/** Error types a retry cannot fix; the workflow lists them as non-retryable. */
-export const NON_RETRYABLE_ERRORS = [
-  'HostKeyError',
-  'PlanError',
-  'UnsafeValueError',
-  'LbCommandError',
-  'LbProtocolError',
-  'UnknownServerError',
-  'UnsafeLbNameError',
-  'EmptyLivePoolError',
-  'ReleaseMismatch',
-  'HealthCheckFailed',
-  'SmokeTestFailed',
-  'CommandFailed',
-  'DrainTimeoutError',
-  'NotUpError',
-  'CountersUnsupported',
-] as const;

@@ -25,7 +25,6 @@ export class LiveArea {
 }
 
 function countRows(text: string, columns: number): number {
-  // eslint-disable-next-line no-control-regex
   return text.split('\n').reduce((n, line) => n + Math.max(1, Math.ceil([...line.replace(/\x1b\[[0-9;]*m/g, '')].length / columns)), 0);
 }
 

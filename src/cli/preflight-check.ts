@@ -3,10 +3,11 @@
 // would change. Nothing here writes to a host or the load balancer.
 import type { ActivityDeps } from '../activities/deps';
 import { inspectFleet } from '../activities/fleet';
+import { readPools } from '../activities/lb';
 import type { HostInspection, HostRef } from '../activities/types';
 import type { ServerState } from '../ports/lb';
 import type { Plan } from '../plan/schema';
-import { INSPECT_CONCURRENCY, hostProblems, hostRefs, lbProblems } from '../workflows/preflight-rules';
+import { fleetInspection, hostProblems, lbProblems } from '../workflows/preflight-rules';
 import { messageOf } from './errors';
 
 export interface HostCheck {
@@ -28,19 +29,13 @@ export interface CheckReport {
 /** Reads what preflight reads, with the worker's own code (no Temporal), and applies the same rules. */
 export async function checkPlan(plan: Plan, deps: ActivityDeps): Promise<CheckReport> {
   const problems: string[] = [];
-  const refs: HostRef[] = plan.order.flatMap((cluster) => hostRefs(plan, cluster));
+  const input = fleetInspection(plan, plan.currentRelease);
   const [view, inspections] = await Promise.all([
-    readPools(plan, deps).catch((err: unknown) => {
+    readPools(deps.lb(plan.loadBalancer)).catch((err: unknown) => {
       problems.push(`load balancer: ${messageOf(err)}`);
       return undefined;
     }),
-    inspectFleet(deps, {
-      hosts: refs,
-      currentReleaseCommand: plan.commands.currentRelease,
-      expectRelease: plan.currentRelease,
-      healthTimeoutSeconds: 10,
-      concurrency: INSPECT_CONCURRENCY,
-    }),
+    inspectFleet(deps, input),
   ]);
   if (plan.bake) {
     // As the workflow's preflight: the bake's counters must be readable before anything moves.
@@ -49,15 +44,9 @@ export async function checkPlan(plan: Plan, deps: ActivityDeps): Promise<CheckRe
     else await lb.readCounters('live').catch((err: unknown) => problems.push(`load balancer: the bake cannot read per-server counters: ${messageOf(err)}`));
   }
   const byHost = new Map(inspections.map((r) => [r.host, r]));
-  const hosts = refs.map((h) => checkHost(plan, h, view, byHost.get(h.name)));
+  const hosts = input.hosts.map((h) => checkHost(plan, h, view, byHost.get(h.name)));
   for (const h of hosts) problems.push(...h.problems.map((p) => `${h.host}: ${p}`));
   return { hosts, problems, changes: wouldChange(plan, hosts) };
-}
-
-async function readPools(plan: Plan, deps: ActivityDeps): Promise<ServerState[]> {
-  const lb = deps.lb(plan.loadBalancer);
-  const [live, standby] = await Promise.all([lb.readServers('live'), lb.readServers('standby')]);
-  return [...live, ...standby];
 }
 
 function checkHost(plan: Plan, h: HostRef, view: ServerState[] | undefined, r: HostInspection | undefined): HostCheck {

@@ -24,7 +24,7 @@ export interface Restart {
 
 /** Every start of the host's app, oldest first (lab up's initial v1 start included). */
 export function hostRestarts(name: string, dir = defaultLabDir()): Restart[] {
-  let text = '';
+  let text: string;
   try {
     text = fs.readFileSync(hostPaths(rootOf(dir, name)).restarts, 'utf8');
   } catch {

@@ -144,7 +144,7 @@ const haproxyLb = z.strictObject({
 });
 
 // Paths end up in shell commands and nginx includes on the LB host: plain absolute paths only.
-export const LB_FILE_PATTERN = /^\/[A-Za-z0-9._\/-]{1,255}$/;
+export const LB_FILE_PATTERN = /^\/[A-Za-z0-9._/-]{1,255}$/;
 // host:port as nginx's `server` takes it: a hostname, an IPv4 address or a bracketed IPv6 address.
 export const UPSTREAM_ADDRESS_PATTERN = /^(?:[A-Za-z0-9][A-Za-z0-9.-]{0,252}|\[[0-9A-Fa-f:.]{2,45}\]):([1-9][0-9]{0,4})$/;
 const lbFile = z

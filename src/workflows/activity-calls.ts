@@ -2,7 +2,7 @@
 // each call so Temporal Web names the step, cluster and host of every activity.
 import { ActivityCancellationType, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { NON_RETRYABLE_ERRORS, SMOKE_CONCURRENCY, smokePoolRounds } from '../activities/types';
+import { SMOKE_CONCURRENCY, smokePoolRounds } from '../plan/smoke-budget';
 import type { Plan } from '../plan/schema';
 
 type Name = keyof Activities;
@@ -20,6 +20,28 @@ export const WORKER_ATTEMPTS = 5;
 export const HEARTBEAT_TIMEOUT_SECONDS = 15;
 /** An install gets this long per host (the deploy activity's own per-host bound). */
 export const INSTALL_TIMEOUT_SECONDS = 300;
+
+/**
+ * Error types a retry cannot fix (the names of what activities and adapters throw). Declared here,
+ * not with the activities: workflow code imports nothing of theirs but types.
+ */
+export const NON_RETRYABLE_ERRORS = [
+  'HostKeyError',
+  'PlanError',
+  'UnsafeValueError',
+  'LbCommandError',
+  'LbProtocolError',
+  'UnknownServerError',
+  'UnsafeLbNameError',
+  'EmptyLivePoolError',
+  'ReleaseMismatch',
+  'HealthCheckFailed',
+  'SmokeTestFailed',
+  'CommandFailed',
+  'DrainTimeoutError',
+  'NotUpError',
+  'CountersUnsupported',
+] as const;
 
 const retry = {
   initialInterval: '1 second',

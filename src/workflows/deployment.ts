@@ -1,30 +1,32 @@
-// The blue-green deployment: preflight, then for each cluster in order standby → deploy → verify →
-// live (step 5 is the loop), then migrate. On failure, abort or cancellation it rolls back cluster by
-// cluster, most recent first, so that the live pool is never empty.
-import {
-  ApplicationFailure,
-  CancellationScope,
-  CancelledFailure,
-  ContinueAsNew,
-  allHandlersFinished,
-  condition,
-  continueAsNew,
-  isCancellation,
-  patched,
-  setCurrentDetails,
-  upsertSearchAttributes,
-  workflowInfo,
-} from '@temporalio/workflow';
-import type { Plan } from '../plan/schema';
-import { PlanError, parsePlan } from '../plan/validate';
+// The blue-green deployment, as the steps of DESIGN.md: 0 preflight, then for each cluster in plan
+// order (5) 1 standby, 2 deploy, 3 verify, 4 live (and the bake, if the plan has one), and at last 6 migrate. A failure, abort or
+// cancellation before step 6 rolls back cluster by cluster, most recent first, so that the live
+// pool is never empty. How the run ends, in words, is outcome.ts.
+import { CancellationScope, ContinueAsNew, continueAsNew, isCancellation, patched, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { parsePlan } from '../plan/validate';
 import { activityCaller } from './activity-calls';
-import { AbortRequested, Control, GateRejected } from './control';
-import { ENVIRONMENT, FROM_RELEASE, OUTCOME, RELEASE } from './search-attributes';
-import { bake, deploy, errorMessage, live, migrate, openBakeWindow, preflight, promoteGate, resumeStep, standby, step, verify, type StepContext } from './steps';
-import { rollback } from './rollback';
+import { AbortRequested, Control } from './control';
 import { Notifier, type NotifierCarry } from './notifier';
-import { bakeSummary } from './bake-rules';
-import { initialStatus, toResult, type DeploymentResult, type DeploymentStatus } from './state';
+import { finish, recordMigrationFailure, noteCancellation, planOrFail, recordStop, succeeded } from './outcome';
+import { rollback } from './rollback';
+import { ENVIRONMENT, FROM_RELEASE, RELEASE } from './search-attributes';
+import {
+  bake,
+  deploy,
+  forwardStep,
+  live,
+  migrate,
+  openBakeWindow,
+  preflight,
+  promoteGate,
+  resumeForwardStep,
+  resumeStep,
+  standby,
+  step,
+  verify,
+  type StepContext,
+} from './steps';
+import { initialStatus, type DeploymentResult, type DeploymentStatus } from './state';
 
 /** Run ids a deployment remembers across continue-as-new (decisions naming one of them apply). */
 const MAX_RUN_IDS = 20;
@@ -43,7 +45,43 @@ export interface Resumed {
 }
 
 export async function blueGreenDeployment(input: unknown, resumed?: Resumed): Promise<DeploymentResult> {
-  const plan = validateInput(input);
+  const { ctx, touched, resumeAt } = startRun(input, resumed);
+  const { plan, status } = ctx;
+  try {
+    if (!resumed) await forwardStep(ctx, 'preflight', undefined, () => preflight(ctx)); // 0
+    for (const [i, cluster] of plan.order.entries()) {
+      // 5: steps 1-4 for each cluster in turn
+      if (i < resumeAt) continue;
+      if (i === resumeAt) {
+        await resumeForwardStep(ctx, () => promoteGate(ctx, cluster)); // 3, still at its gate
+      } else {
+        touched.push(cluster);
+        await forwardStep(ctx, 'standby', cluster, () => standby(ctx, cluster)); // 1
+        await forwardStep(ctx, 'deploy', cluster, () => deploy(ctx, cluster, plan.release)); // 2
+        await forwardStep(ctx, 'verify', cluster, () => verify(ctx, cluster, plan.release, { promoteGate: true })); // 3
+      }
+      await liveAndBake(ctx, cluster); // 4
+    }
+  } catch (err) {
+    if (err instanceof ContinueAsNew) throw err; // waiting at a gate, as a new run
+    return await rollBack(ctx, touched, err);
+  }
+
+  try {
+    // 6: no safe point after it; once the migration starts nothing is rolled back
+    if (resumeAt === plan.order.length) await resumeStep(ctx, () => migrate(ctx));
+    else await step(ctx, 'migrate', undefined, () => migrate(ctx));
+  } catch (err) {
+    if (err instanceof ContinueAsNew) throw err; // waiting at the migrate gate, as a new run
+    if (stoppedAtMigrateGate(status, err)) return await rollBack(ctx, touched, err);
+    return await finish(ctx, 'failed', recordMigrationFailure(ctx, err));
+  }
+  return await finish(ctx, 'succeeded', succeeded(plan, status));
+}
+
+/** The run's context, fresh or carried over from the run it continues; where a resumed run picks up. */
+function startRun(input: unknown, resumed: Resumed | undefined): { ctx: StepContext; touched: string[]; resumeAt: number } {
+  const plan = planOrFail(() => parsePlan(input));
   const status = resumed?.status ?? initialStatus(plan);
   const control = new Control(plan, status, resumed?.runIds ?? []);
   const call = activityCaller(plan);
@@ -56,13 +94,8 @@ export async function blueGreenDeployment(input: unknown, resumed?: Resumed): Pr
     { key: FROM_RELEASE, value: plan.currentRelease },
   ]);
   if (!resumed) notifier.runStarted();
-
   const touched: string[] = resumed?.touched ?? [];
-  // Where the run stood when the cancellation arrived: a cluster's deploy may still finish its hosts
-  // before the cancellation takes effect, and the reason must name the step the operator cancelled.
-  CancellationScope.current().cancelRequested.catch(() => {
-    ctx.cancelledDuring ??= status.cluster ? `${status.step} of ${status.cluster}` : status.step;
-  });
+  noteCancellation(ctx);
   control.carryOn = (gate) => {
     // Control has let deliveries in flight settle (bounded); what is left goes to the next run.
     const notify = notifier.carry();
@@ -74,142 +107,45 @@ export async function blueGreenDeployment(input: unknown, resumed?: Resumed): Pr
       ...(notify ? { notify } : {}),
     });
   };
-  // Where a resumed run picks up: at the promote gate of this cluster, or at the migrate gate.
+  // At the promote gate of this cluster, or at the migrate gate (after the last cluster).
   const resumeAt = resumed ? (resumed.gate === 'migrate' ? plan.order.length : plan.order.indexOf(resumed.gate.replace(/^promote-/, ''))) : -1;
-  try {
-    if (!resumed) {
-      await step(ctx, 'preflight', undefined, () => preflight(ctx));
-      await control.safePoint();
-    }
-    for (const [i, cluster] of plan.order.entries()) {
-      if (i < resumeAt) continue;
-      if (i === resumeAt) {
-        await resumeStep(ctx, () => promoteGate(ctx, cluster));
-      } else {
-        touched.push(cluster);
-        await step(ctx, 'standby', cluster, () => standby(ctx, cluster));
-        await control.safePoint();
-        await step(ctx, 'deploy', cluster, () => deploy(ctx, cluster, plan.release));
-        await control.safePoint();
-        await step(ctx, 'verify', cluster, () => verify(ctx, cluster, plan.release, { promoteGate: true }));
-      }
-      await control.safePoint();
-      if (plan.bake) {
-        // Without a bake the run's commands stay exactly as they were (recorded histories replay).
-        const bakeWindow = await step(ctx, 'live', cluster, async () => {
-          const opened = await openBakeWindow(ctx, cluster);
-          await live(ctx, cluster);
-          return opened;
-        });
-        await control.safePoint();
-        await step(ctx, 'bake', cluster, () => bake(ctx, cluster, bakeWindow));
-      } else {
-        await step(ctx, 'live', cluster, () => live(ctx, cluster));
-      }
-      await control.safePoint();
-    }
-  } catch (err) {
-    if (err instanceof ContinueAsNew) throw err; // waiting at a gate, as a new run
-    return await failBeforeMigration(ctx, touched, err);
-  }
-
-  try {
-    if (resumeAt === plan.order.length) await resumeStep(ctx, () => migrate(ctx));
-    else await step(ctx, 'migrate', undefined, () => migrate(ctx));
-  } catch (err) {
-    if (err instanceof ContinueAsNew) throw err; // waiting at the migrate gate, as a new run
-    // Stopped by an operator at the migrate gate, before the migration ran: the schema is unchanged,
-    // so abort and cancel roll back as they do at any other safe point (README: How it fails safe).
-    // The patch keeps runs that already ended this way under the old code replaying as they ran.
-    const byOperator = err instanceof AbortRequested || isCancellation(err) || CancellationScope.current().consideredCancelled;
-    if (byOperator && !status.migrated && patched('operator-stop-at-migrate-gate-rolls-back')) {
-      return await failBeforeMigration(ctx, touched, err);
-    }
-    const why = `migrate failed: ${describeFailure(err)}`;
-    status.failure ??= { kind: isCancellation(err) ? 'cancel' : 'failure', step: 'migrate', message: why, at: new Date().toISOString() };
-    if (status.failure.kind === 'failure') notifier.stepFailed(status.failure);
-    const reason = status.migrated
-      ? `${why}. The migration step had started, so the schema may have changed: nothing was rolled back. ` +
-        `Every cluster runs ${plan.release} and is live. Check the migration's output, then re-run it (it must be idempotent) or fix the schema by hand.`
-      : `${why}. The migration did not run; every cluster runs ${plan.release} and is live. Run the migration later, or deploy ${plan.currentRelease} again to go back.`;
-    return await finish(ctx, 'failed', reason);
-  }
-  return await finish(ctx, 'succeeded', `every cluster runs ${plan.release} and is live${bakeSummary(status.bakes)}${status.migrated ? '; migration done' : ''}`);
+  return { ctx, touched, resumeAt };
 }
 
-function validateInput(input: unknown): Plan {
-  try {
-    return parsePlan(input);
-  } catch (err) {
-    if (err instanceof PlanError) throw ApplicationFailure.nonRetryable(err.message, 'PlanError', { issues: err.issues });
-    throw err;
+/**
+ * Step 4, and with a bake in the plan the bake after it (its window opens before the cluster goes
+ * live). Without one the run's commands stay exactly as they were (recorded histories replay).
+ */
+async function liveAndBake(ctx: StepContext, cluster: string): Promise<void> {
+  if (!ctx.plan.bake) {
+    await forwardStep(ctx, 'live', cluster, () => live(ctx, cluster));
+    return;
   }
+  const bakeWindow = await forwardStep(ctx, 'live', cluster, async () => {
+    const opened = await openBakeWindow(ctx, cluster);
+    await live(ctx, cluster);
+    return opened;
+  });
+  await forwardStep(ctx, 'bake', cluster, () => bake(ctx, cluster, bakeWindow));
 }
 
-async function failBeforeMigration(ctx: StepContext, touched: string[], err: unknown): Promise<DeploymentResult> {
-  const { status } = ctx;
-  // Cancellation of the run, however the step in flight reported it.
-  const cancelled = isCancellation(err) || CancellationScope.current().consideredCancelled;
-  const where = status.cluster ? `${status.step} of ${status.cluster}` : status.step;
-  const kind = cancelled ? 'cancel' : err instanceof AbortRequested ? 'abort' : err instanceof GateRejected ? 'gate' : 'failure';
-  const why =
-    kind === 'cancel'
-      ? `the run was cancelled during ${ctx.cancelledDuring ?? where}`
-      : kind === 'failure' && status.step === 'preflight'
-        ? describeFailure(err) // "Preflight refused to start; nothing was changed: ..." says it all
-        : kind === 'failure'
-        ? `${where} failed${status.failure?.host ? ` on ${status.failure.host}` : ''}: ${withoutHost(describeFailure(err), status.failure?.host)}`
-        : `${describeFailure(err)} (during ${where})`;
-  if (cancelled) status.cancelled = true;
-  // A host failure is already recorded with its host; anything else is recorded here.
-  if (!status.failure || kind !== 'failure') {
-    status.failure = { kind, step: status.step, cluster: status.cluster, message: why, at: new Date().toISOString() };
-  }
-  if (kind === 'failure') ctx.notifier?.stepFailed(status.failure);
-  // A cancelled run ends cancelled, even if the step in flight reported the cancellation as its own failure.
-  const rethrow = cancelled ? (isCancellation(err) ? err : new CancelledFailure(why)) : undefined;
-  if (touched.length === 0) {
-    // Failed in preflight: nothing changed, nothing to undo.
-    return finish(ctx, 'failed', why, rethrow);
-  }
-  ctx.notifier?.rollbackStarted(why, [...touched].reverse(), kind === 'failure' ? undefined : status.failure);
+/**
+ * Stopped by an operator at the migrate gate, before the migration ran: the schema is unchanged, so
+ * abort and cancel roll back as they do at any other safe point (README: How it fails safe). The
+ * patch keeps runs that already ended this way under the old code replaying as they ran.
+ */
+function stoppedAtMigrateGate(status: DeploymentStatus, err: unknown): boolean {
+  const byOperator = err instanceof AbortRequested || isCancellation(err) || CancellationScope.current().consideredCancelled;
+  return byOperator && !status.migrated && patched('operator-stop-at-migrate-gate-rolls-back');
+}
+
+/** Before step 6: the clusters touched go back to the previous release; nothing touched, nothing to undo. */
+async function rollBack(ctx: StepContext, touched: string[], err: unknown): Promise<DeploymentResult> {
+  const stop = recordStop(ctx, err);
+  if (touched.length === 0) return finish(ctx, 'failed', stop.why, stop.rethrow);
+  ctx.notifier?.rollbackStarted(stop.why, [...touched].reverse(), stop.kind === 'failure' ? undefined : ctx.status.failure);
   // Rollback must run even while the run is being cancelled.
-  const rolledBack = await CancellationScope.nonCancellable(() => rollback(ctx, touched, why));
-  ctx.notifier?.rollbackFinished(rolledBack.ok, rolledBack.reason, status.rollback);
-  return finish(ctx, rolledBack.ok ? 'rolled-back' : 'failed', rolledBack.reason, rethrow);
-}
-
-/** "green-2: install v2: ..." reads "install v2: ..." after "failed on green-2: ". */
-function withoutHost(message: string, host: string | undefined): string {
-  return host && message.startsWith(`${host}: `) ? message.slice(host.length + 2) : message;
-}
-
-function describeFailure(err: unknown): string {
-  if (err instanceof AbortRequested) return err.message;
-  if (err instanceof GateRejected) return err.message;
-  return errorMessage(err);
-}
-
-async function finish(
-  ctx: StepContext,
-  outcome: DeploymentResult['outcome'],
-  reason: string,
-  rethrow?: unknown,
-): Promise<DeploymentResult> {
-  ctx.status.step = 'done';
-  ctx.status.cluster = undefined;
-  ctx.status.outcome = outcome;
-  ctx.status.reason = reason;
-  upsertSearchAttributes([{ key: OUTCOME, value: outcome }]);
-  setCurrentDetails(`**${outcome}**: ${reason}`);
-  ctx.notifier?.outcome(outcome, reason);
-  // Bounded: a receiver that is down or slow delays the end of the run by seconds, never fails it.
-  await ctx.notifier?.settle();
-  const result = toResult(ctx.status, outcome, reason);
-  // A cancelled run cannot wait in its own (cancelled) scope; its handlers still get to finish.
-  await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
-  if (rethrow) throw rethrow;
-  if (outcome === 'succeeded') return result;
-  // A run that did not ship its release shows as Failed in Temporal Web; the result rides along.
-  throw ApplicationFailure.nonRetryable(reason, outcome === 'rolled-back' ? 'DeploymentRolledBack' : 'DeploymentFailed', result);
+  const rolledBack = await CancellationScope.nonCancellable(() => rollback(ctx, touched, stop.why));
+  ctx.notifier?.rollbackFinished(rolledBack.ok, rolledBack.reason, ctx.status.rollback);
+  return finish(ctx, rolledBack.ok ? 'rolled-back' : 'failed', rolledBack.reason, stop.rethrow);
 }

@@ -3,7 +3,8 @@
 // delivery except the end of the run (and continue-as-new), and only for a bounded time. A plan
 // without `notify` gets no events, no activity and no timer: its commands are exactly as before.
 import { CancellationScope, condition, workflowInfo } from '@temporalio/workflow';
-import { NOTIFICATION_SCHEMA, type GateCommands, type NotifyEvent } from '../activities/notify-types';
+import type { GateCommands, NotifyEvent } from '../activities/notify-types';
+import { NOTIFICATION_SCHEMA } from './notification-schema';
 import type { NotifyEventName, Plan, Webhook } from '../plan/schema';
 import type { Call } from './activity-calls';
 import type { GateEvents } from './control';
@@ -227,5 +228,5 @@ function gateOf(g: PendingGate): NonNullable<NotifyEvent['gate']> {
 
 /** Names Temporal accepts are plain words; anything else is single-quoted. */
 function shellWord(s: string): string {
-  return /^[A-Za-z0-9._:\/-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
+  return /^[A-Za-z0-9._:/-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
 }

@@ -1,6 +1,6 @@
 // Preflight's rules (step 0), pure: what makes a host or the LB unfit to start. The workflow and
 // `bluegreen plan check` apply the same rules to the same readings, with the same words.
-import type { HostInspection, HostRef } from '../activities/types';
+import type { HostInspection, HostRef, InspectInput } from '../activities/types';
 import type { ServerState } from '../ports/lb';
 import type { Plan } from '../plan/schema';
 
@@ -31,4 +31,15 @@ export function lbProblems(view: ServerState[], name: string): string[] {
 /** The hosts of one cluster as the activities take them. */
 export function hostRefs(plan: Plan, cluster: string): HostRef[] {
   return (plan.clusters[cluster]?.hosts ?? []).map((h) => ({ name: h.name, cluster, ssh: h.ssh, healthUrl: h.healthUrl }));
+}
+
+/** What preflight (and the recovery survey) reads of every host: release over SSH, health over HTTP. */
+export function fleetInspection(plan: Plan, expectRelease?: string): InspectInput {
+  return {
+    hosts: plan.order.flatMap((c) => hostRefs(plan, c)),
+    currentReleaseCommand: plan.commands.currentRelease,
+    ...(expectRelease === undefined ? {} : { expectRelease }),
+    healthTimeoutSeconds: Math.min(10, plan.health.timeoutSeconds),
+    concurrency: INSPECT_CONCURRENCY,
+  };
 }

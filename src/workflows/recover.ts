@@ -8,22 +8,21 @@ import {
   ApplicationFailure,
   CancellationScope,
   CancelledFailure,
-  allHandlersFinished,
-  condition,
   isCancellation,
   setCurrentDetails,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import { RELEASE_PATTERN, type Plan } from '../plan/schema';
-import { PlanError, parseRecoveryPlan } from '../plan/validate';
+import { parseRecoveryPlan } from '../plan/validate';
 import { activityCaller } from './activity-calls';
-import { AbortRequested, Control } from './control';
+import { Control } from './control';
 import { Notifier } from './notifier';
+import { finish, noteCancellation, planOrFail, recordStop } from './outcome';
 import { describeSurveyHost, readSurvey, releasesFound, type SurveyReading } from './recovery-rules';
 import { describeFleet, poolOf, settleState } from './rollback';
-import { ENVIRONMENT, FROM_RELEASE, OUTCOME, RELEASE } from './search-attributes';
+import { ENVIRONMENT, FROM_RELEASE, RELEASE } from './search-attributes';
 import { deploy, errorMessage, hostRefs, live, readFleet, standby, step, verify, type StepContext } from './steps';
-import { clusterOf, hostsOf, initialStatus, toResult, type DeploymentResult, type StepName } from './state';
+import { clusterOf, hostsOf, initialStatus, type DeploymentResult, type StepName } from './state';
 
 /**
  * `plan`: the environment's plan (its release and currentRelease are ignored); `to`: the release
@@ -44,9 +43,7 @@ export async function recoverFleet(planInput: unknown, to: unknown): Promise<Dep
     { key: RELEASE, value: target },
   ]);
   ctx.notifier?.runStarted();
-  CancellationScope.current().cancelRequested.catch(() => {
-    ctx.cancelledDuring ??= status.cluster ? `${status.step} of ${status.cluster}` : status.step;
-  });
+  noteCancellation(ctx);
 
   let reading: SurveyReading;
   try {
@@ -106,13 +103,8 @@ function validateInput(planInput: unknown, to: unknown): Plan {
       'PlanError',
     );
   }
-  try {
-    // The target becomes the plan's release, so every step (deploy, smoke test) runs against it.
-    return { ...parseRecoveryPlan(planInput), release: to, currentRelease: to };
-  } catch (err) {
-    if (err instanceof PlanError) throw ApplicationFailure.nonRetryable(err.message, 'PlanError', { issues: err.issues });
-    throw err;
-  }
+  // The target becomes the plan's release, so every step (deploy, smoke test) runs against it.
+  return { ...planOrFail(() => parseRecoveryPlan(planInput)), release: to, currentRelease: to };
 }
 
 /** A step with recovery's own Temporal Web details ("v1 → v1" would say nothing). */
@@ -217,20 +209,7 @@ async function converge(ctx: StepContext, cluster: string, inStandby: Set<string
 /** Ends a recovery that stopped (failure, abort, cancel) in `cluster`, or between clusters when undefined. */
 async function stopped(ctx: StepContext, cluster: string | undefined, err: unknown, done: string[], pending: string[]): Promise<DeploymentResult> {
   const { status, plan } = ctx;
-  const cancelled = isCancellation(err) || CancellationScope.current().consideredCancelled;
-  const kind = cancelled ? 'cancel' : err instanceof AbortRequested ? 'abort' : 'failure';
-  const where = status.cluster ? `${status.step} of ${status.cluster}` : status.step;
-  const host = status.failure?.host;
-  const message = errorMessage(err);
-  const what =
-    kind === 'cancel'
-      ? `the run was cancelled during ${ctx.cancelledDuring ?? where}`
-      : kind === 'abort'
-        ? `${message} (during ${where})`
-        : `${where} failed${host ? ` on ${host}` : ''}: ${host && message.startsWith(`${host}: `) ? message.slice(host.length + 2) : message}`;
-  if (cancelled) status.cancelled = true;
-  if (!status.failure || kind !== 'failure') status.failure = { kind, step: status.step, cluster: status.cluster, message: what, at: new Date().toISOString() };
-  if (kind === 'failure') ctx.notifier?.stepFailed(status.failure);
+  const { kind, why: what, rethrow } = recordStop(ctx, err);
   if (cluster) clusterOf(status, cluster).phase = 'failed';
   // The report must be the real state, even while the run is being cancelled.
   const lbRead = await CancellationScope.nonCancellable(() => settleState(ctx, cluster ?? plan.order[0] ?? '', 'Recovery stopped'));
@@ -244,21 +223,5 @@ async function stopped(ctx: StepContext, cluster: string | undefined, err: unkno
     (liveHosts.length ? `Users are served by ${liveHosts.map((h) => h.name).join(', ')}` : 'No host is in the live pool') +
     `${kept}. ` +
     `${kind === 'failure' ? 'Fix what the error names, then run' : 'To go on, run'} the recovery again: bluegreen recover ${plan.environment} --to ${plan.release} --plan PLAN.`;
-  return finish(ctx, 'failed', reason, cancelled ? (isCancellation(err) ? err : new CancelledFailure(what)) : undefined);
-}
-
-async function finish(ctx: StepContext, outcome: 'succeeded' | 'failed', reason: string, rethrow?: unknown): Promise<DeploymentResult> {
-  ctx.status.step = 'done';
-  ctx.status.cluster = undefined;
-  ctx.status.outcome = outcome;
-  ctx.status.reason = reason;
-  upsertSearchAttributes([{ key: OUTCOME, value: outcome }]);
-  setCurrentDetails(`**Recovery ${outcome}**: ${reason}`);
-  ctx.notifier?.outcome(outcome, reason);
-  await ctx.notifier?.settle();
-  const result = toResult(ctx.status, outcome, reason);
-  await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
-  if (rethrow) throw rethrow;
-  if (outcome === 'succeeded') return result;
-  throw ApplicationFailure.nonRetryable(reason, 'RecoveryFailed', result);
+  return finish(ctx, 'failed', reason, rethrow);
 }

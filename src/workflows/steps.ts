@@ -3,13 +3,12 @@
 import {
   ActivityFailure,
   ApplicationFailure,
-  isCancellation,
   setCurrentDetails,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { HostInspection, HostOutcome } from '../activities/types';
 import type { ServerState } from '../ports/lb';
-import { INSPECT_CONCURRENCY, hostProblems, hostRefs, lbProblems } from './preflight-rules';
+import { fleetInspection, hostProblems, hostRefs, lbProblems } from './preflight-rules';
 
 export { hostRefs };
 import type { Plan } from '../plan/schema';
@@ -69,6 +68,20 @@ export async function resumeStep<T>(ctx: StepContext, body: () => Promise<T>): P
   }
 }
 
+/** A step of the forward run, then the safe point after it: pause waits there, abort turns into a rollback there. */
+export async function forwardStep<T>(ctx: StepContext, name: StepName, cluster: string | undefined, body: () => Promise<T>): Promise<T> {
+  const result = await step(ctx, name, cluster, body);
+  await ctx.control.safePoint();
+  return result;
+}
+
+/** resumeStep for the forward run: the safe point follows, as after any forward step. */
+export async function resumeForwardStep<T>(ctx: StepContext, body: () => Promise<T>): Promise<T> {
+  const result = await resumeStep(ctx, body);
+  await ctx.control.safePoint();
+  return result;
+}
+
 export function errorMessage(err: unknown): string {
   let e: unknown = err;
   let suffix = '';
@@ -89,16 +102,10 @@ export function errorMessage(err: unknown): string {
  */
 export function readFleet(ctx: StepContext, label: string, expectRelease?: string): [Promise<ServerState[]>, Promise<HostInspection[]>] {
   const { plan, call } = ctx;
-  const all = plan.order.flatMap((c) => hostRefs(plan, c));
+  const input = fleetInspection(plan, expectRelease);
   return [
     call('readLoadBalancer', `${label}: read the load balancer pools`, plan.loadBalancer),
-    call('inspectHosts', `${label}: read the release and health of ${all.length} hosts`, {
-      hosts: all,
-      currentReleaseCommand: plan.commands.currentRelease,
-      ...(expectRelease === undefined ? {} : { expectRelease }),
-      healthTimeoutSeconds: Math.min(10, plan.health.timeoutSeconds),
-      concurrency: INSPECT_CONCURRENCY,
-    }),
+    call('inspectHosts', `${label}: read the release and health of ${input.hosts.length} hosts`, input),
   ];
 }
 

@@ -45,22 +45,6 @@ export function writePlan(dir: string, name: string, plan: PlanInput | Record<st
   return file;
 }
 
-/** Polls fn until it returns a truthy value. */
-export async function until<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 let seq = 0;
 /** A fresh environment name (the workflow id derives from it). */
 export function uniqueEnv(prefix: string): string {

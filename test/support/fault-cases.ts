@@ -2,8 +2,8 @@
 // sampler that proves the live pool is never empty, and a reset between cases.
 import fs from 'node:fs';
 import path from 'node:path';
-import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { expect } from 'vitest';
+import type { WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
+import { afterAll, beforeAll, expect } from 'vitest';
 import {
   giveTreeTo,
   haproxyCommand,
@@ -31,10 +31,11 @@ import type { PlanInput } from '../../src/plan/schema';
 import { blueGreenDeployment, recoverFleet } from '../../src/workflows';
 import { statusQuery } from '../../src/workflows/messages';
 import type { DeploymentResult, DeploymentStatus } from '../../src/workflows/state';
+import { endOf } from './runs';
 import { uniqueId, withWorker, workflowBundle, type TemporalHandles } from './temporal';
+import { sleep } from './wait';
 import type { TestLab } from './test-lab';
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Small numbers so that each failure case takes seconds, not minutes. */
 export function fastPlan(t: TestLab, overrides: Partial<PlanInput> = {}): PlanInput {
@@ -67,6 +68,38 @@ export async function activitiesWithSsh(t: TestLab, connectTimeoutMs: number): P
 
 // ---------------------------------------------------------------------------------------------
 // LB sampler
+
+/** activitiesWithSsh for the file's tests: built before them, closed after them (filled in by then). */
+export function useActivitiesWithSsh(t: TestLab, connectTimeoutMs: number): Activities {
+  const activities = {} as Activities;
+  let close = () => {};
+  beforeAll(async () => {
+    const made = await activitiesWithSsh(t, connectTimeoutMs);
+    Object.assign(activities, made.activities);
+    close = made.close;
+  });
+  afterAll(() => close());
+  return activities;
+}
+
+/**
+ * `activities`, except that `fault` runs once right after green has been drained: after preflight
+ * has read every host, before the deploy connects to one. Deterministic, unlike polling the status
+ * for the short standby step.
+ */
+export function faultAfterGreenDrained(activities: Activities, fault: () => unknown): Activities {
+  let done = false;
+  return {
+    ...activities,
+    drainFromLive: async (input) => {
+      await activities.drainFromLive(input);
+      if (!done && input.servers.includes('green-2')) {
+        done = true;
+        await fault();
+      }
+    },
+  };
+}
 
 export interface LbSample {
   at: number;
@@ -181,23 +214,14 @@ export async function runCase(temporal: TemporalHandles, t: TestLab, opts: CaseO
         ? await temporal.client.workflow.start(blueGreenDeployment, { ...options, args: [opts.plan] })
         : await temporal.client.workflow.start(recoverFleet, { ...options, args: [opts.plan, opts.recoverTo] })
     ) as WorkflowHandle<typeof blueGreenDeployment>;
-    let result: DeploymentResult | undefined;
-    let error: WorkflowFailedError | undefined;
     const during = opts.during?.(handle);
-    try {
-      result = await handle.result();
-    } catch (err) {
-      if (!(err instanceof WorkflowFailedError)) throw err;
-      error = err;
-    }
+    const { result: final, error } = await endOf(handle);
     const ms = Date.now() - t0;
     await during;
     // A moment of traffic on the end state, so that it is part of what the load proves.
     await sleep(1000);
     const [loadReport] = await Promise.all([load.stop(), sampler.stop()]);
     const status = await handle.query(statusQuery);
-    const details = (error?.cause as { details?: unknown[] } | undefined)?.details?.[0] as DeploymentResult | undefined;
-    const final = result ?? details;
     return {
       handle,
       result: final,
@@ -248,24 +272,6 @@ export function fleetRelease(t: TestLab): string {
 /** A good release other than the one the fleet runs. */
 export function otherGood(from: string): string {
   return from === 'v2' ? 'v1' : 'v2';
-}
-
-export async function waitForStatus(
-  handle: WorkflowHandle,
-  pred: (s: DeploymentStatus) => boolean,
-  timeoutMs = 60_000,
-): Promise<DeploymentStatus> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const s = await handle.query(statusQuery);
-      if (pred(s)) return s;
-    } catch {
-      // not started yet
-    }
-    if (Date.now() > deadline) throw new Error(`status never matched within ${timeoutMs} ms`);
-    await sleep(50);
-  }
 }
 
 /**

@@ -93,16 +93,6 @@ export function processExists(pid: number): boolean {
   }
 }
 
-export async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 export async function getJson(url: string): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
   const res = await fetch(url);
   const text = await res.text();

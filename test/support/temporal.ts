@@ -1,7 +1,7 @@
 // Joins the run's one dev server (started by global-setup) and runs a worker for the duration of a test.
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, DefaultLogger, type WorkflowBundlePath } from '@temporalio/worker';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import type { Activities } from '../../src/activities';
 
 import { workflowBundlePath } from '../../src/paths';
@@ -31,6 +31,19 @@ export async function connectClient(): Promise<TemporalHandles> {
   const connection = await Connection.connect({ address });
   const client = new Client({ connection, namespace: 'default' });
   return { address, client, connection, close: () => connection.close() };
+}
+
+/** Connects before the file's tests and closes after them; the handles are filled in by then. */
+export function useTemporal(): TemporalHandles {
+  // Filled in place, so that the object the test file holds is the connected one.
+  const handles = {} as TemporalHandles;
+  beforeAll(async () => {
+    Object.assign(handles, await connectClient());
+  });
+  afterAll(async () => {
+    if (handles.connection) await handles.close();
+  });
+  return handles;
 }
 
 /** Runs an in-process worker on its own task queue while `fn` runs, then shuts it down. */

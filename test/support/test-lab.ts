@@ -1,5 +1,6 @@
 // Shared set-up for end-to-end tests: a real lab in a temp dir, real activities (ssh2, HAProxy, HTTP).
 import fs from 'node:fs';
+import { afterAll, beforeAll } from 'vitest';
 import { labDown, labUp, type Lab, type LabUpOptions } from '../../src/lab';
 import { loadPlanInput } from '../../src/plan/load';
 import type { PlanInput } from '../../src/plan/schema';
@@ -37,4 +38,17 @@ export async function startTestLab(slot: number, hostsPerCluster = 2, opts: Pick
     await labDown(dir);
     throw err;
   }
+}
+
+/** A lab for the file's tests: up before them, down after them; the object is filled in by then. */
+export function useTestLab(...args: Parameters<typeof startTestLab>): TestLab {
+  // Filled in place, so that the object the test file holds is the running lab.
+  const t = {} as TestLab;
+  beforeAll(async () => {
+    Object.assign(t, await startTestLab(...args));
+  });
+  afterAll(async () => {
+    await t.down?.();
+  });
+  return t;
 }

@@ -8,20 +8,19 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createActivities } from '../../../src/activities';
 import { rejectUpdate, statusQuery } from '../../../src/workflows/messages';
 import { FakeFleet } from '../../support/fake-fleet';
-import { connectClient, uniqueId, withWorker, type TemporalHandles } from '../../support/temporal';
-import { BIN, REPO, bg, tempDir, uniqueEnv, until, writePlan, type CliResult } from '../../support/cli';
+import { useTemporal, uniqueId, withWorker } from '../../support/temporal';
+import { BIN, REPO, bg, tempDir, uniqueEnv, writePlan, type CliResult } from '../../support/cli';
+import { until } from '../../support/wait';
 
 const HOSTS = ['green-1', 'green-2', 'blue-1', 'blue-2'];
 const gate = { enabled: true, timeoutSeconds: 600, onTimeout: 'reject' as const };
 let dir: string;
-let temporal: TemporalHandles;
+const temporal = useTemporal();
 
 beforeAll(async () => {
   dir = tempDir('cli-approve');
-  temporal = await connectClient();
 });
 afterAll(async () => {
-  await temporal?.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -60,15 +59,15 @@ describe('bluegreen approve: a decision bound to the run and release the operato
     const status = () => temporal.client.workflow.getHandle(`bluegreen-${env}`).query(statusQuery);
     await withWorker(taskQueue, createActivities(fleet.deps()), async () => {
       expect((await bg(['deploy', plan('v2.4.1'), '--task-queue', taskQueue])).code).toBe(0);
-      await until(async () => (await status()).pendingGate?.gate === 'promote-green', 30_000, 'run A at the gate');
+      await until('run A at the gate', async () => (await status()).pendingGate?.gate === 'promote-green', 30_000);
       const runA = (await temporal.client.workflow.getHandle(`bluegreen-${env}`).describe()).runId;
       // The operator reviews A... meanwhile A is rejected by someone else and rolls back.
       await temporal.client.workflow.getHandle(`bluegreen-${env}`, runA).executeUpdate(rejectUpdate, {
         args: [{ gate: 'promote-green', release: 'v2.4.1', by: 'bob', reason: 'error budget' }],
       });
-      await until(async () => (await status()).outcome !== undefined, 30_000, 'run A to end');
-      await until(async () => !(await bg(['deploy', plan('v2.5.0-rc'), '--task-queue', taskQueue])).code, 20_000, 'run B to start');
-      await until(async () => (await status()).pendingGate?.gate === 'promote-green' && (await status()).release === 'v2.5.0-rc', 30_000, 'run B at the gate');
+      await until('run A to end', async () => (await status()).outcome !== undefined, 30_000);
+      await until('run B to start', async () => !(await bg(['deploy', plan('v2.5.0-rc'), '--task-queue', taskQueue])).code, 20_000);
+      await until('run B at the gate', async () => (await status()).pendingGate?.gate === 'promote-green' && (await status()).release === 'v2.5.0-rc', 30_000);
       const runB = (await temporal.client.workflow.getHandle(`bluegreen-${env}`).describe()).runId;
 
       // On a terminal: the question names B's run and release; the operator sees it is not A and says no.
@@ -101,10 +100,10 @@ describe('bluegreen approve: a decision bound to the run and release the operato
       const yes = await onTerminal(['approve', env, 'promote-green', '--by', 'carol', '--reason', 'rc looks fine'], 'y');
       expect(yes.stdout).toContain(`approved gate promote-green of ${env} release v2.5.0-rc (run ${runB}) as carol: rc looks fine`);
       expect(yes.code).toBe(0);
-      await until(async () => (await status()).pendingGate?.gate === 'promote-blue', 30_000, 'gate promote-blue');
+      await until('gate promote-blue', async () => (await status()).pendingGate?.gate === 'promote-blue', 30_000);
       expect((await status()).decisions).toEqual([expect.objectContaining({ kind: 'approve', gate: 'promote-green', release: 'v2.5.0-rc', by: 'carol' })]);
       expect((await bg(['abort', env, '--by', 'carol'])).code).toBe(0);
-      await until(async () => (await status()).outcome !== undefined, 30_000, 'run B to end');
+      await until('run B to end', async () => (await status()).outcome !== undefined, 30_000);
     });
   });
 });

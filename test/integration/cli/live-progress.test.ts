@@ -1,25 +1,19 @@
 // `bluegreen status` shows a running deploy step's live progress (hosts done / total, in flight),
 // read from the deploy activity's heartbeat details, on the real lab (sshd hosts, HAProxy, a real
 // Temporal server) with a slow deploy: the `slow-start` release is unhealthy for ~6 s after start.
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { startDeployment } from '../../../src/client/start';
 import { parsePlan } from '../../../src/plan/validate';
-import { connectClient, uniqueId, type TemporalHandles } from '../../support/temporal';
+import { useTemporal, uniqueId } from '../../support/temporal';
 import { startWorkerProcess, type WorkerProcess } from '../../support/worker-process';
-import { startTestLab, type TestLab } from '../../support/test-lab';
+import { useTestLab } from '../../support/test-lab';
 import { bg, uniqueEnv } from '../../support/cli';
 
-let temporal: TemporalHandles;
-let t: TestLab;
+const temporal = useTemporal();
+const t = useTestLab(15, 4);
 let worker: WorkerProcess | undefined;
-beforeAll(async () => {
-  temporal = await connectClient();
-  t = await startTestLab(15, 4);
-});
 afterAll(async () => {
   await worker?.kill('SIGKILL');
-  await t?.down();
-  await temporal?.close();
 });
 
 describe('bluegreen status during a slow deploy', () => {

@@ -1,17 +1,13 @@
 // bluegreen plan check on the real lab: preflight with the real activities (ssh2 with pinned host
 // keys, HAProxy's Runtime API, HTTP health), reading only; it says what a run would change.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestLab, type TestLab } from '../../support/test-lab';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestLab } from '../../support/test-lab';
 import { bg, tempDir, writePlan } from '../../support/cli';
 
-let t: TestLab;
+const t = useTestLab(7);
 let secrets: Record<string, string>;
 beforeAll(async () => {
-  t = await startTestLab(7);
   secrets = { BG_SSH_KEY: t.lab.keyPath, BG_KNOWN_HOSTS: t.lab.knownHostsPath };
-});
-afterAll(async () => {
-  await t?.down();
 });
 
 const pools = () => t.activities.readLoadBalancer(t.plan.loadBalancer as never);

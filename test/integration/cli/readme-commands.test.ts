@@ -11,8 +11,9 @@ import type { ActivityDeps } from '../../../src/activities/deps';
 import { statusQuery } from '../../../src/workflows/messages';
 import type { DeploymentStatus } from '../../../src/workflows/state';
 import { FakeFleet } from '../../support/fake-fleet';
-import { connectClient, uniqueId, withWorker, type TemporalHandles } from '../../support/temporal';
-import { REPO, tempDir, uniqueEnv, until, writePlan } from '../../support/cli';
+import { useTemporal, uniqueId, withWorker } from '../../support/temporal';
+import { REPO, tempDir, uniqueEnv, writePlan } from '../../support/cli';
+import { until } from '../../support/wait';
 
 /** The documented commands, keyed by subcommand and --name (e.g. "signal approve", "cancel"). */
 export function readmeTemporalCommands(readme: string): Map<string, string> {
@@ -39,7 +40,7 @@ const documented = readmeTemporalCommands(fs.readFileSync(path.join(REPO, 'READM
 const used = new Set<string>();
 const HOSTS = ['green-1', 'green-2', 'blue-1', 'blue-2'];
 
-let temporal: TemporalHandles;
+const temporal = useTemporal();
 let dir: string;
 let env: string;
 let workflowId: string;
@@ -48,7 +49,6 @@ let planFile: string;
 let fleet = new FakeFleet(HOSTS, 'v1');
 
 beforeAll(async () => {
-  temporal = await connectClient();
   dir = tempDir('readme');
   env = uniqueEnv('readme');
   workflowId = `bluegreen-${env}`;
@@ -57,7 +57,6 @@ beforeAll(async () => {
   planFile = writePlan(dir, 'plan.json', fleet.plan({ environment: env, gates: { promote: gate } }));
 });
 afterAll(async () => {
-  await temporal?.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -90,7 +89,7 @@ async function ok(key: string): Promise<string> {
 }
 
 const status = () => temporal.client.workflow.getHandle(workflowId).query(statusQuery) as Promise<DeploymentStatus>;
-const pendingGate = (gate: string) => until(async () => (await status()).pendingGate?.gate === gate, 30_000, `gate ${gate}`);
+const pendingGate = (gate: string) => until(`gate ${gate}`, async () => (await status()).pendingGate?.gate === gate, 30_000);
 
 async function outcome(): Promise<string> {
   const handle = temporal.client.workflow.getHandle(workflowId);
@@ -132,10 +131,10 @@ describe('README: Operating a deployment, with the Temporal CLI', () => {
         'approve:promote-blue:alice:looks good',
       ]);
       expect(await ok('describe')).toMatch(/Deploy v2 to lab \(from v1\)/);
-      const listed = await until(async () => {
+      const listed = await until('the run in the list', async () => {
         const out = await ok('list');
         return out.includes(workflowId) ? out : undefined;
-      }, 15_000, 'the run in the list');
+      }, 15_000);
       expect(listed).toMatch(/Completed/);
 
       // Run 2: a wrong update is refused with the reason; pause, resume, then abort → rolled back.

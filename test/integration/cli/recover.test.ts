@@ -8,19 +8,17 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createActivities } from '../../../src/activities';
 import type { DeploymentResult } from '../../../src/workflows/state';
 import { FakeFleet } from '../../support/fake-fleet';
-import { connectClient, uniqueId, withWorker, type TemporalHandles } from '../../support/temporal';
+import { useTemporal, uniqueId, withWorker } from '../../support/temporal';
 import { REPO, bg, tempDir, uniqueEnv, writePlan } from '../../support/cli';
 
 const HOSTS = ['green-1', 'green-2', 'blue-1', 'blue-2'];
 let dir: string;
-let temporal: TemporalHandles;
+const temporal = useTemporal();
 
 beforeAll(async () => {
   dir = tempDir('cli-recover');
-  temporal = await connectClient();
 });
 afterAll(async () => {
-  await temporal?.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 

@@ -6,26 +6,25 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../../src/activities';
 import { statusQuery } from '../../../src/workflows/messages';
 import { FakeFleet } from '../../support/fake-fleet';
-import { connectClient, uniqueId, withWorker, type TemporalHandles } from '../../support/temporal';
-import { bg, tempDir, uniqueEnv, until, writePlan } from '../../support/cli';
+import { useTemporal, uniqueId, withWorker } from '../../support/temporal';
+import { bg, tempDir, uniqueEnv, writePlan } from '../../support/cli';
+import { until } from '../../support/wait';
 
 const HOSTS = ['green-1', 'green-2', 'blue-1', 'blue-2'];
 const gate = { enabled: true, timeoutSeconds: 600, onTimeout: 'reject' as const };
 let dir: string;
-let temporal: TemporalHandles;
+const temporal = useTemporal();
 
 beforeAll(async () => {
   dir = tempDir('cli-run');
-  temporal = await connectClient();
 });
 afterAll(async () => {
-  await temporal?.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
 const status = (env: string) => temporal.client.workflow.getHandle(`bluegreen-${env}`).query(statusQuery);
 const waitFor = (env: string, what: string, pred: (s: Awaited<ReturnType<typeof status>>) => boolean) =>
-  until(async () => pred(await status(env)), 30_000, what);
+  until(what, async () => pred(await status(env)), 30_000);
 
 describe('a run with gates, driven by the CLI', () => {
   it('deploy, status, approve (wrong gate refused), pause/resume, abort, watch to the end, history', async () => {
@@ -39,7 +38,7 @@ describe('a run with gates, driven by the CLI', () => {
       expect(started.stderr).toBe('');
       expect(started.code).toBe(0);
       expect(started.stdout).toMatch(new RegExp(`workflow  bluegreen-${env}`));
-      expect(started.stdout).toMatch(/run       [0-9a-f-]{36}/);
+      expect(started.stdout).toMatch(/run {7}[0-9a-f-]{36}/);
       expect(started.stdout).toMatch(new RegExp(`web       http://localhost:8233/namespaces/default/workflows/bluegreen-${env}/[0-9a-f-]{36}/history`));
       await waitFor(env, 'gate promote-green', (s) => s.pendingGate?.gate === 'promote-green');
 
@@ -96,10 +95,10 @@ describe('a run with gates, driven by the CLI', () => {
     expect([...fleet.releases.values()]).toEqual(['v1', 'v1', 'v1', 'v1']);
 
     // Visibility is eventually consistent: wait with the client, then ask the CLI once.
-    await until(async () => {
+    await until('the run in visibility', async () => {
       for await (const wf of temporal.client.workflow.list({ query: `BgEnvironment = '${env}' AND BgOutcome = 'rolled-back'` })) return wf;
       return undefined;
-    }, 20_000, 'the run in visibility');
+    }, 20_000);
     const [history, json] = await Promise.all([bg(['history', env]), bg(['history', env, '--json'])]);
     expect(history.code).toBe(0);
     expect(history.stdout).toMatch(/│ alice .*│ v1 → v2 .*│ rolled-back .*│ \d/);

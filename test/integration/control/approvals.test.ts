@@ -2,21 +2,15 @@
 // (optionally) its run, and decisions that do not apply change nothing. The Update is refused with
 // the reason (before anything reaches history); the signal is ignored and recorded in `decisions`.
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createActivities } from '../../../src/activities';
 import { blueGreenDeployment } from '../../../src/workflows';
 import { approveSignal, approveUpdate, rejectSignal, rejectUpdate, statusQuery, type GateDecision } from '../../../src/workflows/messages';
-import type { DeploymentStatus } from '../../../src/workflows/state';
 import { FakeFleet } from '../../support/fake-fleet';
-import { connectClient, uniqueId, withWorker, type TemporalHandles } from '../../support/temporal';
+import { useTemporal, uniqueId, withWorker } from '../../support/temporal';
+import { waitForStatus } from '../../support/wait';
 
-let temporal: TemporalHandles;
-beforeAll(async () => {
-  temporal = await connectClient();
-});
-afterAll(async () => {
-  await temporal?.close();
-});
+const temporal = useTemporal();
 
 const HOSTS = ['green-1', 'green-2', 'blue-1', 'blue-2'];
 type Handle = WorkflowHandle<typeof blueGreenDeployment>;
@@ -27,16 +21,7 @@ function gatedPlan(fleet: FakeFleet) {
   });
 }
 
-async function waitForGate(handle: Handle, gate: string): Promise<DeploymentStatus> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const s = await handle.query(statusQuery);
-    if (s.pendingGate?.gate === gate) return s;
-    if (s.outcome) throw new Error(`run ended (${s.outcome}: ${s.reason}) before gate ${gate}`);
-    if (Date.now() > deadline) throw new Error(`gate ${gate} never became pending (step ${s.step})`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const waitForGate = (handle: Handle, gate: string) => waitForStatus(handle, `gate ${gate}`, (s) => s.pendingGate?.gate === gate, 30_000);
 
 async function updateRefusal(handle: Handle, d: GateDecision, kind: 'approve' | 'reject' = 'approve'): Promise<string> {
   const err = await handle.executeUpdate(kind === 'approve' ? approveUpdate : rejectUpdate, { args: [d] }).then(

@@ -1,23 +1,16 @@
 // A gate can wait for days while signals arrive; the run's history must not grow without bound.
 // Past CONTINUE_AS_NEW_AT_EVENTS the run continues as new, waiting at the same gate, with the same
 // status, deadline and decisions; an approval naming the first run still applies.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createActivities } from '../../../src/activities';
 import { blueGreenDeployment } from '../../../src/workflows';
 import { CONTINUE_AS_NEW_AT_EVENTS } from '../../../src/workflows/control';
 import { approveSignal, statusQuery } from '../../../src/workflows/messages';
 import { FakeFleet } from '../../support/fake-fleet';
-import { connectClient, uniqueId, withWorker, type TemporalHandles } from '../../support/temporal';
+import { useTemporal, uniqueId, withWorker } from '../../support/temporal';
+import { sleep, waitForStatus } from '../../support/wait';
 
-let temporal: TemporalHandles;
-beforeAll(async () => {
-  temporal = await connectClient();
-});
-afterAll(async () => {
-  await temporal?.close();
-});
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const temporal = useTemporal();
 
 describe('a gate that waits long', () => {
   it('continues as new before its history grows large, keeps the gate, and completes when approved', async () => {
@@ -33,11 +26,7 @@ describe('a gate that waits long', () => {
     await withWorker(taskQueue, createActivities(fleet.deps()), async () => {
       const first = await temporal.client.workflow.start(blueGreenDeployment, { taskQueue, workflowId, args: [plan], workflowExecutionTimeout: '5 minutes' });
       const latest = temporal.client.workflow.getHandle(workflowId);
-      let s0 = await first.query(statusQuery);
-      while (s0.pendingGate?.gate !== 'promote-green') {
-        await sleep(100);
-        s0 = await first.query(statusQuery);
-      }
+      const s0 = await waitForStatus(first, 'gate promote-green', (s) => s.pendingGate?.gate === 'promote-green');
       // Signals for a gate that is not pending: each is recorded as ignored, each adds history.
       let sent = 0;
       while ((await latest.describe()).runId === first.firstExecutionRunId) {
@@ -54,7 +43,7 @@ describe('a gate that waits long', () => {
       expect(firstRun.historyLength).toBeLessThan(CONTINUE_AS_NEW_AT_EVENTS + 200);
 
       // Give the new run its first workflow task, then read the carried state.
-      let s1 = await latest.query(statusQuery);
+      const s1 = await latest.query(statusQuery);
       expect(s1.pendingGate).toEqual(s0.pendingGate);
       expect(s1.steps.map((s) => `${s.step}:${s.cluster ?? ''}`)).toEqual(s0.steps.map((s) => `${s.step}:${s.cluster ?? ''}`));
       expect(s1.decisions.length).toBeGreaterThan(100);
@@ -62,10 +51,7 @@ describe('a gate that waits long', () => {
 
       // An approval naming the run the operator saw (the first) still applies.
       await latest.signal(approveSignal, { gate: 'promote-green', release: 'v2', by: 'alice', runId: first.firstExecutionRunId });
-      do {
-        await sleep(100);
-        s1 = await latest.query(statusQuery);
-      } while (s1.pendingGate?.gate !== 'promote-blue');
+      await waitForStatus(latest, 'gate promote-blue', (s) => s.pendingGate?.gate === 'promote-blue');
       await latest.signal(approveSignal, { gate: 'promote-blue', release: 'v2', by: 'alice' });
       const result = await latest.result();
       expect(result.outcome).toBe('succeeded');

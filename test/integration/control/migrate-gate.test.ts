@@ -3,25 +3,19 @@
 // an abort stops at a gate and rolls back, and that a cancel runs the rollback and ends Cancelled:
 // that holds at the migrate gate as at the promote gates. Rejecting the migrate gate only skips the
 // migration (the rollout stays; the run fails, saying the migration did not run).
-import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WorkflowFailedError } from '@temporalio/client';
+import { describe, expect, it } from 'vitest';
 import { createActivities } from '../../../src/activities';
-import { blueGreenDeployment } from '../../../src/workflows';
 import { abortSignal, rejectUpdate, statusQuery } from '../../../src/workflows/messages';
-import type { DeploymentResult, DeploymentStatus } from '../../../src/workflows/state';
+import type { DeploymentStatus } from '../../../src/workflows/state';
 import { FakeFleet } from '../../support/fake-fleet';
-import { connectClient, uniqueId, withWorker, type TemporalHandles } from '../../support/temporal';
+import { endOf, withRun, type RunEnd, type RunHandle } from '../../support/runs';
+import { useTemporal } from '../../support/temporal';
+import { waitForStatus } from '../../support/wait';
 
-let temporal: TemporalHandles;
-beforeAll(async () => {
-  temporal = await connectClient();
-});
-afterAll(async () => {
-  await temporal?.close();
-});
+const temporal = useTemporal();
 
 const HOSTS = ['green-1', 'green-2', 'blue-1', 'blue-2'];
-type Handle = WorkflowHandle<typeof blueGreenDeployment>;
 
 function migratingPlan(fleet: FakeFleet) {
   return fleet.plan({
@@ -31,30 +25,20 @@ function migratingPlan(fleet: FakeFleet) {
   });
 }
 
-async function atMigrateGate(fleet: FakeFleet, taskQueue: string, fn: (h: Handle) => Promise<void>): Promise<{ status: DeploymentStatus; error: unknown; result?: DeploymentResult }> {
-  return withWorker(taskQueue, createActivities(fleet.deps()), async () => {
-    const h = await temporal.client.workflow.start(blueGreenDeployment, { taskQueue, workflowId: uniqueId('migrate-gate'), args: [migratingPlan(fleet)] });
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const s = await h.query(statusQuery);
-      if (s.pendingGate?.gate === 'migrate') break;
-      if (s.outcome || Date.now() > deadline) throw new Error(`never reached the migrate gate (${s.step}: ${s.reason ?? ''})`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+async function atMigrateGate(fleet: FakeFleet, fn: (h: RunHandle) => Promise<void>): Promise<RunEnd & { status: DeploymentStatus }> {
+  return withRun(temporal, createActivities(fleet.deps()), migratingPlan(fleet), async (h) => {
+    await waitForStatus(h, 'the migrate gate', (s) => s.pendingGate?.gate === 'migrate', 30_000);
     expect([...fleet.releases.values()]).toEqual(['v2', 'v2', 'v2', 'v2']);
     await fn(h);
-    const result = await h.result().then(
-      (r) => ({ result: r, error: undefined }),
-      (e: unknown) => ({ result: undefined, error: e }),
-    );
-    return { ...result, status: await h.query(statusQuery) };
+    const end = await endOf(h);
+    return { ...end, status: await h.query(statusQuery) };
   });
 }
 
 describe('stopping a run at the migrate gate', () => {
   it('abort: rolls every cluster back to the previous release, most recent first, and never migrates', async () => {
     const fleet = new FakeFleet(HOSTS, 'v1');
-    const { status, error } = await atMigrateGate(fleet, uniqueId('tq-abort'), (h) => h.signal(abortSignal, { by: 'carol', reason: 'change freeze' }));
+    const { status, error } = await atMigrateGate(fleet, (h) => h.signal(abortSignal, { by: 'carol', reason: 'change freeze' }));
     expect(error).toBeInstanceOf(WorkflowFailedError);
     expect(status.outcome).toBe('rolled-back');
     expect(status.reason).toBe('aborted by carol: change freeze (during migrate). Rolled back: blue, then green run v1 and are live again');
@@ -67,7 +51,7 @@ describe('stopping a run at the migrate gate', () => {
 
   it('cancel: the rollback runs to the end and the run ends Cancelled', async () => {
     const fleet = new FakeFleet(HOSTS, 'v1');
-    const { status, error } = await atMigrateGate(fleet, uniqueId('tq-cancel'), async (h) => {
+    const { status, error } = await atMigrateGate(fleet, async (h) => {
       await h.cancel();
     });
     expect(error).toBeInstanceOf(WorkflowFailedError);
@@ -81,7 +65,7 @@ describe('stopping a run at the migrate gate', () => {
 
   it('reject: the migration does not run, the rollout stays, and the run says so', async () => {
     const fleet = new FakeFleet(HOSTS, 'v1');
-    const { status } = await atMigrateGate(fleet, uniqueId('tq-reject'), async (h) => {
+    const { status } = await atMigrateGate(fleet, async (h) => {
       await h.executeUpdate(rejectUpdate, { args: [{ gate: 'migrate', release: 'v2', by: 'dba', reason: 'not tonight' }] });
     });
     expect(status.outcome).toBe('failed');

@@ -3,25 +3,18 @@
 import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/client';
 import type { Activities } from '../../../src/activities';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { hostRestarts } from '../../../src/lab';
 import type { PlanInput } from '../../../src/plan/schema';
 import { abortSignal, approveSignal, pauseSignal, rejectSignal, resumeSignal } from '../../../src/workflows/messages';
 import type { StepName } from '../../../src/workflows/state';
-import { connectClient, type TemporalHandles } from '../../support/temporal';
-import { startTestLab, type TestLab } from '../../support/test-lab';
-import { expectFleet, expectUsersUnharmed, fastPlan, logCase, resetFleet, runCase, sleep, waitForStatus } from '../../support/fault-cases';
+import { useTemporal } from '../../support/temporal';
+import { useTestLab } from '../../support/test-lab';
+import { expectFleet, expectUsersUnharmed, fastPlan, logCase, resetFleet, runCase } from '../../support/fault-cases';
+import { sleep, waitForStatus } from '../../support/wait';
 
-let temporal: TemporalHandles;
-let t: TestLab;
-beforeAll(async () => {
-  temporal = await connectClient();
-  t = await startTestLab(11);
-});
-afterAll(async () => {
-  await t?.down();
-  await temporal?.close();
-});
+const temporal = useTemporal();
+const t = useTestLab(11);
 beforeEach(async () => {
   await resetFleet(t, 'v1');
 });
@@ -76,7 +69,7 @@ describe('gates', () => {
     const c = await runCase(temporal, t, {
       plan: withGate(),
       during: async (h) => {
-        await waitForStatus(h, (s) => s.pendingGate?.gate === 'promote-green');
+        await waitForStatus(h, 'gate promote-green', (s) => s.pendingGate?.gate === 'promote-green');
         await h.signal(rejectSignal, { gate: 'promote-green', release: 'v2', by: 'alice', reason: 'error rate looks off' });
       },
     });
@@ -105,15 +98,15 @@ describe('gates', () => {
     const c = await runCase(temporal, t, {
       plan: withGate({ timeoutSeconds: 2, onTimeout: 'wait' }),
       during: async (h) => {
-        const s0 = await waitForStatus(h, (s) => s.pendingGate?.gate === 'promote-green');
+        const s0 = await waitForStatus(h, 'gate promote-green', (s) => s.pendingGate?.gate === 'promote-green');
         await sleep(5000); // two and a half timeouts
-        const s1 = await waitForStatus(h, () => true);
+        const s1 = await waitForStatus(h, 'any status', () => true);
         // The same gate, pending since the same moment; only its next expiry moved on.
         expect({ ...s1.pendingGate, deadline: undefined }).toEqual({ ...s0.pendingGate, deadline: undefined });
         expect(Date.parse(s1.pendingGate!.deadline)).toBeGreaterThan(Date.parse(s0.pendingGate!.deadline));
         expect(s1.steps.length).toBe(s0.steps.length);
         await h.signal(approveSignal, { gate: 'promote-green', release: 'v2', by: 'bob' });
-        await waitForStatus(h, (s) => s.pendingGate?.gate === 'promote-blue');
+        await waitForStatus(h, 'gate promote-blue', (s) => s.pendingGate?.gate === 'promote-blue');
         await h.signal(approveSignal, { gate: 'promote-blue', release: 'v2', by: 'bob' });
       },
     });
@@ -140,7 +133,7 @@ describe('abort: stops at the next safe point and rolls back', () => {
         activities: k.during === 'gate' ? undefined : abortDuring(k.during),
         during: async (h) => {
           if (k.during !== 'gate') return;
-          await waitForStatus(h, (s) => s.pendingGate?.gate === 'promote-green');
+          await waitForStatus(h, 'gate promote-green', (s) => s.pendingGate?.gate === 'promote-green');
           await h.signal(abortSignal, { by: 'carol', reason: 'wrong build' });
         },
       });
@@ -169,14 +162,14 @@ describe('pause and resume', () => {
     const c = await runCase(temporal, t, {
       plan: fastPlan(t, { release: 'v2', currentRelease: 'v1' }),
       during: async (h) => {
-        await waitForStatus(h, (s) => s.step === 'deploy' && s.cluster === 'green');
+        await waitForStatus(h, 'deploy of green', (s) => s.step === 'deploy' && s.cluster === 'green');
         await h.signal(pauseSignal, { by: 'dave', reason: 'lunch' });
-        const s0 = await waitForStatus(h, (s) => s.waitingFor === 'resume');
+        const s0 = await waitForStatus(h, 'the pause', (s) => s.waitingFor === 'resume');
         const restarts0 = t.lab.hosts.map((x) => hostRestarts(x.name, t.lab.dir).length);
         await sleep(1500); // let HAProxy's checks settle on the hosts the paused step restarted
         const from = Date.now();
         await sleep(4000);
-        const s1 = await waitForStatus(h, () => true);
+        const s1 = await waitForStatus(h, 'any status', () => true);
         pausedSamples = [from, Date.now()];
         expect(s1.steps).toEqual(s0.steps);
         expect(s1.clusters).toEqual(s0.clusters);
@@ -205,7 +198,7 @@ describe('temporal workflow cancel', () => {
     const c = await runCase(temporal, t, {
       plan: fastPlan(t, { release: 'v2', currentRelease: 'v1' }),
       during: async (h) => {
-        await waitForStatus(h, (s) => s.step === 'deploy' && s.cluster === 'green' && s.clusters[0]!.hosts.some((x) => x.phase === 'installing'));
+        await waitForStatus(h, 'an install on green', (s) => s.step === 'deploy' && s.cluster === 'green' && s.clusters[0]!.hosts.some((x) => x.phase === 'installing'));
         await h.cancel();
       },
     });

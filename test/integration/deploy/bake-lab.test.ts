@@ -13,19 +13,17 @@ import { statusQuery } from '../../../src/workflows/messages';
 import type { DeploymentResult } from '../../../src/workflows/state';
 import { uniqueId, withWorker } from '../../support/temporal';
 import { startWorkerProcess, type WorkerProcess } from '../../support/worker-process';
-import { startTestLab, type TestLab } from '../../support/test-lab';
+import { useTestLab } from '../../support/test-lab';
 
-let t: TestLab;
+const t = useTestLab(14);
 let connection: Connection;
 let client: Client;
 beforeAll(async () => {
-  t = await startTestLab(14);
   connection = await Connection.connect({ address: inject('temporalAddress') });
   client = new Client({ connection });
 });
 afterAll(async () => {
   await connection?.close();
-  await t?.down();
 });
 
 // Short samples, and a verdict as soon as a server has 20 responses: the window's price is small.

@@ -1,7 +1,7 @@
 // The bake in the workflow, on a real Temporal server with the in-memory fleet: a release that fails
 // under live traffic is rolled back by the bake with its numbers; a good one bakes and succeeds.
 import { WorkflowFailedError } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createActivities } from '../../../src/activities';
 import { resultOfFailedRun } from '../../../src/client/result';
 import type { PlanInput } from '../../../src/plan/schema';
@@ -9,15 +9,9 @@ import { blueGreenDeployment } from '../../../src/workflows';
 import type { DeploymentResult } from '../../../src/workflows/state';
 import { abortSignal, statusQuery } from '../../../src/workflows/messages';
 import { FakeFleet } from '../../support/fake-fleet';
-import { connectClient, uniqueId, withWorker, type TemporalHandles } from '../../support/temporal';
+import { useTemporal, uniqueId, withWorker } from '../../support/temporal';
 
-let temporal: TemporalHandles;
-beforeAll(async () => {
-  temporal = await connectClient();
-});
-afterAll(async () => {
-  await temporal?.close();
-});
+const temporal = useTemporal();
 
 const HOSTS = ['green-1', 'green-2', 'blue-1', 'blue-2'];
 const bake = { seconds: 3, sampleSeconds: 1, thresholds: { max5xxRatio: 0.05, minRequests: 50 } };

@@ -1,38 +1,14 @@
 // The workflow's logic on a real Temporal server, with an in-memory fleet standing in for hosts and LB.
-import { WorkflowFailedError } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createActivities } from '../../../src/activities';
-import { blueGreenDeployment } from '../../../src/workflows';
+import { describe, expect, it } from 'vitest';
 import { FakeFleet } from '../../support/fake-fleet';
-import { connectClient, uniqueId, withWorker, type TemporalHandles } from '../../support/temporal';
+import { runOnFakeFleet } from '../../support/runs';
+import { useTemporal } from '../../support/temporal';
 
-let temporal: TemporalHandles;
-beforeAll(async () => {
-  temporal = await connectClient();
-});
-afterAll(async () => {
-  await temporal?.close();
-});
+const temporal = useTemporal();
 
 const HOSTS = ['green-1', 'green-2', 'blue-1', 'blue-2'];
 
-async function run(fleet: FakeFleet, plan: unknown) {
-  const taskQueue = uniqueId('tq');
-  return withWorker(taskQueue, createActivities(fleet.deps()), async () => {
-    try {
-      const result = await temporal.client.workflow.execute(blueGreenDeployment, {
-        taskQueue,
-        workflowId: uniqueId('deploy'),
-        args: [plan],
-        workflowExecutionTimeout: '2 minutes',
-      });
-      return { result, error: undefined };
-    } catch (err) {
-      if (err instanceof WorkflowFailedError) return { result: undefined, error: err };
-      throw err;
-    }
-  });
-}
+const run = (fleet: FakeFleet, plan: unknown) => runOnFakeFleet(temporal, fleet, plan);
 
 describe('preflight (step 0)', () => {
   it('refuses to start when a host runs another release, names the host, and changes nothing', async () => {
@@ -88,11 +64,10 @@ describe('the six steps', () => {
   it('rolls a cluster whose smoke test fails back to the previous release and ends rolled back', async () => {
     const fleet = new FakeFleet(HOSTS, 'v1');
     fleet.smokeRelease = 'v1'; // the standby pool keeps answering with the old release
-    const { error } = await run(fleet, fleet.plan());
+    const { result, error } = await run(fleet, fleet.plan());
     expect(error?.cause?.message).toMatch(/smoke test GET \/smoke through the standby pool failed/);
-    const details = (error?.cause as { details?: unknown[] }).details?.[0] as { outcome: string; hosts: { release: string; pool: string }[] };
-    expect(details.outcome).toBe('rolled-back');
-    expect(details.hosts.every((h) => h.release === 'v1' && h.pool === 'live')).toBe(true);
+    expect(result?.outcome).toBe('rolled-back');
+    expect(result?.hosts.every((h) => h.release === 'v1' && h.pool === 'live')).toBe(true);
     expect([...fleet.releases.values()]).toEqual(['v1', 'v1', 'v1', 'v1']);
     expect(fleet.changes.some((c) => c.startsWith('lb:live:blue'))).toBe(false);
   });

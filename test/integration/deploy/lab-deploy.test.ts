@@ -1,21 +1,13 @@
 // A full blue-green deployment on the real lab (sshd hosts, HAProxy, sample app) and a real
 // Temporal server, under continuous load.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { hostCurrentRelease, hostRestarts, showStat, startLoad } from '../../../src/lab';
 import { blueGreenDeployment } from '../../../src/workflows';
-import { connectClient, uniqueId, withWorker, type TemporalHandles } from '../../support/temporal';
-import { startTestLab, type TestLab } from '../../support/test-lab';
+import { useTemporal, uniqueId, withWorker } from '../../support/temporal';
+import { useTestLab } from '../../support/test-lab';
 
-let temporal: TemporalHandles;
-let t: TestLab;
-beforeAll(async () => {
-  temporal = await connectClient();
-  t = await startTestLab(1);
-});
-afterAll(async () => {
-  await t?.down();
-  await temporal?.close();
-});
+const temporal = useTemporal();
+const t = useTestLab(1);
 
 describe('a full deployment on the lab', () => {
   it('takes v1 to v2 under load with no failed request and no lost write, every host on v2 and live', async () => {

@@ -1,20 +1,15 @@
 // One deployment per environment at a time: the workflow id derives from the environment, and a
 // second start while a run is open is refused with a message that says what to do.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createActivities } from '../../../src/activities';
 import { RunAlreadyActiveError, startDeployment } from '../../../src/client/start';
 import { parsePlan } from '../../../src/plan/validate';
 import { abortSignal, statusQuery } from '../../../src/workflows/messages';
 import { FakeFleet } from '../../support/fake-fleet';
-import { connectClient, uniqueId, withWorker, type TemporalHandles } from '../../support/temporal';
+import { useTemporal, uniqueId, withWorker } from '../../support/temporal';
+import { waitForStatus } from '../../support/wait';
 
-let temporal: TemporalHandles;
-beforeAll(async () => {
-  temporal = await connectClient();
-});
-afterAll(async () => {
-  await temporal?.close();
-});
+const temporal = useTemporal();
 
 describe('one run per environment', () => {
   it('refuses a second start for the same environment while the first run is open, and names the run', async () => {
@@ -25,11 +20,7 @@ describe('one run per environment', () => {
     await withWorker(taskQueue, createActivities(fleet.deps()), async () => {
       const first = await startDeployment(temporal.client, plan, { taskQueue });
       expect(first.workflowId).toBe(`bluegreen-${environment}`);
-      for (;;) {
-        const s = await first.query(statusQuery);
-        if (s.pendingGate) break;
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await waitForStatus(first, 'the promote gate', (s) => s.pendingGate !== undefined);
       const second = startDeployment(temporal.client, { ...plan, release: 'v3' }, { taskQueue });
       await expect(second).rejects.toBeInstanceOf(RunAlreadyActiveError);
       await expect(second).rejects.toThrow(`a deployment of environment "${environment}" is already running (workflow bluegreen-${environment})`);

@@ -1,47 +1,30 @@
 // A deployment's history grows with clusters and steps, not with hosts: 2 clusters of 500 hosts on
 // the in-memory fleet, forward and rolled back, stay far below Temporal's 51,200-event limit, and
 // the failure result stays far below its 2 MB payload limit.
-import { WorkflowFailedError } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createActivities } from '../../../src/activities';
-import { blueGreenDeployment } from '../../../src/workflows';
-import type { DeploymentResult } from '../../../src/workflows/state';
 import { FakeFleet } from '../../support/fake-fleet';
-import { connectClient, uniqueId, withWorker, type TemporalHandles } from '../../support/temporal';
+import { endOf, withRun } from '../../support/runs';
+import { useTemporal } from '../../support/temporal';
 import type { PlanInput } from '../../../src/plan/schema';
 
-let temporal: TemporalHandles;
-beforeAll(async () => {
-  temporal = await connectClient();
-});
-afterAll(async () => {
-  await temporal?.close();
-});
+const temporal = useTemporal();
 
 const PER_CLUSTER = 500;
 const hosts = ['green', 'blue'].flatMap((c) => Array.from({ length: PER_CLUSTER }, (_, i) => `${c}-${i + 1}`));
 
 async function deployAtScale(fleet: FakeFleet, extra: Partial<PlanInput> = {}) {
-  const taskQueue = uniqueId('scale');
-  const workflowId = uniqueId('scale');
-  return withWorker(taskQueue, createActivities(fleet.deps()), async () => {
-    const handle = await temporal.client.workflow.start(blueGreenDeployment, {
-      taskQueue,
-      workflowId,
-      args: [fleet.plan({ parallelism: 64, ...extra })],
-      workflowExecutionTimeout: '5 minutes',
-    });
-    const outcome = await handle.result().then(
-      (result) => ({ result, failure: undefined }),
-      (err: unknown) => {
-        if (!(err instanceof WorkflowFailedError)) throw err;
-        const details = (err.cause as unknown as { details?: unknown[] }).details;
-        return { result: details?.[0] as DeploymentResult, failure: err.cause?.message ?? '' };
-      },
-    );
-    const { historyLength, historySize } = await handle.describe();
-    return { ...outcome, historyLength, historySize };
-  });
+  return withRun(
+    temporal,
+    createActivities(fleet.deps()),
+    fleet.plan({ parallelism: 64, ...extra }),
+    async (handle) => {
+      const { result, error, reason } = await endOf(handle);
+      const { historyLength, historySize } = await handle.describe();
+      return { result: result!, failure: error && reason, historyLength, historySize };
+    },
+    { workflowExecutionTimeout: '5 minutes' },
+  );
 }
 
 describe('2 clusters of 500 hosts', () => {

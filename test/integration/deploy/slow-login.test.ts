@@ -1,27 +1,20 @@
 // Hosts whose every SSH session costs a second (a heavy login shell, and more when sessions to one
 // host overlap): a deployment is slower, never failed. The worker runs as its own compiled process
 // and must not log a single failed or rejected heartbeat.
-import { Client, Connection } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
+import { afterAll, describe, expect, it, inject } from 'vitest';
 import { hostCurrentRelease, startLoad } from '../../../src/lab';
 import { startDeployment } from '../../../src/client/start';
 import { parsePlan } from '../../../src/plan/validate';
-import { uniqueId } from '../../support/temporal';
+import { uniqueId, useTemporal } from '../../support/temporal';
 import { startWorkerProcess, type WorkerProcess } from '../../support/worker-process';
-import { startTestLab, type TestLab } from '../../support/test-lab';
+import { useTestLab } from '../../support/test-lab';
 
 const SLOW_LOGIN_MS = 1000;
-let t: TestLab;
+const t = useTestLab(8, 10, { slowLoginMs: SLOW_LOGIN_MS });
+const temporal = useTemporal();
 let worker: WorkerProcess | undefined;
-let connection: Connection;
-beforeAll(async () => {
-  connection = await Connection.connect({ address: inject('temporalAddress') });
-  t = await startTestLab(8, 10, { slowLoginMs: SLOW_LOGIN_MS });
-});
 afterAll(async () => {
   await worker?.kill('SIGKILL');
-  await t?.down();
-  await connection?.close();
 });
 
 describe('2x10 hosts with a 1 s login shell', () => {
@@ -30,7 +23,7 @@ describe('2x10 hosts with a 1 s login shell', () => {
     worker = await startWorkerProcess({ TEMPORAL_ADDRESS: inject('temporalAddress'), BG_TASK_QUEUE: taskQueue, BG_SSH_KEY: t.lab.keyPath, BG_KNOWN_HOSTS: t.lab.knownHostsPath, BG_LOG_LEVEL: 'WARN' });
     const load = startLoad({ url: t.lab.liveUrl, rps: 200, dbPath: t.lab.dbPath });
     const plan = parsePlan({ ...t.plan, release: 'v2', currentRelease: 'v1', parallelism: 4 });
-    const handle = await startDeployment(new Client({ connection }), plan, { taskQueue, workflowId: uniqueId('slow') });
+    const handle = await startDeployment(temporal.client, plan, { taskQueue, workflowId: uniqueId('slow') });
     const result = await handle.result();
     const report = await load.stop();
     console.log(`2x10, ${SLOW_LOGIN_MS} ms login: ${JSON.stringify(result.steps.map((s) => `${s.step}${s.cluster ? `:${s.cluster}` : ''} ${s.ms} ms`))}`);

@@ -3,24 +3,16 @@
 // that fails its smoke test is named in the failure.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { giveTreeTo, labPaths, labUserOf, showStat } from '../../../src/lab';
 import type { Activities } from '../../../src/activities';
 import type { SmokeInput, SmokeReport } from '../../../src/activities/types';
-import { connectClient, type TemporalHandles } from '../../support/temporal';
-import { startTestLab, type TestLab } from '../../support/test-lab';
+import { useTemporal } from '../../support/temporal';
+import { useTestLab } from '../../support/test-lab';
 import { expectFleet, expectUsersUnharmed, fastPlan, logCase, resetFleet, runCase } from '../../support/fault-cases';
 
-let temporal: TemporalHandles;
-let t: TestLab;
-beforeAll(async () => {
-  temporal = await connectClient();
-  t = await startTestLab(14, 3);
-});
-afterAll(async () => {
-  await t?.down();
-  await temporal?.close();
-});
+const temporal = useTemporal();
+const t = useTestLab(14, 3);
 beforeEach(async () => {
   await resetFleet(t, 'v1');
 });

@@ -1,20 +1,14 @@
 // The prebuilt workflow bundle keeps only the mappings of its source map (scripts/build.mjs drops the
 // embedded sources to halve worker start-up): a waiting run's stack trace, as Temporal Web's "Stack
 // Trace" tab shows it, must still point at our TypeScript files and lines, not into the bundle.
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { createActivities } from '../../../src/activities';
 import { blueGreenDeployment } from '../../../src/workflows';
 import { abortSignal, statusQuery } from '../../../src/workflows/messages';
 import { FakeFleet } from '../../support/fake-fleet';
-import { connectClient, uniqueId, withWorker, type TemporalHandles } from '../../support/temporal';
+import { useTemporal, uniqueId, withWorker } from '../../support/temporal';
 
-let temporal: TemporalHandles;
-beforeAll(async () => {
-  temporal = await connectClient();
-});
-afterAll(async () => {
-  await temporal?.close();
-});
+const temporal = useTemporal();
 
 it('a run waiting at a gate reports a stack trace in the workflow sources, line by line', async () => {
   const fleet = new FakeFleet(['green-1', 'blue-1'], 'v1');

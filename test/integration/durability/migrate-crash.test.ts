@@ -3,28 +3,17 @@
 // new worker) collects its outcome, and the run succeeds, under load, with nothing lost.
 import fs from 'node:fs';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { startLoad } from '../../../src/lab';
 import { parsePlan } from '../../../src/plan/validate';
 import { startDeployment } from '../../../src/client/start';
 import { statusQuery } from '../../../src/workflows/messages';
-import { uniqueId } from '../../support/temporal';
+import { uniqueId, useTemporal } from '../../support/temporal';
 import { startWorkerProcess, type WorkerProcess } from '../../support/worker-process';
-import { startTestLab, type TestLab } from '../../support/test-lab';
+import { useTestLab } from '../../support/test-lab';
 
-let t: TestLab;
-let connection: Connection;
-let client: Client;
-beforeAll(async () => {
-  t = await startTestLab(5);
-  connection = await Connection.connect({ address: inject('temporalAddress') });
-  client = new Client({ connection });
-});
-afterAll(async () => {
-  await connection?.close();
-  await t?.down();
-});
+const t = useTestLab(5);
+const temporal = useTemporal();
 
 describe('the worker is SIGKILLed in the middle of a 10 s migration', () => {
   it('the migration runs once, to the end; the next attempt collects it and the run succeeds (0 failed requests, 0 lost writes)', async () => {
@@ -48,7 +37,7 @@ describe('the worker is SIGKILLed in the middle of a 10 s migration', () => {
     let worker: WorkerProcess | undefined = await startWorkerProcess(env);
     const lines = () => (fs.existsSync(runs) ? fs.readFileSync(runs, 'utf8').trim().split('\n').filter(Boolean) : []);
     try {
-      const handle = await startDeployment(client, plan, { taskQueue, workflowId: uniqueId('migrate-crash') });
+      const handle = await startDeployment(temporal.client, plan, { taskQueue, workflowId: uniqueId('migrate-crash') });
       const deadline = Date.now() + 180_000;
       while (lines().length === 0) {
         if (Date.now() > deadline) throw new Error('the migration never started');

@@ -13,20 +13,18 @@ import { freePort, startDevServer, type DevServer } from '../../../src/temporal/
 import { statusQuery } from '../../../src/workflows/messages';
 import { uniqueId } from '../../support/temporal';
 import { startWorkerProcess, type WorkerProcess } from '../../support/worker-process';
-import { startTestLab, type TestLab } from '../../support/test-lab';
+import { useTestLab } from '../../support/test-lab';
 
-let t: TestLab;
+const t = useTestLab(3);
 let dir: string;
 let server: DevServer | undefined;
 let worker: WorkerProcess | undefined;
 beforeAll(async () => {
-  t = await startTestLab(3);
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bg-temporal-'));
 });
 afterAll(async () => {
   await worker?.kill('SIGKILL');
   await server?.stop();
-  await t?.down();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 

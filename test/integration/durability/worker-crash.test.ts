@@ -1,30 +1,18 @@
 // Crash survival: the worker process is SIGKILLed in the middle of a step (or at a gate),
 // restarted, and the run completes as if nothing happened, on the real lab, under load.
 import http from 'node:http';
-import { Client, Connection } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { hostCurrentRelease, hostRestarts, startLoad } from '../../../src/lab';
 import { parsePlan } from '../../../src/plan/validate';
 import { startDeployment } from '../../../src/client/start';
 import { approveUpdate, statusQuery } from '../../../src/workflows/messages';
 import type { DeploymentStatus } from '../../../src/workflows/state';
-import { uniqueId } from '../../support/temporal';
+import { uniqueId, useTemporal } from '../../support/temporal';
 import { startWorkerProcess, type WorkerProcess } from '../../support/worker-process';
-import { startTestLab, type TestLab } from '../../support/test-lab';
-import { inject } from 'vitest';
+import { useTestLab } from '../../support/test-lab';
 
-let t: TestLab;
-let connection: Connection;
-let client: Client;
-beforeAll(async () => {
-  t = await startTestLab(2);
-  connection = await Connection.connect({ address: inject('temporalAddress') });
-  client = new Client({ connection });
-});
-afterAll(async () => {
-  await connection?.close();
-  await t?.down();
-});
+const t = useTestLab(2);
+const temporal = useTemporal();
 
 /** Requests that stay in flight for `ms`, so a drain has sessions to wait for. */
 function holdSessions(url: string, count: number, ms: number): Promise<unknown> {
@@ -58,7 +46,7 @@ async function deployWithKill(point: KillPoint) {
   let worker: WorkerProcess | undefined = await startWorkerProcess(env);
   let killedAt: string | undefined;
   try {
-    const handle = await startDeployment(client, plan, { taskQueue, workflowId: uniqueId('crash') });
+    const handle = await startDeployment(temporal.client, plan, { taskQueue, workflowId: uniqueId('crash') });
     point.beforeStart?.();
     // Poll the status until the kill point is reached, then SIGKILL the worker.
     const deadline = Date.now() + 120_000;

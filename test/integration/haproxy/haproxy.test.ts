@@ -14,6 +14,7 @@ import {
 } from '../../../src/activities/lb';
 import { LbCommandError, type ServerState } from '../../../src/ports/lb';
 import { load, request, startApp, startHaproxy, stopApp, stopHaproxy, type App, type Haproxy } from '../../support/haproxy';
+import { until } from '../../support/wait';
 
 let apps: App[] = [];
 let hx: Haproxy | undefined;
@@ -27,7 +28,7 @@ beforeAll(async () => {
   lb = new HaproxyLoadBalancer({ runtimeApi: { socket: hx.socket }, liveBackend: 'live', standbyBackend: 'standby' });
   // c's health check fails: fall 2 x inter 300 ms.
   await waitUntilUp(lb, 'live', ['a', 'b'], { deadlineMs: 5000, pollMs: 100 });
-  await until(async () => byName(await lb.readServers('live')).c!.status === 'DOWN');
+  await until('c DOWN in live', async () => byName(await lb.readServers('live')).c!.status === 'DOWN', 5000, 50);
 });
 
 afterAll(async () => {
@@ -87,7 +88,7 @@ describe('HAProxy adapter on a real haproxy', () => {
     const t0 = Date.now();
     const viaLive = request(`${hx!.liveUrl}/slow?ms=1200`, { 'x-pin': 'a' });
     const viaStandby = request(`${hx!.standbyUrl}/slow?ms=2200`, { 'x-pin': 'a' });
-    await until(async () => byName(await lb.readServers('live')).a!.sessions === 1);
+    await until('a session on a', async () => byName(await lb.readServers('live')).a!.sessions === 1, 5000, 50);
     const progress: Record<string, number>[] = [];
     const done = await drainAndWait(lb, ['a'], { deadlineMs: 10_000, pollMs: 100, onProgress: (p) => progress.push(p.sessions) });
     const elapsed = Date.now() - t0;
@@ -107,7 +108,7 @@ describe('HAProxy adapter on a real haproxy', () => {
 
   it('drainAndWait on a stuck session times out, names it, and puts the server back to ready', async () => {
     const stuck = request(`${hx!.liveUrl}/hold`, { 'x-pin': 'a' });
-    await until(async () => byName(await lb.readServers('live')).a!.sessions === 1);
+    await until('a session on a', async () => byName(await lb.readServers('live')).a!.sessions === 1, 5000, 50);
     const t0 = Date.now();
     const err = await drainAndWait(lb, ['a'], { deadlineMs: 800, pollMs: 100 }).catch((e: unknown) => e);
     expect(Date.now() - t0).toBeLessThan(2000);
@@ -186,11 +187,3 @@ describe('HAProxy adapter on a real haproxy', () => {
     await expect(wrong.ping()).rejects.toThrow(LbCommandError);
   });
 });
-
-async function until(cond: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

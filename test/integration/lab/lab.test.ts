@@ -28,7 +28,8 @@ import {
 import { allPorts } from '../../../src/lab/layout';
 import { descendants } from '../../../src/lab/procs';
 import { planSchema } from '../../../src/plan/schema';
-import { getJson, listeningPorts, processExists, sshExec, tempLabDir, testBasePort, until } from '../../support/lab-tools';
+import { getJson, listeningPorts, processExists, sshExec, tempLabDir, testBasePort } from '../../support/lab-tools';
+import { until } from '../../support/wait';
 
 let lab: LabUpResult;
 const dir = tempLabDir('lab');

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labDown, labStatus, labUp, hostRestarts, lookupUser, DEFAULT_DEPLOY_USER, type LabUpResult } from '../../../src/lab';
 import { chooseLabUser } from '../../../src/lab/deploy-user';
+import type { PlanInput } from '../../../src/plan/schema';
 import { getJson, sshExec, tempLabDir, testBasePort } from '../../support/lab-tools';
 
 const SLOW_MS = 700;
@@ -45,8 +46,8 @@ describe('lab user', () => {
 
   it.runIf(asRoot && !process.env.BG_LAB_USER)('logs in as a non-root user whose shell is /bin/sh, named in the plan and status', async () => {
     expect(lab.user).toBe(DEFAULT_DEPLOY_USER);
-    const plan = JSON.parse(fs.readFileSync(lab.planPath, 'utf8'));
-    expect(Object.values(plan.clusters).flatMap((c: any) => c.hosts.map((h: any) => h.ssh.user))).toEqual(Array(4).fill(lab.user));
+    const plan = JSON.parse(fs.readFileSync(lab.planPath, 'utf8')) as PlanInput;
+    expect(Object.values(plan.clusters).flatMap((c) => c.hosts.map((h) => h.ssh.user))).toEqual(Array(4).fill(lab.user));
     // $0 is what sshd ran the command with: the user's login shell.
     const r = await ssh('green-1', 'id -u; id -un; echo "$0"; ps -o comm= -p $$');
     const [uid, name, zero, comm] = r.stdout.trim().split('\n');

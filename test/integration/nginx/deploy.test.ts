@@ -2,22 +2,15 @@
 // edited over SSH on an LB host of its own), a real Temporal server, 180 requests/s. A full
 // deployment, then the failure cases of the HAProxy suite that involve the LB. The live pool is
 // sampled from the live upstream file every 100 ms; the load proves it served every request.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { hostCurrentRelease, hostRestarts, readUpstream, startLbSshdAgain, stopLbSshd } from '../../../src/lab';
-import { connectClient, type TemporalHandles } from '../../support/temporal';
-import { startTestLab, type TestLab } from '../../support/test-lab';
-import { expectFleet, expectUsersUnharmed, fastPlan, logCase, plantBrokenRelease, resetFleet, runCase, sleep, upInLive, waitForStatus, type CaseRun, type LbSample } from '../../support/fault-cases';
+import { useTemporal } from '../../support/temporal';
+import { useTestLab } from '../../support/test-lab';
+import { expectFleet, expectUsersUnharmed, fastPlan, logCase, plantBrokenRelease, resetFleet, runCase, upInLive, type CaseRun, type LbSample } from '../../support/fault-cases';
+import { sleep, waitForStatus } from '../../support/wait';
 
-let temporal: TemporalHandles;
-let t: TestLab;
-beforeAll(async () => {
-  temporal = await connectClient();
-  t = await startTestLab(14, 2, { lb: 'nginx' });
-});
-afterAll(async () => {
-  await t?.down();
-  await temporal?.close();
-});
+const temporal = useTemporal();
+const t = useTestLab(14, 2, { lb: 'nginx' });
 beforeEach(async () => {
   await resetFleet(t, 'v1');
 });
@@ -97,7 +90,7 @@ describe('behind nginx', () => {
     const c = await runCase(temporal, t, {
       plan: fastPlan(t, { release: 'v2', currentRelease: 'v1' }),
       during: async (h) => {
-        await waitForStatus(h, (s) => s.step === 'deploy' && s.cluster === 'green');
+        await waitForStatus(h, 'deploy of green', (s) => s.step === 'deploy' && s.cluster === 'green');
         await stopLbSshd(t.lab.dir);
         await sleep(4000);
         await startLbSshdAgain(t.lab.dir);
@@ -116,7 +109,7 @@ describe('behind nginx', () => {
     const c = await runCase(temporal, t, {
       plan: fastPlan(t, { release: 'v2', currentRelease: 'v1' }),
       during: async (h) => {
-        await waitForStatus(h, (s) => s.step === 'deploy' && s.cluster === 'green');
+        await waitForStatus(h, 'deploy of green', (s) => s.step === 'deploy' && s.cluster === 'green');
         await stopLbSshd(t.lab.dir);
       },
     });

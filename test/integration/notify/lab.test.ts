@@ -4,30 +4,24 @@
 // is in the history or the worker's output (at DEBUG).
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { NotifyEvent } from '../../../src/activities/notify-types';
 import { hostCurrentRelease } from '../../../src/lab';
 import { blueGreenDeployment } from '../../../src/workflows';
 import type { DeploymentResult } from '../../../src/workflows/state';
-import { startTestLab, type TestLab } from '../../support/test-lab';
-import { connectClient, uniqueId, type TemporalHandles } from '../../support/temporal';
+import { useTestLab } from '../../support/test-lab';
+import { useTemporal, uniqueId } from '../../support/temporal';
 import { startWorkerProcess, type WorkerProcess } from '../../support/worker-process';
 import { expectNowhere, historyForms } from '../../support/history';
 import { deadUrl, startReceiver, type Receiver } from '../../support/webhook-receiver';
 
-let temporal: TemporalHandles;
-let t: TestLab;
+const temporal = useTemporal();
+const t = useTestLab(30);
 let worker: WorkerProcess | undefined;
 const receivers: Receiver[] = [];
-beforeAll(async () => {
-  temporal = await connectClient();
-  t = await startTestLab(30);
-});
 afterAll(async () => {
   await worker?.kill();
   await Promise.all(receivers.map((r) => r.close()));
-  await t?.down();
-  await temporal?.close();
 });
 
 describe('notifications on the real lab, from the compiled worker', () => {

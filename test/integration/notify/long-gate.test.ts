@@ -9,18 +9,16 @@ import { blueGreenDeployment } from '../../../src/workflows';
 import { CONTINUE_AS_NEW_AT_EVENTS } from '../../../src/workflows/control';
 import { approveSignal, statusQuery } from '../../../src/workflows/messages';
 import { FakeFleet } from '../../support/fake-fleet';
-import { connectClient, uniqueId, withWorker, type TemporalHandles } from '../../support/temporal';
+import { useTemporal, uniqueId, withWorker } from '../../support/temporal';
 import { deadUrl, startReceiver, type Receiver } from '../../support/webhook-receiver';
 
-let temporal: TemporalHandles;
+const temporal = useTemporal();
 let json: Receiver;
 beforeAll(async () => {
-  temporal = await connectClient();
   json = await startReceiver('ok');
 });
 afterAll(async () => {
   await json?.close();
-  await temporal?.close();
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -2,7 +2,7 @@
 // posting to real local HTTP receivers, and the in-memory fleet (notifications touch no host).
 import { execFile } from 'node:child_process';
 import { WorkflowFailedError } from '@temporalio/client';
-import { afterEach, afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createActivities } from '../../../src/activities';
 import type { NotifyEvent } from '../../../src/activities/notify-types';
 import { webhooksFromEnv } from '../../../src/adapters/http/webhooks';
@@ -10,19 +10,14 @@ import type { PlanInput } from '../../../src/plan/schema';
 import { blueGreenDeployment, recoverFleet } from '../../../src/workflows';
 import { approveUpdate, statusQuery } from '../../../src/workflows/messages';
 import type { DeploymentResult, DeploymentStatus } from '../../../src/workflows/state';
-import { BIN, REPO, bg, uniqueEnv, until } from '../../support/cli';
+import { BIN, REPO, bg, uniqueEnv } from '../../support/cli';
+import { until } from '../../support/wait';
 import { FakeFleet } from '../../support/fake-fleet';
-import { connectClient, uniqueId, withWorker, type TemporalHandles } from '../../support/temporal';
+import { useTemporal, uniqueId, withWorker } from '../../support/temporal';
 import { expectNowhere, historyForms } from '../../support/history';
 import { deadUrl, startReceiver, type Receiver } from '../../support/webhook-receiver';
 
-let temporal: TemporalHandles;
-beforeAll(async () => {
-  temporal = await connectClient();
-});
-afterAll(async () => {
-  await temporal?.close();
-});
+const temporal = useTemporal();
 const receivers: Receiver[] = [];
 afterEach(async () => {
   await Promise.all(receivers.splice(0).map((r) => r.close()));
@@ -62,7 +57,7 @@ async function resultOf(workflowId: string): Promise<DeploymentResult> {
 const status = (workflowId: string) => temporal.client.workflow.getHandle(workflowId).query(statusQuery) as Promise<DeploymentStatus>;
 const bodies = (r: Receiver) => r.received.map((x) => x.body as unknown as NotifyEvent);
 const arrived = (r: Receiver, event: string, gate?: string) =>
-  until(async () => bodies(r).find((b) => b.event === event && (!gate || b.gate?.name === gate)), 30_000, `${event} ${gate ?? ''} at the receiver`);
+  until(`${event} ${gate ?? ''} at the receiver`, async () => bodies(r).find((b) => b.event === event && (!gate || b.gate?.name === gate)), 30_000);
 
 function shell(cmd: string, env: Record<string, string> = {}): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
@@ -240,7 +235,7 @@ describe('notifications of a run', () => {
     await deployment(fleet, plan, env, async ({ workflowId, start }) => {
       const t0 = Date.now();
       await start();
-      await until(async () => (await status(workflowId)).pendingGate?.gate === 'promote-green', 30_000, 'gate promote-green');
+      await until('gate promote-green', async () => (await status(workflowId)).pendingGate?.gate === 'promote-green', 30_000);
       const gateMs = Date.now() - t0;
       await arrived(good, 'gate-pending', 'promote-green');
       const goodMs = Date.now() - t0;
@@ -251,7 +246,7 @@ describe('notifications of a run', () => {
       const handle = temporal.client.workflow.getHandle(workflowId);
       const t1 = Date.now();
       await handle.executeUpdate(approveUpdate, { args: [{ gate: 'promote-green', release: 'v2', by: 'alice' }] });
-      await until(async () => (await status(workflowId)).pendingGate?.gate === 'promote-blue', 30_000, 'gate promote-blue');
+      await until('gate promote-blue', async () => (await status(workflowId)).pendingGate?.gate === 'promote-blue', 30_000);
       await handle.executeUpdate(approveUpdate, { args: [{ gate: 'promote-blue', release: 'v2', by: 'alice' }] });
       const result = await resultOf(workflowId);
       const endMs = Date.now() - t1;

@@ -2,51 +2,25 @@
 // the live pool (green-2's sshd stops right after green is drained, so the deploy and the rollback
 // both fail); recovery refuses while green-2 is unreachable, and once sshd is back it brings every
 // host to v1 and live, under load, with no failed request and no lost write.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { hideHaproxyApi, restoreHaproxyApi, startSshdAgain, stopSshd } from '../../../src/lab';
-import type { Activities } from '../../../src/activities';
-import { connectClient, type TemporalHandles } from '../../support/temporal';
-import { startTestLab, type TestLab } from '../../support/test-lab';
-import { activitiesWithSsh, expectFleet, expectUsersUnharmed, fastPlan, logCase, resetFleet, runCase, upInLive, waitForStatus } from '../../support/fault-cases';
+import { useTemporal } from '../../support/temporal';
+import { useTestLab } from '../../support/test-lab';
+import { faultAfterGreenDrained, useActivitiesWithSsh, expectFleet, expectUsersUnharmed, fastPlan, logCase, resetFleet, runCase, upInLive } from '../../support/fault-cases';
+import { waitForStatus } from '../../support/wait';
 
 const CONNECT_TIMEOUT_MS = 4000;
 
-let temporal: TemporalHandles;
-let t: TestLab;
-let activities: Activities;
-let closeSsh = () => {};
-beforeAll(async () => {
-  temporal = await connectClient();
-  t = await startTestLab(13);
-  ({ activities, close: closeSsh } = await activitiesWithSsh(t, CONNECT_TIMEOUT_MS));
-});
-afterAll(async () => {
-  closeSsh();
-  await t?.down();
-  await temporal?.close();
-});
+const temporal = useTemporal();
+const t = useTestLab(13);
+const activities = useActivitiesWithSsh(t, CONNECT_TIMEOUT_MS);
 beforeEach(async () => {
   await resetFleet(t, 'v1');
 });
 
-/** The real activities, except that green-2's sshd stops once, right after green has been drained. */
-function sshdStopsAfterGreenDrained(): Activities {
-  let done = false;
-  return {
-    ...activities,
-    drainFromLive: async (input) => {
-      await activities.drainFromLive(input);
-      if (!done && input.servers.includes('green-2')) {
-        done = true;
-        await stopSshd(t.lab.dir, 'green-2');
-      }
-    },
-  };
-}
-
 describe('recovery after a rollback that could not finish', () => {
   it('strand green, refuse while green-2 is unreachable, then recover every host to v1 and live under load', async () => {
-    const failed = await runCase(temporal, t, { plan: fastPlan(t, { release: 'v2', currentRelease: 'v1' }), activities: sshdStopsAfterGreenDrained() });
+    const failed = await runCase(temporal, t, { plan: fastPlan(t, { release: 'v2', currentRelease: 'v1' }), activities: faultAfterGreenDrained(activities, () => stopSshd(t.lab.dir, 'green-2')) });
     logCase('deploy v2, green-2 sshd stops for good', failed);
     expectUsersUnharmed(failed);
     expect(failed.outcome).toBe('failed');
@@ -89,7 +63,7 @@ describe('recovery after a rollback that could not finish', () => {
       plan,
       activities,
       during: async (h) => {
-        await waitForStatus(h, (s) => s.step === 'deploy' && s.cluster === 'green');
+        await waitForStatus(h, 'deploy of green', (s) => s.step === 'deploy' && s.cluster === 'green');
         hideHaproxyApi(t.lab.dir);
       },
     });

@@ -2,44 +2,23 @@
 // mixed fleet in, that it changes nothing on a converged fleet or when a host is unreachable, and
 // (replaying the fleet's change log) that the live pool never had no ready server.
 import { WorkflowFailedError } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createActivities } from '../../../src/activities';
 import { RunAlreadyActiveError, startDeployment, startRecovery } from '../../../src/client/start';
 import { parsePlan, parseRecoveryPlan } from '../../../src/plan/validate';
+import type { DeploymentResult } from '../../../src/workflows/state';
 import { recoverFleet } from '../../../src/workflows';
 import { abortSignal, pauseSignal, statusQuery } from '../../../src/workflows/messages';
-import type { DeploymentResult } from '../../../src/workflows/state';
 import { FakeFleet } from '../../support/fake-fleet';
-import { connectClient, uniqueId, withWorker, type TemporalHandles } from '../../support/temporal';
+import { runOnFakeFleet } from '../../support/runs';
+import { useTemporal, uniqueId, withWorker } from '../../support/temporal';
+import { waitForStatus } from '../../support/wait';
 
-let temporal: TemporalHandles;
-beforeAll(async () => {
-  temporal = await connectClient();
-});
-afterAll(async () => {
-  await temporal?.close();
-});
+const temporal = useTemporal();
 
 const HOSTS = ['green-1', 'green-2', 'blue-1', 'blue-2'];
 
-async function recover(fleet: FakeFleet, to: string, plan: unknown = fleet.plan()) {
-  const taskQueue = uniqueId('tq');
-  return withWorker(taskQueue, createActivities(fleet.deps()), async () => {
-    try {
-      const result = await temporal.client.workflow.execute(recoverFleet, {
-        taskQueue,
-        workflowId: uniqueId('recover'),
-        args: [plan, to],
-        workflowExecutionTimeout: '2 minutes',
-      });
-      return { result, error: undefined, reason: result.reason };
-    } catch (err) {
-      if (!(err instanceof WorkflowFailedError)) throw err;
-      const details = (err.cause as { details?: unknown[] } | undefined)?.details?.[0] as DeploymentResult | undefined;
-      return { result: details, error: err, reason: err.cause?.message ?? '' };
-    }
-  });
-}
+const recover = (fleet: FakeFleet, to: string, plan: unknown = fleet.plan()) => runOnFakeFleet(temporal, fleet, plan, { recoverTo: to });
 
 /** A cluster stranded as a failed rollback leaves it: out of the live pool, in the standby pool. */
 function strand(fleet: FakeFleet, cluster: string, release: string): void {
@@ -156,11 +135,7 @@ describe('recoverFleet on a mixed fleet', () => {
     await withWorker(taskQueue, createActivities(fleet.deps()), async () => {
       const handle = await temporal.client.workflow.start(recoverFleet, { taskQueue, workflowId: uniqueId('recover'), args: [fleet.plan(), 'v1'] });
       await handle.signal(pauseSignal, { by: 'alice' });
-      for (;;) {
-        const s = await handle.query(statusQuery);
-        if (s.waitingFor === 'resume') break;
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await waitForStatus(handle, 'the pause after the survey', (s) => s.waitingFor === 'resume');
       await handle.signal(abortSignal, { by: 'alice', reason: 'not now' });
       const err = await handle.result().catch((e: unknown) => e);
       expect(err).toBeInstanceOf(WorkflowFailedError);

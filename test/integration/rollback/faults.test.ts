@@ -1,53 +1,23 @@
 // Broken infrastructure on the real lab under load: a host unreachable (sshd stopped) or frozen
 // (SIGSTOP) during the deploy, and the LB's Runtime API away for a while or for good.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { freezeHost, hideHaproxyApi, restoreHaproxyApi, startSshdAgain, stopSshd, thawHost } from '../../../src/lab';
-import type { Activities } from '../../../src/activities';
-import { connectClient, type TemporalHandles } from '../../support/temporal';
-import { startTestLab, type TestLab } from '../../support/test-lab';
-import { activitiesWithSsh, expectFleet, expectUsersUnharmed, fastPlan, logCase, resetFleet, runCase, sleep, waitForStatus, type CaseRun } from '../../support/fault-cases';
+import { useTemporal } from '../../support/temporal';
+import { useTestLab } from '../../support/test-lab';
+import { faultAfterGreenDrained, useActivitiesWithSsh, expectFleet, expectUsersUnharmed, fastPlan, logCase, resetFleet, runCase, type CaseRun } from '../../support/fault-cases';
+import { sleep, waitForStatus } from '../../support/wait';
 
 // The worker's SSH handshake timeout is 15 s; 4 s here keeps the frozen-host case short.
 const CONNECT_TIMEOUT_MS = 4000;
 
-let temporal: TemporalHandles;
-let t: TestLab;
-let activities: Activities;
-let closeSsh = () => {};
-beforeAll(async () => {
-  temporal = await connectClient();
-  t = await startTestLab(12);
-  ({ activities, close: closeSsh } = await activitiesWithSsh(t, CONNECT_TIMEOUT_MS));
-});
-afterAll(async () => {
-  closeSsh();
-  await t?.down();
-  await temporal?.close();
-});
+const temporal = useTemporal();
+const t = useTestLab(12);
+const activities = useActivitiesWithSsh(t, CONNECT_TIMEOUT_MS);
 beforeEach(async () => {
   await resetFleet(t, 'v1');
 });
 
 const plan = () => fastPlan(t, { release: 'v2', currentRelease: 'v1' });
-/**
- * The real activities, except that `fault` runs once right after green has been drained: after
- * preflight has read every host, before the deploy connects to one. Deterministic, unlike polling
- * the status for the short standby step.
- */
-function faultAfterGreenDrained(fault: () => unknown): Activities {
-  let done = false;
-  return {
-    ...activities,
-    drainFromLive: async (input) => {
-      await activities.drainFromLive(input);
-      if (!done && input.servers.includes('green-2')) {
-        done = true;
-        await fault();
-      }
-    },
-  };
-}
-
 /** Activity events of the run: proves which ones were retried and that none ran into a Temporal timeout. */
 async function activityEvents(c: CaseRun) {
   const history = await c.handle.fetchHistory();
@@ -62,9 +32,9 @@ describe('a host unreachable over SSH during the deploy', () => {
   it('sshd stopped: bounded retries, a clear error naming the host, then a full rollback once it is back', async () => {
     const c = await runCase(temporal, t, {
       plan: plan(),
-      activities: faultAfterGreenDrained(() => stopSshd(t.lab.dir, 'green-2')),
+      activities: faultAfterGreenDrained(activities, () => stopSshd(t.lab.dir, 'green-2')),
       during: async (h) => {
-        await waitForStatus(h, (s) => s.step === 'rollback');
+        await waitForStatus(h, 'step rollback', (s) => s.step === 'rollback');
         await startSshdAgain(t.lab.dir, 'green-2');
       },
     });
@@ -79,7 +49,7 @@ describe('a host unreachable over SSH during the deploy', () => {
   it('sshd stays down: the rollback cannot finish; green stays out of the live pool and the run says which host is in which state', async () => {
     const c = await runCase(temporal, t, {
       plan: plan(),
-      activities: faultAfterGreenDrained(() => stopSshd(t.lab.dir, 'green-2')),
+      activities: faultAfterGreenDrained(activities, () => stopSshd(t.lab.dir, 'green-2')),
     });
     logCase('sshd stopped for good', c);
     expectUsersUnharmed(c);
@@ -100,9 +70,9 @@ describe('a host unreachable over SSH during the deploy', () => {
   it('host frozen (SIGSTOP): every attempt ends at the handshake timeout, none hangs; rolled back once it thaws', async () => {
     const c = await runCase(temporal, t, {
       plan: plan(),
-      activities: faultAfterGreenDrained(() => freezeHost(t.lab.dir, 'green-2')),
+      activities: faultAfterGreenDrained(activities, () => freezeHost(t.lab.dir, 'green-2')),
       during: async (h) => {
-        await waitForStatus(h, (s) => s.step === 'rollback');
+        await waitForStatus(h, 'step rollback', (s) => s.step === 'rollback');
         thawHost(t.lab.dir, 'green-2');
       },
     });
@@ -128,7 +98,7 @@ describe("the LB's Runtime API unreachable", () => {
       plan: plan(),
       activities,
       during: async (h) => {
-        await waitForStatus(h, (s) => s.step === 'deploy' && s.cluster === 'green');
+        await waitForStatus(h, 'deploy of green', (s) => s.step === 'deploy' && s.cluster === 'green');
         hideHaproxyApi(t.lab.dir);
         await sleep(4000);
         restoreHaproxyApi(t.lab.dir);
@@ -148,7 +118,7 @@ describe("the LB's Runtime API unreachable", () => {
       plan: plan(),
       activities,
       during: async (h) => {
-        await waitForStatus(h, (s) => s.step === 'deploy' && s.cluster === 'green');
+        await waitForStatus(h, 'deploy of green', (s) => s.step === 'deploy' && s.cluster === 'green');
         hideHaproxyApi(t.lab.dir);
       },
     });

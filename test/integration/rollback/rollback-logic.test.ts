@@ -1,29 +1,17 @@
 // The failure policy's ordering on the in-memory fleet, in seconds (the real-lab files prove it under load).
 import { WorkflowFailedError } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createActivities } from '../../../src/activities';
-import { blueGreenDeployment } from '../../../src/workflows';
+import { describe, expect, it } from 'vitest';
 import type { DeploymentResult } from '../../../src/workflows/state';
 import { FakeFleet } from '../../support/fake-fleet';
-import { connectClient, uniqueId, withWorker, type TemporalHandles } from '../../support/temporal';
+import { runOnFakeFleet } from '../../support/runs';
+import { useTemporal } from '../../support/temporal';
 
-let temporal: TemporalHandles;
-beforeAll(async () => {
-  temporal = await connectClient();
-});
-afterAll(async () => {
-  await temporal?.close();
-});
+const temporal = useTemporal();
 
 async function failingRun(fleet: FakeFleet): Promise<DeploymentResult> {
-  const taskQueue = uniqueId('logic');
-  return withWorker(taskQueue, createActivities(fleet.deps()), async () => {
-    const err = await temporal.client.workflow
-      .execute(blueGreenDeployment, { taskQueue, workflowId: uniqueId('logic'), args: [fleet.plan()], workflowExecutionTimeout: '2 minutes' })
-      .then(() => undefined, (e: unknown) => e);
-    expect(err).toBeInstanceOf(WorkflowFailedError);
-    return ((err as WorkflowFailedError).cause as unknown as { details: unknown[] }).details[0] as DeploymentResult;
-  });
+  const { result, error } = await runOnFakeFleet(temporal, fleet);
+  expect(error).toBeInstanceOf(WorkflowFailedError);
+  return result!;
 }
 
 describe('the second cluster fails after the first went live', () => {

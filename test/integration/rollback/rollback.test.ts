@@ -1,21 +1,13 @@
 // Failures of the release itself, on the real lab under load: bad-health, bad-smoke, the second
 // cluster failing after the first went live, a failure after the migration, and slow-start.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { hostCurrentRelease } from '../../../src/lab';
-import { connectClient, type TemporalHandles } from '../../support/temporal';
-import { startTestLab, type TestLab } from '../../support/test-lab';
+import { useTemporal } from '../../support/temporal';
+import { useTestLab } from '../../support/test-lab';
 import { expectFleet, expectUsersUnharmed, fastPlan, logCase, plantBrokenRelease, resetFleet, runCase, upInLive, type LbSample } from '../../support/fault-cases';
 
-let temporal: TemporalHandles;
-let t: TestLab;
-beforeAll(async () => {
-  temporal = await connectClient();
-  t = await startTestLab(10);
-});
-afterAll(async () => {
-  await t?.down();
-  await temporal?.close();
-});
+const temporal = useTemporal();
+const t = useTestLab(10);
 beforeEach(async () => {
   await resetFleet(t, 'v1');
 });

@@ -16,28 +16,21 @@ import { renderCommand, shellQuote } from '../../../src/activities/shell';
 import type { HostRef } from '../../../src/activities/types';
 import { hostCurrentRelease, hostRestarts, showStat } from '../../../src/lab';
 import { hostPaths } from '../../../src/lab/layout';
-import type { PlanInput } from '../../../src/plan/schema';
 import { realDeps } from '../../../src/worker';
 import { blueGreenDeployment } from '../../../src/workflows';
-import { startTestLab, type TestLab } from '../../support/test-lab';
-import { connectClient, uniqueId, withWorker, type TemporalHandles } from '../../support/temporal';
+import { useTestLab } from '../../support/test-lab';
+import { useTemporal, uniqueId, withWorker } from '../../support/temporal';
 
-let temporal: TemporalHandles;
-let t: TestLab;
+const temporal = useTemporal();
+const t = useTestLab(20);
 let real: Awaited<ReturnType<typeof realDeps>>;
 beforeAll(async () => {
-  temporal = await connectClient();
-  t = await startTestLab(20);
   real = await realDeps({ sshKeyPath: t.lab.keyPath, knownHostsPath: t.lab.knownHostsPath });
 });
 afterAll(async () => {
   real?.close();
-  await t?.down();
-  await temporal?.close();
 });
 
-type Host = PlanInput['clusters'][string]['hosts'][number];
-const planHosts = (plan: PlanInput): Host[] => Object.values(plan.clusters).flatMap((c) => c.hosts);
 const hostRef = (name: string): HostRef => {
   for (const [cluster, c] of Object.entries(t.plan.clusters)) {
     const h = c.hosts.find((x) => x.name === name);

@@ -6,24 +6,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { hostCurrentRelease } from '../../../src/lab';
 import { blueGreenDeployment } from '../../../src/workflows';
-import { startTestLab, type TestLab } from '../../support/test-lab';
-import { connectClient, uniqueId, type TemporalHandles } from '../../support/temporal';
+import { useTestLab } from '../../support/test-lab';
+import { useTemporal, uniqueId } from '../../support/temporal';
 import { startWorkerProcess, type WorkerProcess } from '../../support/worker-process';
 
-let temporal: TemporalHandles;
-let t: TestLab;
+const temporal = useTemporal();
+const t = useTestLab(21);
 let worker: WorkerProcess | undefined;
-beforeAll(async () => {
-  temporal = await connectClient();
-  t = await startTestLab(21);
-});
 afterAll(async () => {
   await worker?.kill();
-  await t?.down();
-  await temporal?.close();
 });
 
 const PASSPHRASE = 'bg-secret-passphrase-Q7x2';

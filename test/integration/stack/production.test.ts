@@ -15,7 +15,7 @@ import { killTemporalServer, restartPostgres, startTemporalServer } from '../../
 import { statusQuery } from '../../../src/workflows/messages';
 import type { DeploymentStatus } from '../../../src/workflows/state';
 import type { DeploymentResult } from '../../../src/workflows/state';
-import { startTestLab, type TestLab } from '../../support/test-lab';
+import { useTestLab } from '../../support/test-lab';
 import { uniqueId } from '../../support/temporal';
 import { startWorkerProcess, type WorkerProcess } from '../../support/worker-process';
 
@@ -23,20 +23,18 @@ const execFileAsync = promisify(execFile);
 const address = inject('temporalAddress');
 const stackDir = inject('stackDir');
 
-let t: TestLab;
+const t = useTestLab(11);
 let connection: Connection;
 let client: Client;
 const workers: WorkerProcess[] = [];
 
 beforeAll(async () => {
-  t = await startTestLab(11);
   connection = await Connection.connect({ address });
   client = new Client({ connection });
 });
 afterAll(async () => {
   await Promise.all(workers.map((w) => w.kill('SIGKILL')));
   await connection?.close();
-  await t?.down();
 });
 
 async function startWorkers(n: number, taskQueue: string): Promise<WorkerProcess[]> {

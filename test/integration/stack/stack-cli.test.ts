@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostCurrentRelease } from '../../../src/lab';
 import type { StackStatus } from '../../../src/stack/stack';
-import { startTestLab, type TestLab } from '../../support/test-lab';
+import { useTestLab } from '../../support/test-lab';
 import { listeningPorts, tempLabDir } from '../../support/lab-tools';
 
 const execFileAsync = promisify(execFile);
@@ -41,17 +41,15 @@ function npmStack(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: 
   });
 }
 
-let t: TestLab;
+const t = useTestLab(12, 1);
 let dir: string;
 beforeAll(async () => {
-  t = await startTestLab(12, 1);
   dir = tempLabDir('stackcli');
   fs.rmSync(dir, { recursive: true });
 });
 afterAll(async () => {
   // Whatever happened above, nothing of the stack may survive the test.
   if (fs.existsSync(dir)) await npmStack(['down', '--dir', dir]);
-  await t?.down();
 });
 
 describe('npm run stack', () => {

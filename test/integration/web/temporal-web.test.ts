@@ -16,7 +16,8 @@ import { freePort, startDevServer, type DevServer } from '../../../src/temporal/
 import { statusQuery } from '../../../src/workflows/messages';
 import { FakeFleet } from '../../support/fake-fleet';
 import { quietTemporalLogs, uniqueId, workflowBundle } from '../../support/temporal';
-import { REPO, until } from '../../support/cli';
+import { REPO } from '../../support/cli';
+import { until } from '../../support/wait';
 
 const CHROMIUM = process.env.BG_CHROMIUM || '/usr/bin/chromium';
 const ARTIFACTS = path.join(REPO, 'test-artifacts');
@@ -63,7 +64,7 @@ describe('Temporal Web', () => {
     workerRun = worker.run();
 
     const handle = await startDeployment(client, plan, { taskQueue, startedBy: 'alice' });
-    await until(async () => (await handle.query(statusQuery)).pendingGate?.gate === 'promote-green', 30_000, 'the gate');
+    await until('the gate', async () => (await handle.query(statusQuery)).pendingGate?.gate === 'promote-green', 30_000);
     const settings = temporalSettings({ TEMPORAL_WEB_URL: `http://127.0.0.1:${server!.uiPort}` });
     const url = webLink(settings, handle.workflowId, handle.firstExecutionRunId);
 
@@ -93,10 +94,10 @@ describe('Temporal Web', () => {
       await tab.click();
       // Summary and details render as markdown, partly inside sandboxed iframes: read every frame's visible text.
       const pageText = async () => (await Promise.all(page.frames().map((f) => f.locator('body').innerText().catch(() => '')))).join('\n');
-      const text = await until(async () => {
+      const text = await until('the summary and the pending gate in Current Details', async () => {
         const t = await pageText();
         return t.includes('Deploy v2 to web (from v1)') && /Waiting for approval of gate\s+promote-green/.test(t) ? t : undefined;
-      }, 20_000, 'the summary and the pending gate in Current Details');
+      }, 20_000);
       expect(text).toMatch(/Release\s+v1 → v2/);
       expect(text).toMatch(/Started by\s+alice/);
     } finally {

@@ -78,7 +78,10 @@ async function run(mode: 'auto' | 'direct') {
     hostUrls: Object.fromEntries(p.clusters.green!.hosts.map((h) => [h.name, h.healthUrl])),
   };
   const budget = smokeBudgetSeconds(p, HOSTS);
-  for (const k of ['pool', 'direct'] as const) (connections[k] = 0), (requests[k] = 0);
+  for (const k of ['pool', 'direct'] as const) {
+    connections[k] = 0;
+    requests[k] = 0;
+  }
   const t0 = performance.now();
   const report = await runSmoke({ checkHealth, smokeTest, smokeSession }, input, { signal: AbortSignal.timeout(budget * 1000), progress: emptyProgress() });
   const seconds = (performance.now() - t0) / 1000;
