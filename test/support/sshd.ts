@@ -74,7 +74,7 @@ async function waitForBanner(port: number, deadlineMs: number): Promise<void> {
   }
 }
 
-export async function startSshd(opts: { clientKey?: KeyPair; env?: Record<string, string> } = {}): Promise<Sshd> {
+export async function startSshd(opts: { clientKey?: KeyPair; env?: Record<string, string>; maxSessions?: number } = {}): Promise<Sshd> {
   mkdirSync('/run/sshd', { recursive: true });
   const dir = makeTempDir('bluegreen-sshd-');
   const hostKey = makeKeyPair(dir, 'host_ed25519');
@@ -95,6 +95,7 @@ export async function startSshd(opts: { clientKey?: KeyPair; env?: Record<string
     'UsePAM no',
     'LogLevel ERROR',
     ...Object.entries(opts.env ?? {}).map(([k, v]) => `SetEnv ${k}=${v}`),
+    ...(opts.maxSessions ? [`MaxSessions ${opts.maxSessions}`] : []),
   ].join('\n');
   writeFileSync(join(dir, 'sshd_config'), config + '\n');
   const child: ChildProcess = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')], {

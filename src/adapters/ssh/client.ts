@@ -66,6 +66,9 @@ export interface SshClient extends SshPort {
 export const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024;
 
 
+/** A command waits for a free channel this many times when the host refuses one, then fails. */
+const MAX_CHANNEL_REFUSALS = 8;
+
 export function createSshClient(options: SshClientOptions): SshClient {
   // Fail at startup, not on the first deployment; ssh2's message never quotes the key. Parsed (and
   // decrypted) once here, not on every connection.
@@ -104,6 +107,7 @@ export function createSshClient(options: SshClientOptions): SshClient {
       let phase: 'connecting' | 'running' | 'stopping' | 'done' = 'connecting';
       let onChannelClose: (() => void) | undefined;
       let retriedStale = false;
+      let refusals = 0;
       const timers: NodeJS.Timeout[] = [];
 
       const finish = (outcome: SshError | SshExecResult) => {
@@ -156,6 +160,14 @@ export function createSshClient(options: SshClientOptions): SshClient {
         });
         l.conn.exec(wrapForKill(command, killGraceMs), (err, ch) => {
           if (err) {
+            // Refused while other commands run on it: the host's MaxSessions is below our limit. The
+            // pool lowers it for this connection and the command waits for a free channel.
+            if (phase === 'running' && refusals < MAX_CHANNEL_REFUSALS && l.refusedChannel()) {
+              refusals++;
+              lease = undefined;
+              phase = 'connecting';
+              return connect();
+            }
             // A connection that sat in the pool may have gone stale unnoticed: one more try on a fresh one.
             if (l.reused && !retriedStale && phase === 'running') {
               retriedStale = true;

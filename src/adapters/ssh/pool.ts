@@ -35,6 +35,12 @@ export interface Lease {
   release(): void;
   /** Drop the connection from the pool (it misbehaved); the lease is released too. */
   discard(): void;
+  /**
+   * The host refused a channel while this connection carried others: it is alive, its sshd allows
+   * fewer sessions than we assumed. Lowers this connection's channel limit; the lease is released.
+   * Returns false when nothing else was running (then the connection itself is suspect).
+   */
+  refusedChannel(): boolean;
 }
 
 interface HostConnection {
@@ -44,6 +50,8 @@ interface HostConnection {
   established: boolean;
   dead: boolean;
   active: number;
+  /** Channels at once: MAX_CHANNELS_PER_CONNECTION until the host refuses one (its MaxSessions). */
+  limit: number;
   waiters: (() => void)[];
   lost: Set<(err: SshError) => void>;
   idle?: NodeJS.Timeout;
@@ -100,7 +108,7 @@ export function createConnectionPool(options: PoolOptions): ConnectionPool {
         fail(e);
       });
     });
-    const hc: HostConnection = { target, conn, ready, established: false, dead: false, active: 0, waiters: [], lost: new Set() };
+    const hc: HostConnection = { target, conn, ready, established: false, dead: false, active: 0, limit: MAX_CHANNELS_PER_CONNECTION, waiters: [], lost: new Set() };
     let verdict: HostKeyVerdict | undefined;
     // Rejections are delivered to every acquirer; this one only keeps Node from calling it unhandled.
     ready.catch(() => {});
@@ -157,7 +165,7 @@ export function createConnectionPool(options: PoolOptions): ConnectionPool {
           hc = open(key, target);
           if (!hc.dead) pool.set(key, hc);
         }
-        if (hc.active >= MAX_CHANNELS_PER_CONNECTION) {
+        if (hc.active >= hc.limit) {
           const current = hc;
           await new Promise<void>((wake) => current.waiters.push(wake));
           if (cancelled()) throw new SshConnectError(target, 'protocol', 'cancelled while waiting for a channel');
@@ -197,6 +205,14 @@ export function createConnectionPool(options: PoolOptions): ConnectionPool {
           discard() {
             release();
             kill(key, conn, new SshConnectError(target, 'lost', 'connection discarded'));
+          },
+          refusedChannel() {
+            const others = conn.active - (held ? 1 : 0);
+            release();
+            if (others < 1) return false;
+            // Discarding it would kill the commands running on it; wait for one of them instead.
+            conn.limit = Math.min(conn.limit, others);
+            return true;
           },
         };
       }

@@ -80,3 +80,21 @@ describe('the connection pool', () => {
     expect(await rejection(c.exec(target(), 'true', { timeoutMs: 10_000 }))).toBeInstanceOf(HostKeyError);
   });
 });
+
+describe('a host whose sshd allows fewer sessions than the pool assumes (MaxSessions 2)', () => {
+  it('runs 8 commands at once to completion: refused channels wait for a free one, none is lost', async () => {
+    const small = await startSshd({ clientKey: sshd.clientKey, maxSessions: 2 });
+    cleanups.push(() => small.stop());
+    const c = createSshClient({
+      privateKey: small.clientKey.privateKey,
+      knownHosts: parseKnownHosts(`[127.0.0.1]:${small.port} ${keyPart(small.hostKey)}\n`),
+      connectTimeoutMs: 5000,
+    });
+    cleanups.push(() => c.close());
+    const to = { host: '127.0.0.1', port: small.port, user: small.user };
+    // Discarding the connection at the first refusal would kill the commands running on it.
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => c.exec(to, `sleep 0.3; echo ${i}`, { timeoutMs: 20_000 })));
+    expect(results.map((r) => `${r.code} ${r.stdout.trim()}`)).toEqual(Array.from({ length: 8 }, (_, i) => `0 ${i}`));
+    expect(c.connections()).toBe(1);
+  });
+});
