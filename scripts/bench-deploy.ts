@@ -31,13 +31,22 @@ function cli() {
     if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} ${v}: expected a whole number`);
     return n;
   };
-  if (values.only !== undefined && values.only !== 'bluegreen' && values.only !== 'baseline') throw new Error('--only takes bluegreen or baseline');
-  const order: Runner[] = values.only ? [values.only as Runner] : values['baseline-first'] ? ['baseline', 'bluegreen'] : ['bluegreen', 'baseline'];
+  if (values.only !== undefined && values.only !== 'bluegreen' && values.only !== 'baseline')
+    throw new Error('--only takes bluegreen or baseline');
+  const order: Runner[] = values.only
+    ? [values.only as Runner]
+    : values['baseline-first']
+      ? ['baseline', 'bluegreen']
+      : ['bluegreen', 'baseline'];
   const sizes = (positionals[0] ?? '2,25,50').split(',').map((v) => int('sizes', v));
   const slowLoginMs = int('slow-login-ms', values['slow-login-ms']);
   const cases = sizes.map((n) => ({ hostsPerCluster: n, slowLoginMs: 0 }));
   if (slowLoginMs > 0) cases.push({ hostsPerCluster: int('slow-login-size', values['slow-login-size']), slowLoginMs });
-  return { cases, order, parallelism: int('parallelism', values.parallelism), rps: int('rps', values.rps),
+  return {
+    cases,
+    order,
+    parallelism: int('parallelism', values.parallelism),
+    rps: int('rps', values.rps),
     basePort: int('base-port', values['base-port']),
     baselinePreflightWidth: int('baseline-preflight-width', values['baseline-preflight-width']),
   };

@@ -19,7 +19,11 @@ const outDir = fileURLToPath(new URL('../test/integration/replay/histories/', im
 const HOSTS = ['green-1', 'green-2', 'blue-1', 'blue-2'];
 
 /** A scenario returns the workflow id, or the runs to record by name (a run that continued as new). */
-type Scenario = (client: Client, taskQueue: string, fleet: FakeFleet) => Promise<string | Record<string, { workflowId: string; runId: string }>>;
+type Scenario = (
+  client: Client,
+  taskQueue: string,
+  fleet: FakeFleet,
+) => Promise<string | Record<string, { workflowId: string; runId: string }>>;
 
 async function waitFor(handle: ReturnType<Client['workflow']['getHandle']>, pred: (s: Awaited<ReturnType<typeof q>>) => boolean) {
   for (;;) {
@@ -45,7 +49,9 @@ const scenarios: Record<string, Scenario> = {
     await waitFor(h, (s) => s.pendingGate?.gate === 'promote-green');
     await h.signal(approveSignal, { gate: 'migrate', release: plan.release, by: 'mallory', reason: 'wrong gate' });
     await h.signal(pauseSignal, { by: 'alice', reason: 'lunch' });
-    await h.executeUpdate(approveUpdate, { args: [{ gate: 'promote-green', release: plan.release, by: 'alice', reason: 'green looks fine' }] });
+    await h.executeUpdate(approveUpdate, {
+      args: [{ gate: 'promote-green', release: plan.release, by: 'alice', reason: 'green looks fine' }],
+    });
     await new Promise((r) => setTimeout(r, 300));
     await h.signal(resumeSignal, { by: 'alice', reason: 'back' });
     await waitFor(h, (s) => s.pendingGate?.gate === 'promote-blue');
@@ -58,7 +64,9 @@ const scenarios: Record<string, Scenario> = {
   'rolled-back-smoke-failure': async (client, taskQueue, fleet) => {
     fleet.smokeRelease = 'v1';
     const h = await client.workflow.start(blueGreenDeployment, { taskQueue, workflowId: 'replay-rolled-back-smoke', args: [fleet.plan()] });
-    await h.result().catch((e: unknown) => { if (!(e instanceof WorkflowFailedError)) throw e; });
+    await h.result().catch((e: unknown) => {
+      if (!(e instanceof WorkflowFailedError)) throw e;
+    });
     return h.workflowId;
   },
   'aborted-at-promote-gate': async (client, taskQueue, fleet) => {
@@ -66,7 +74,9 @@ const scenarios: Record<string, Scenario> = {
     const h = await client.workflow.start(blueGreenDeployment, { taskQueue, workflowId: 'replay-aborted-at-gate', args: [plan] });
     await waitFor(h, (s) => s.pendingGate?.gate === 'promote-green');
     await h.signal(abortSignal, { by: 'alice', reason: 'wrong release' });
-    await h.result().catch((e: unknown) => { if (!(e instanceof WorkflowFailedError)) throw e; });
+    await h.result().catch((e: unknown) => {
+      if (!(e instanceof WorkflowFailedError)) throw e;
+    });
     return h.workflowId;
   },
   // A gate flooded with ignored signals continues as new; both runs are recorded: the one that ends
@@ -95,13 +105,17 @@ const scenarios: Record<string, Scenario> = {
     fleet.trafficFailures.set('blue-2@v2', 0.5);
     const plan = parsePlan(fleet.plan({ bake: { seconds: 2, sampleSeconds: 1, thresholds: { max5xxRatio: 0.05, minRequests: 50 } } }));
     const h = await client.workflow.start(blueGreenDeployment, { taskQueue, workflowId: 'replay-bake-breach', args: [plan] });
-    await h.result().catch((e: unknown) => { if (!(e instanceof WorkflowFailedError)) throw e; });
+    await h.result().catch((e: unknown) => {
+      if (!(e instanceof WorkflowFailedError)) throw e;
+    });
     return h.workflowId;
   },
   'preflight-refused': async (client, taskQueue, fleet) => {
     fleet.releases.set('blue-2', 'v0');
     const h = await client.workflow.start(blueGreenDeployment, { taskQueue, workflowId: 'replay-preflight-refused', args: [fleet.plan()] });
-    await h.result().catch((e: unknown) => { if (!(e instanceof WorkflowFailedError)) throw e; });
+    await h.result().catch((e: unknown) => {
+      if (!(e instanceof WorkflowFailedError)) throw e;
+    });
     return h.workflowId;
   },
 };

@@ -50,7 +50,8 @@ function readPem(env: Env, name: string, kind: keyof typeof PEM): Buffer | undef
   const buf = readFileVar(env, name);
   if (buf === undefined) return undefined;
   if (!PEM[kind].test(buf.toString('utf8'))) {
-    const what = kind === 'certificate' ? 'a PEM certificate ("-----BEGIN CERTIFICATE-----")' : 'a PEM private key ("-----BEGIN PRIVATE KEY-----")';
+    const what =
+      kind === 'certificate' ? 'a PEM certificate ("-----BEGIN CERTIFICATE-----")' : 'a PEM private key ("-----BEGIN PRIVATE KEY-----")';
     // The content is not quoted: it may be a key put in the wrong variable.
     throw new ConfigError(`${name}=${env[name]}: expected ${what}, found ${buf.length} bytes of something else`);
   }
@@ -77,27 +78,37 @@ function checkPair(crt: Buffer, key: Buffer): void {
   try {
     privateKey = createPrivateKey(key);
   } catch {
-    throw new ConfigError('TEMPORAL_TLS_KEY: the private key cannot be parsed (an encrypted key is not supported: decrypt it into a file only the worker can read)');
+    throw new ConfigError(
+      'TEMPORAL_TLS_KEY: the private key cannot be parsed (an encrypted key is not supported: decrypt it into a file only the worker can read)',
+    );
   }
-  if (!cert.checkPrivateKey(privateKey)) throw new ConfigError('TEMPORAL_TLS_KEY is not the private key of the certificate in TEMPORAL_TLS_CERT');
+  if (!cert.checkPrivateKey(privateKey))
+    throw new ConfigError('TEMPORAL_TLS_KEY is not the private key of the certificate in TEMPORAL_TLS_CERT');
 }
 
 export function temporalSettings(env: Env = process.env): TemporalSettings {
   const crt = readPem(env, 'TEMPORAL_TLS_CERT', 'certificate');
   const key = readPem(env, 'TEMPORAL_TLS_KEY', 'privateKey');
-  if (crt && !key) throw new ConfigError('TEMPORAL_TLS_CERT is set but TEMPORAL_TLS_KEY is not: mTLS needs the client certificate and its key');
-  if (key && !crt) throw new ConfigError('TEMPORAL_TLS_KEY is set but TEMPORAL_TLS_CERT is not: mTLS needs the client certificate and its key');
+  if (crt && !key)
+    throw new ConfigError('TEMPORAL_TLS_CERT is set but TEMPORAL_TLS_KEY is not: mTLS needs the client certificate and its key');
+  if (key && !crt)
+    throw new ConfigError('TEMPORAL_TLS_KEY is set but TEMPORAL_TLS_CERT is not: mTLS needs the client certificate and its key');
   if (crt && key) checkPair(crt, key);
   const ca = readPem(env, 'TEMPORAL_TLS_CA', 'certificate');
   if (env.TEMPORAL_API_KEY && env.TEMPORAL_API_KEY_FILE) {
-    throw new ConfigError('TEMPORAL_API_KEY and TEMPORAL_API_KEY_FILE are both set: set one (the file keeps the key out of the process environment)');
+    throw new ConfigError(
+      'TEMPORAL_API_KEY and TEMPORAL_API_KEY_FILE are both set: set one (the file keeps the key out of the process environment)',
+    );
   }
   let apiKey = env.TEMPORAL_API_KEY?.trim() || undefined;
   const apiKeyFile = readFileVar(env, 'TEMPORAL_API_KEY_FILE');
   if (apiKeyFile) {
     apiKey = apiKeyFile.toString('utf8').trim();
     if (apiKey === '') throw new ConfigError(`TEMPORAL_API_KEY_FILE=${env.TEMPORAL_API_KEY_FILE}: the file is empty`);
-    if (/\s/.test(apiKey)) throw new ConfigError(`TEMPORAL_API_KEY_FILE=${env.TEMPORAL_API_KEY_FILE}: expected one API key on one line, found several words or lines`);
+    if (/\s/.test(apiKey))
+      throw new ConfigError(
+        `TEMPORAL_API_KEY_FILE=${env.TEMPORAL_API_KEY_FILE}: expected one API key on one line, found several words or lines`,
+      );
   }
   const serverName = env.TEMPORAL_TLS_SERVER_NAME || undefined;
   const switched = tlsSwitch(env);
@@ -127,7 +138,12 @@ export function temporalSettings(env: Env = process.env): TemporalSettings {
 
 /** What the settings amount to, for a log line: never the key material or the API key itself. */
 export function describeSettings(s: TemporalSettings): string {
-  const tls = s.tls === undefined ? 'plain text' : s.tls === true ? 'TLS (system roots)' : `TLS${s.tls.serverRootCACertificate ? ' (own CA)' : ''}${s.tls.clientCertPair ? ', client certificate' : ''}${s.tls.serverNameOverride ? `, server name ${s.tls.serverNameOverride}` : ''}`;
+  const tls =
+    s.tls === undefined
+      ? 'plain text'
+      : s.tls === true
+        ? 'TLS (system roots)'
+        : `TLS${s.tls.serverRootCACertificate ? ' (own CA)' : ''}${s.tls.clientCertPair ? ', client certificate' : ''}${s.tls.serverNameOverride ? `, server name ${s.tls.serverNameOverride}` : ''}`;
   return `${s.address}, namespace ${s.namespace}, ${tls}${s.apiKey ? ', API key' : ''}`;
 }
 

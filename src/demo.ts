@@ -61,10 +61,21 @@ function options(argv: string[]): DemoOptions {
   }
   const n = Number(values['hosts-per-cluster']);
   if (!Number.isInteger(n) || n < 1 || n > 100) throw new Error(`--hosts-per-cluster: expected 1..100, got ${values['hosts-per-cluster']}`);
-  if (!(LB_KINDS as readonly string[]).includes(values.lb)) throw new Error(`--lb: expected one of ${LB_KINDS.join(', ')}, got ${values.lb}`);
+  if (!(LB_KINDS as readonly string[]).includes(values.lb))
+    throw new Error(`--lb: expected one of ${LB_KINDS.join(', ')}, got ${values.lb}`);
   const bake = values.bake === undefined ? undefined : Number(values.bake);
-  if (bake !== undefined && (!Number.isInteger(bake) || bake < 1 || bake > 3600)) throw new Error(`--bake: expected whole seconds 1..3600, got ${values.bake}`);
-  return { to: values.to, from: values.from, hostsPerCluster: n, yes: values.yes, json: values.json, rps: Number(values.rps) || 200, lb: values.lb as LbKind, bake };
+  if (bake !== undefined && (!Number.isInteger(bake) || bake < 1 || bake > 3600))
+    throw new Error(`--bake: expected whole seconds 1..3600, got ${values.bake}`);
+  return {
+    to: values.to,
+    from: values.from,
+    hostsPerCluster: n,
+    yes: values.yes,
+    json: values.json,
+    rps: Number(values.rps) || 200,
+    lb: values.lb as LbKind,
+    bake,
+  };
 }
 
 class Resources {
@@ -116,10 +127,21 @@ async function main(): Promise<number> {
     say(`Starting the lab (${opts.hostsPerCluster} hosts per cluster, behind ${opts.lb})...`);
     res.lab = await labUp({ hostsPerCluster: opts.hostsPerCluster, lb: opts.lb });
     const lab = res.lab;
-    const settings = temporalSettings({ ...process.env, TEMPORAL_ADDRESS: res.server.address, TEMPORAL_WEB_URL: `http://127.0.0.1:${uiPort}` });
+    const settings = temporalSettings({
+      ...process.env,
+      TEMPORAL_ADDRESS: res.server.address,
+      TEMPORAL_WEB_URL: `http://127.0.0.1:${uiPort}`,
+    });
     const taskQueue = `bluegreen-demo`;
     res.worker = spawn(process.execPath, [compiledWorker], {
-      env: { ...process.env, BG_LOG_LEVEL: process.env.BG_LOG_LEVEL ?? 'WARN', TEMPORAL_ADDRESS: res.server.address, BG_TASK_QUEUE: taskQueue, BG_SSH_KEY: lab.keyPath, BG_KNOWN_HOSTS: lab.knownHostsPath },
+      env: {
+        ...process.env,
+        BG_LOG_LEVEL: process.env.BG_LOG_LEVEL ?? 'WARN',
+        TEMPORAL_ADDRESS: res.server.address,
+        BG_TASK_QUEUE: taskQueue,
+        BG_SSH_KEY: lab.keyPath,
+        BG_KNOWN_HOSTS: lab.knownHostsPath,
+      },
       stdio: ['ignore', opts.json ? 'ignore' : 'inherit', 'inherit'],
     });
 
@@ -209,12 +231,20 @@ async function follow(handle: Handle, opts: DemoOptions, say: (m: string) => voi
     if (gate && !answered.has(gate)) {
       answered.add(gate);
       if (opts.yes) {
-        await handle.executeUpdate(approveUpdate, { args: [{ gate, release: s.release, by: 'demo --yes', reason: 'approved automatically' }] });
+        await handle.executeUpdate(approveUpdate, {
+          args: [{ gate, release: s.release, by: 'demo --yes', reason: 'approved automatically' }],
+        });
         say(`Gate ${gate}: approved (--yes)`);
       } else {
-        say(`Gate ${gate} is waiting.${process.stdin.isTTY ? ' Press a to approve, r to reject; or approve it from another terminal:' : ' Approve it from another terminal:'}`);
-        say(`  npx bluegreen approve ${handle.workflowId.replace(/^bluegreen-/, '')} ${gate} --address ${res.server?.address} --release ${s.release} --reason "looks good"`);
-        say(`  ${res.server?.cliPath ?? 'temporal'} workflow update execute --address ${res.server?.address} --workflow-id ${handle.workflowId} --name approveGate --input '{"gate":"${gate}","release":"${s.release}","by":"you"}'`);
+        say(
+          `Gate ${gate} is waiting.${process.stdin.isTTY ? ' Press a to approve, r to reject; or approve it from another terminal:' : ' Approve it from another terminal:'}`,
+        );
+        say(
+          `  npx bluegreen approve ${handle.workflowId.replace(/^bluegreen-/, '')} ${gate} --address ${res.server?.address} --release ${s.release} --reason "looks good"`,
+        );
+        say(
+          `  ${res.server?.cliPath ?? 'temporal'} workflow update execute --address ${res.server?.address} --workflow-id ${handle.workflowId} --name approveGate --input '{"gate":"${gate}","release":"${s.release}","by":"you"}'`,
+        );
         say(`  (or run the demo with --yes to approve automatically)`);
       }
     }
@@ -242,7 +272,9 @@ function printSummary(result: DeploymentResult, report: LoadReport, opts: DemoOp
   say('host        cluster  release      pool');
   for (const h of result.hosts) say(`${h.host.padEnd(12)}${h.cluster.padEnd(9)}${String(h.release).padEnd(13)}${h.pool}`);
   say('');
-  say(`Requests ${report.requests}, failed ${report.failures.count}, writes acknowledged ${report.writesAcknowledged}, lost ${report.lostWrites.length}`);
+  say(
+    `Requests ${report.requests}, failed ${report.failures.count}, writes acknowledged ${report.writesAcknowledged}, lost ${report.lostWrites.length}`,
+  );
   if (opts.json) {
     process.stdout.write(
       `${JSON.stringify({

@@ -24,14 +24,17 @@ export function secretsFromEnv(env = process.env): WorkerSecrets {
   const sshKeyPath = env.BG_SSH_KEY;
   const knownHostsPath = env.BG_KNOWN_HOSTS;
   if (!sshKeyPath) throw new Error('BG_SSH_KEY is not set: the path of the SSH private key the worker logs in with');
-  if (!knownHostsPath) throw new Error('BG_KNOWN_HOSTS is not set: the known_hosts file with the hosts\' pinned keys');
-  if (env.BG_SSH_KEY_PASSPHRASE && env.BG_SSH_KEY_PASSPHRASE_FILE) throw new Error('BG_SSH_KEY_PASSPHRASE and BG_SSH_KEY_PASSPHRASE_FILE are both set: set one');
+  if (!knownHostsPath) throw new Error("BG_KNOWN_HOSTS is not set: the known_hosts file with the hosts' pinned keys");
+  if (env.BG_SSH_KEY_PASSPHRASE && env.BG_SSH_KEY_PASSPHRASE_FILE)
+    throw new Error('BG_SSH_KEY_PASSPHRASE and BG_SSH_KEY_PASSPHRASE_FILE are both set: set one');
   let sshKeyPassphrase = env.BG_SSH_KEY_PASSPHRASE || undefined;
   if (env.BG_SSH_KEY_PASSPHRASE_FILE) {
     try {
       sshKeyPassphrase = readFileSync(env.BG_SSH_KEY_PASSPHRASE_FILE, 'utf8').replace(/\r?\n$/, '');
     } catch (err) {
-      throw new Error(`BG_SSH_KEY_PASSPHRASE_FILE=${env.BG_SSH_KEY_PASSPHRASE_FILE}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      throw new Error(
+        `BG_SSH_KEY_PASSPHRASE_FILE=${env.BG_SSH_KEY_PASSPHRASE_FILE}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
     }
   }
   return { sshKeyPath, knownHostsPath, sshKeyPassphrase };
@@ -49,7 +52,12 @@ export async function realDeps(secrets: WorkerSecrets): Promise<{ deps: Activity
   });
   return {
     // Webhook URLs are read from the environment (or the file it names) when a run notifies, not here.
-    deps: { ssh, lb: (config) => lbFromConfig(config, { ssh }), http: { checkHealth, smokeTest, smokeSession }, webhooks: webhooksFromEnv(process.env) },
+    deps: {
+      ssh,
+      lb: (config) => lbFromConfig(config, { ssh }),
+      http: { checkHealth, smokeTest, smokeSession },
+      webhooks: webhooksFromEnv(process.env),
+    },
     close: () => ssh.close(),
   };
 }
@@ -70,7 +78,8 @@ export function workflowSource(): { workflowBundle: { codePath: string } } | { w
 
 export async function runWorker(env = process.env): Promise<void> {
   const level = (env.BG_LOG_LEVEL || 'INFO').toUpperCase();
-  if (!['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'].includes(level)) throw new Error(`BG_LOG_LEVEL=${env.BG_LOG_LEVEL}: expected one of trace, debug, info, warn, error`);
+  if (!['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'].includes(level))
+    throw new Error(`BG_LOG_LEVEL=${env.BG_LOG_LEVEL}: expected one of trace, debug, info, warn, error`);
   Runtime.install({ logger: new DefaultLogger(level as LogLevel) });
   const settings = temporalSettings(env);
   const { deps, close } = await realDeps(secretsFromEnv(env));

@@ -71,7 +71,12 @@ function setAll(lb: LoadBalancer, pool: PoolName, servers: string[], state: Admi
  */
 export const DEFAULT_PREFLIGHT_WIDTH = Infinity;
 
-export async function runBaseline(plan: Plan, keyPath: string, knownHostsPath: string, preflightWidth = DEFAULT_PREFLIGHT_WIDTH): Promise<BaselineResult> {
+export async function runBaseline(
+  plan: Plan,
+  keyPath: string,
+  knownHostsPath: string,
+  preflightWidth = DEFAULT_PREFLIGHT_WIDTH,
+): Promise<BaselineResult> {
   const key = readFileSync(keyPath);
   const knownHosts = await loadKnownHosts(knownHostsPath);
   // The baseline speaks HAProxy's Runtime API only: it is measured on the HAProxy lab.
@@ -114,7 +119,8 @@ export async function runBaseline(plan: Plan, keyPath: string, knownHostsPath: s
 
   const standbyStep = async (names: string[]) => {
     const live = await lb.readServers('live');
-    if (!live.some((s) => !names.includes(s.server) && isUp(s))) throw new Error(`taking ${names.join(', ')} out would empty the live pool`);
+    if (!live.some((s) => !names.includes(s.server) && isUp(s)))
+      throw new Error(`taking ${names.join(', ')} out would empty the live pool`);
     await setAll(lb, 'live', names, 'drain');
     const deadline = Date.now() + plan.drain.deadlineSeconds * 1000;
     for (;;) {
@@ -132,7 +138,13 @@ export async function runBaseline(plan: Plan, keyPath: string, knownHostsPath: s
     bounded(hosts, plan.parallelism, async (h) => {
       const now = await run(conn(h.name), h.name, renderCommand(plan.commands.install, { release: plan.release }), 5 * 60_000);
       if (now !== plan.release) throw new Error(`${h.name}: install reported "${now}", not "${plan.release}"`);
-      await waitUntilHealthy(h.healthUrl, { check: checkHealth, release: plan.release, deadlineMs: plan.health.timeoutSeconds * 1000, intervalMs: 50, timeoutMs: 2000 });
+      await waitUntilHealthy(h.healthUrl, {
+        check: checkHealth,
+        release: plan.release,
+        deadlineMs: plan.health.timeoutSeconds * 1000,
+        intervalMs: 50,
+        timeoutMs: 2000,
+      });
     });
 
   const verifyStep = async (names: string[]) => {
@@ -147,7 +159,8 @@ export async function runBaseline(plan: Plan, keyPath: string, knownHostsPath: s
         const results = await Promise.all(names.map(() => smokeTest(plan.loadBalancer.standbyUrl, t, { release: plan.release })));
         for (const r of results) {
           if (!r.ok) throw new Error(`smoke ${t.path} failed${r.host ? ` on ${r.host}` : ''}: ${r.reason}`);
-          if (!r.host || !names.includes(r.host)) throw new Error(`smoke ${t.path} answered by ${r.host ?? 'nobody named'}, not the cluster under test`);
+          if (!r.host || !names.includes(r.host))
+            throw new Error(`smoke ${t.path} answered by ${r.host ?? 'nobody named'}, not the cluster under test`);
           seen.add(r.host);
         }
       }
@@ -212,12 +225,19 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 async function main() {
   const { values } = parseArgs({
-    options: { plan: { type: 'string' }, key: { type: 'string' }, 'known-hosts': { type: 'string' }, 'preflight-width': { type: 'string' } },
+    options: {
+      plan: { type: 'string' },
+      key: { type: 'string' },
+      'known-hosts': { type: 'string' },
+      'preflight-width': { type: 'string' },
+    },
   });
-  if (!values.plan || !values.key || !values['known-hosts']) throw new Error('usage: baseline.ts --plan FILE --key FILE --known-hosts FILE');
+  if (!values.plan || !values.key || !values['known-hosts'])
+    throw new Error('usage: baseline.ts --plan FILE --key FILE --known-hosts FILE');
   const plan = await loadPlan(values.plan);
   const width = values['preflight-width'] === undefined ? DEFAULT_PREFLIGHT_WIDTH : Number(values['preflight-width']);
-  if (width !== Infinity && (!Number.isInteger(width) || width < 1)) throw new Error(`--preflight-width ${values['preflight-width']}: expected a whole number >= 1`);
+  if (width !== Infinity && (!Number.isInteger(width) || width < 1))
+    throw new Error(`--preflight-width ${values['preflight-width']}: expected a whole number >= 1`);
   console.log(JSON.stringify(await runBaseline(plan, values.key, values['known-hosts'], width)));
 }
 

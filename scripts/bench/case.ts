@@ -59,7 +59,12 @@ export async function benchCase(o: CaseOptions): Promise<CaseReport> {
       if (runner === 'bluegreen') {
         if (!o.temporal) throw new Error('bluegreen needs a Temporal server');
         // Started right before its phase and stopped right after, so no idle worker runs beside the baseline.
-        worker = await startBenchWorker(o.temporal.address, `bench-${o.hostsPerCluster}-${o.slowLoginMs}-${Date.now()}`, bl.lab.keyPath, bl.lab.knownHostsPath);
+        worker = await startBenchWorker(
+          o.temporal.address,
+          `bench-${o.hostsPerCluster}-${o.slowLoginMs}-${Date.now()}`,
+          bl.lab.keyPath,
+          bl.lab.knownHostsPath,
+        );
         const w = worker;
         removeWorker = o.onInterrupt(() => w.process.kill('SIGKILL'));
         report.workerReadyMs = worker.readyMs;
@@ -74,7 +79,12 @@ export async function benchCase(o: CaseOptions): Promise<CaseReport> {
             ? await runBluegreen(o.temporal!.client, worker!, plan, worker!.taskQueue)
             : await runBaseline(
                 plan,
-                { keyPath: bl.lab.keyPath, knownHostsPath: bl.lab.knownHostsPath, workDir: bl.lab.dir, preflightWidth: o.baselinePreflightWidth },
+                {
+                  keyPath: bl.lab.keyPath,
+                  knownHostsPath: bl.lab.knownHostsPath,
+                  workDir: bl.lab.dir,
+                  preflightWidth: o.baselinePreflightWidth,
+                },
                 (kill) => o.onInterrupt(kill),
               );
       } finally {
@@ -96,7 +106,9 @@ export async function benchCase(o: CaseOptions): Promise<CaseReport> {
       const phase = report.phases[report.phases.length - 1] as Phase;
       phase.run = run;
       phase.fleetProblems = await bl.check(to);
-      o.log(`${name}: ${runner} ${run.outcome} in ${run.wallMs} ms, ${phase.failedRequests} failed requests, ${phase.lostWrites} lost writes`);
+      o.log(
+        `${name}: ${runner} ${run.outcome} in ${run.wallMs} ms, ${phase.failedRequests} failed requests, ${phase.lostWrites} lost writes`,
+      );
       // A run that did not finish leaves the fleet somewhere in between: the next runner could not start from a known release.
       if (run.outcome !== 'succeeded' || phase.fleetProblems.length > 0) break;
       current = to;

@@ -37,13 +37,15 @@ export async function upLab(hostsPerCluster: number, basePort: number, slowLogin
     fs.rmSync(dir, { recursive: true, force: true });
   };
   try {
-    if (lab.slowLoginMs !== slowLoginMs) throw new Error(`asked for a ${slowLoginMs} ms login shell, the lab reports ${lab.slowLoginMs} ms`);
+    if (lab.slowLoginMs !== slowLoginMs)
+      throw new Error(`asked for a ${slowLoginMs} ms login shell, the lab reports ${lab.slowLoginMs} ms`);
     const loginMs = await measureLogin(lab);
     if (loginMs < slowLoginMs) throw new Error(`asked for a ${slowLoginMs} ms login shell but a login took ${loginMs} ms`);
     return {
       lab,
       loginMs,
-      plan: async (from, to, parallelism) => parsePlan({ ...((await loadPlanInput(lab.planPath)) as PlanInput), currentRelease: from, release: to, parallelism }),
+      plan: async (from, to, parallelism) =>
+        parsePlan({ ...((await loadPlanInput(lab.planPath)) as PlanInput), currentRelease: from, release: to, parallelism }),
       check: (release) => checkFleet(lab, release),
       down,
     };
@@ -58,7 +60,11 @@ async function measureLogin(lab: LabUpResult): Promise<number> {
   const first = Object.values(input.clusters)[0]?.hosts[0];
   if (!first) throw new Error('the lab plan has no host');
   const t = performance.now();
-  const c = await connect({ ...first.ssh, port: first.ssh.port ?? 22 }, readFileSync(lab.keyPath), await loadKnownHosts(lab.knownHostsPath));
+  const c = await connect(
+    { ...first.ssh, port: first.ssh.port ?? 22 },
+    readFileSync(lab.keyPath),
+    await loadKnownHosts(lab.knownHostsPath),
+  );
   try {
     await c.exec('true', 30_000);
   } finally {

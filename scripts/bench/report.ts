@@ -44,13 +44,15 @@ const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 1000) / 10
 export function addComparison(r: CaseReport): CaseReport {
   const bg = r.phases.find((p) => p.runner === 'bluegreen');
   const base = r.phases.find((p) => p.runner === 'baseline');
-  const clean = (p?: Phase) => p !== undefined && p.run.outcome === 'succeeded' && p.fleetProblems.length === 0 && p.failedRequests === 0 && p.lostWrites === 0;
+  const clean = (p?: Phase) =>
+    p !== undefined && p.run.outcome === 'succeeded' && p.fleetProblems.length === 0 && p.failedRequests === 0 && p.lostWrites === 0;
   const targets: Record<string, boolean> = {};
   if (bg) {
     targets.bluegreenSucceeded = bg.run.outcome === 'succeeded' && bg.fleetProblems.length === 0;
     targets.zeroFailedRequests = bg.failedRequests === 0;
     targets.zeroLostWrites = bg.lostWrites === 0;
-    if (r.hostsPerCluster === 25 && r.slowLoginMs === 0) targets.preflightUnder1s = (bg.run.steps.preflight ?? Infinity) < TARGET_PREFLIGHT_MS;
+    if (r.hostsPerCluster === 25 && r.slowLoginMs === 0)
+      targets.preflightUnder1s = (bg.run.steps.preflight ?? Infinity) < TARGET_PREFLIGHT_MS;
   }
   if (bg && base && clean(base) && bg.run.wallMs > 0) {
     r.ratio = { wall: ratio(bg.run.wallMs, base.run.wallMs), steps: {} };
@@ -74,7 +76,17 @@ function stepKeys(r: CaseReport): string[] {
 
 export function caseTable(r: CaseReport): string {
   const keys = stepKeys(r);
-  const head = ['', 'outcome', 'wall s', ...keys.map((k) => k.replace(/:/, '\n')), 'failed\nreqs', 'lost\nwrites', 'reqs', 'peak\nRSS MB', 'history\nevents'];
+  const head = [
+    '',
+    'outcome',
+    'wall s',
+    ...keys.map((k) => k.replace(/:/, '\n')),
+    'failed\nreqs',
+    'lost\nwrites',
+    'reqs',
+    'peak\nRSS MB',
+    'history\nevents',
+  ];
   const t = new Table({ head, style: { head: [], border: [] } });
   for (const p of r.phases) {
     t.push([
@@ -89,12 +101,18 @@ export function caseTable(r: CaseReport): string {
       p.run.historyLength === undefined ? '' : String(p.run.historyLength),
     ]);
   }
-  if (r.ratio) t.push(['ratio bg/base', '', r.ratio.wall.toFixed(3), ...keys.map((k) => r.ratio?.steps[k]?.toFixed(3) ?? ''), '', '', '', '', '']);
+  if (r.ratio)
+    t.push(['ratio bg/base', '', r.ratio.wall.toFixed(3), ...keys.map((k) => r.ratio?.steps[k]?.toFixed(3) ?? ''), '', '', '', '', '']);
   const title =
     `${r.case}: ${r.hosts} hosts, parallelism ${r.parallelism}, ${r.rps} req/s, order ${r.order.join(' then ')}` +
     (r.loginMs !== undefined ? `, one SSH login ${r.loginMs} ms` : '') +
     (r.workerReadyMs !== undefined ? `, worker ready in ${r.workerReadyMs} ms` : '');
-  const targets = r.targets && Object.keys(r.targets).length ? `\ntargets: ${Object.entries(r.targets).map(([k, ok]) => `${k} ${ok ? 'MET' : 'MISSED'}`).join(', ')}` : '';
+  const targets =
+    r.targets && Object.keys(r.targets).length
+      ? `\ntargets: ${Object.entries(r.targets)
+          .map(([k, ok]) => `${k} ${ok ? 'MET' : 'MISSED'}`)
+          .join(', ')}`
+      : '';
   const reasons = r.phases
     .flatMap((p) => [
       ...(p.run.reason ? [`${p.runner}: ${p.run.reason}`] : []),
@@ -110,7 +128,19 @@ export function caseTable(r: CaseReport): string {
 /** One row per case, for the end of the run. */
 export function summaryTable(reports: CaseReport[]): string {
   const t = new Table({
-    head: ['case', 'bg wall s', 'base wall s', 'ratio', 'bg preflight s', 'base preflight s', 'failed bg/base', 'lost bg/base', 'worker RSS MB', 'history', 'worker ready ms'],
+    head: [
+      'case',
+      'bg wall s',
+      'base wall s',
+      'ratio',
+      'bg preflight s',
+      'base preflight s',
+      'failed bg/base',
+      'lost bg/base',
+      'worker RSS MB',
+      'history',
+      'worker ready ms',
+    ],
     style: { head: [], border: [] },
   });
   for (const r of reports) {

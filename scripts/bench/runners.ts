@@ -35,7 +35,12 @@ export interface BenchWorker {
 
 export async function startBenchWorker(address: string, taskQueue: string, keyPath: string, knownHostsPath: string): Promise<BenchWorker> {
   const t = performance.now();
-  const process = await startWorkerProcess({ TEMPORAL_ADDRESS: address, BG_TASK_QUEUE: taskQueue, BG_SSH_KEY: keyPath, BG_KNOWN_HOSTS: knownHostsPath });
+  const process = await startWorkerProcess({
+    TEMPORAL_ADDRESS: address,
+    BG_TASK_QUEUE: taskQueue,
+    BG_SSH_KEY: keyPath,
+    BG_KNOWN_HOSTS: knownHostsPath,
+  });
   return { process, taskQueue, readyMs: Math.round(performance.now() - t) };
 }
 
@@ -78,9 +83,24 @@ export async function runBaseline(
   const { keyPath, knownHostsPath, workDir } = opts;
   const planFile = path.join(workDir, `baseline-plan-${plan.release}.json`);
   fs.writeFileSync(planFile, JSON.stringify(plan));
-  const child = spawn(process.execPath, ['--import', 'tsx', baselineScript, '--plan', planFile, '--key', keyPath, '--known-hosts', knownHostsPath, ...(opts.preflightWidth > 0 ? ['--preflight-width', String(opts.preflightWidth)] : [])], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      baselineScript,
+      '--plan',
+      planFile,
+      '--key',
+      keyPath,
+      '--known-hosts',
+      knownHostsPath,
+      ...(opts.preflightWidth > 0 ? ['--preflight-width', String(opts.preflightWidth)] : []),
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const unregister = register(() => child.kill('SIGKILL'));
   let out = '';
   let err = '';
@@ -97,10 +117,16 @@ export async function runBaseline(
  * The smoke tests alone (verify also waits for UP in the standby pool): each smokeTest activity from
  * its start to its completion, by history event times, keyed smoke:<cluster> in plan order.
  */
-async function smokeTimes(handle: { fetchHistory(): Promise<{ events?: HistoryEvent[] | null }> }, plan: Plan): Promise<Record<string, number>> {
-  const ms = (e: HistoryEvent | undefined) => (e?.eventTime?.seconds == null ? NaN : Number(e.eventTime.seconds.toString()) * 1000 + Math.floor((e.eventTime.nanos ?? 0) / 1e6));
+async function smokeTimes(
+  handle: { fetchHistory(): Promise<{ events?: HistoryEvent[] | null }> },
+  plan: Plan,
+): Promise<Record<string, number>> {
+  const ms = (e: HistoryEvent | undefined) =>
+    e?.eventTime?.seconds == null ? NaN : Number(e.eventTime.seconds.toString()) * 1000 + Math.floor((e.eventTime.nanos ?? 0) / 1e6);
   const events = (await handle.fetchHistory()).events ?? [];
-  const scheduled = events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'smokeTest').map((e) => String(e.eventId));
+  const scheduled = events
+    .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'smokeTest')
+    .map((e) => String(e.eventId));
   const out: Record<string, number> = {};
   scheduled.forEach((id, i) => {
     const started = events.find((e) => String(e.activityTaskStartedEventAttributes?.scheduledEventId) === id);

@@ -23,28 +23,33 @@ export async function eachBounded<T>(items: T[], limit: number, stop: () => bool
  */
 export async function inspectFleet(deps: ActivityDeps, input: InspectInput, signal?: AbortSignal): Promise<HostInspection[]> {
   const out: HostInspection[] = [];
-  await eachBounded(input.hosts, input.concurrency, () => signal?.aborted === true, async (host) => {
-    const r: HostInspection = { host: host.name };
-    const release = input.currentReleaseCommand
-      ? withRetries(SSH_ATTEMPTS, signal, () => readRelease(deps.ssh, host, input.currentReleaseCommand as string, signal)).then(
-          (v) => void (r.release = v),
-          (err: unknown) => {
-            if (!(err instanceof HostFailure)) throw err;
-            r.error = err.message;
-            r.errorType = err.type;
-          },
-        )
-      : undefined;
-    const health = deps.http
-      .checkHealth(host.healthUrl, { expectRelease: input.expectRelease, timeoutMs: input.healthTimeoutSeconds * 1000, signal })
-      .then((h) => {
-        r.healthy = h.ok;
-        if (!h.ok) r.healthReason = h.reason;
-        if (h.release) r.reportedRelease = h.release;
-      });
-    await Promise.all([release, health]);
-    out.push(r);
-  });
+  await eachBounded(
+    input.hosts,
+    input.concurrency,
+    () => signal?.aborted === true,
+    async (host) => {
+      const r: HostInspection = { host: host.name };
+      const release = input.currentReleaseCommand
+        ? withRetries(SSH_ATTEMPTS, signal, () => readRelease(deps.ssh, host, input.currentReleaseCommand as string, signal)).then(
+            (v) => void (r.release = v),
+            (err: unknown) => {
+              if (!(err instanceof HostFailure)) throw err;
+              r.error = err.message;
+              r.errorType = err.type;
+            },
+          )
+        : undefined;
+      const health = deps.http
+        .checkHealth(host.healthUrl, { expectRelease: input.expectRelease, timeoutMs: input.healthTimeoutSeconds * 1000, signal })
+        .then((h) => {
+          r.healthy = h.ok;
+          if (!h.ok) r.healthReason = h.reason;
+          if (h.release) r.reportedRelease = h.release;
+        });
+      await Promise.all([release, health]);
+      out.push(r);
+    },
+  );
   const order = new Map(input.hosts.map((h, i) => [h.name, i]));
   return out.sort((a, b) => (order.get(a.host) ?? 0) - (order.get(b.host) ?? 0));
 }
@@ -73,30 +78,38 @@ export async function deployFleet(deps: ActivityDeps, input: DeployInput, contro
   for (const h of input.hosts) if (control.done.has(h.name)) outcomes.set(h.name, { host: h.name, ok: true, release: input.release });
   let failed: string | undefined;
   const todo = input.hosts.filter((h) => !control.done.has(h.name));
-  await eachBounded(todo, input.parallelism, () => failed !== undefined || control.stopping(), async (host) => {
-    control.inFlight?.add(host.name);
-    try {
-      // An install is not interrupted once started (a half-applied install is worse than a finished
-      // one): it runs detached on the host, and a retry of a connection that failed collects it.
-      await withRetries(SSH_ATTEMPTS, control.signal, () =>
-        installRelease(deps.ssh, host, input.commands, input.release, { timeoutMs: input.installTimeoutSeconds * 1000, jobKey: control.jobKey }),
-      );
-      await waitHealthy(deps.http.checkHealth, host, input.release, input.health, control.signal);
-      control.done.add(host.name);
-      outcomes.set(host.name, { host: host.name, ok: true, release: input.release });
-    } catch (err) {
-      if (!(err instanceof HostFailure)) {
-        if (control.signal?.aborted) return; // stopped, not failed
-        throw err;
+  await eachBounded(
+    todo,
+    input.parallelism,
+    () => failed !== undefined || control.stopping(),
+    async (host) => {
+      control.inFlight?.add(host.name);
+      try {
+        // An install is not interrupted once started (a half-applied install is worse than a finished
+        // one): it runs detached on the host, and a retry of a connection that failed collects it.
+        await withRetries(SSH_ATTEMPTS, control.signal, () =>
+          installRelease(deps.ssh, host, input.commands, input.release, {
+            timeoutMs: input.installTimeoutSeconds * 1000,
+            jobKey: control.jobKey,
+          }),
+        );
+        await waitHealthy(deps.http.checkHealth, host, input.release, input.health, control.signal);
+        control.done.add(host.name);
+        outcomes.set(host.name, { host: host.name, ok: true, release: input.release });
+      } catch (err) {
+        if (!(err instanceof HostFailure)) {
+          if (control.signal?.aborted) return; // stopped, not failed
+          throw err;
+        }
+        failed ??= host.name;
+        control.failed?.add(host.name);
+        // What runs there is unknown after a failed install: the workflow must not assume either release.
+        outcomes.set(host.name, { host: host.name, ok: false, release: null, error: err.message, errorType: err.type });
+      } finally {
+        control.inFlight?.delete(host.name);
       }
-      failed ??= host.name;
-      control.failed?.add(host.name);
-      // What runs there is unknown after a failed install: the workflow must not assume either release.
-      outcomes.set(host.name, { host: host.name, ok: false, release: null, error: err.message, errorType: err.type });
-    } finally {
-      control.inFlight?.delete(host.name);
-    }
-  });
+    },
+  );
   return {
     hosts: input.hosts.map((h) => outcomes.get(h.name)).filter((o): o is HostOutcome => o !== undefined),
     firstFailure: failed,

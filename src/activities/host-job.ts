@@ -172,7 +172,10 @@ export function execJob(
   job: Omit<HostJob, 'limitSeconds'>,
   opts: { timeoutMs: number; signal?: AbortSignal },
 ): Promise<ExecResult> {
-  return ssh.exec(host.ssh, renderJob({ ...job, limitSeconds: jobLimitSeconds(opts.timeoutMs) }), { timeoutMs: opts.timeoutMs, signal: opts.signal });
+  return ssh.exec(host.ssh, renderJob({ ...job, limitSeconds: jobLimitSeconds(opts.timeoutMs) }), {
+    timeoutMs: opts.timeoutMs,
+    signal: opts.signal,
+  });
 }
 
 /** A job's own time limit for a session of `timeoutMs`: it ends first, so the job is killed and says so. */

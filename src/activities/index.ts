@@ -48,7 +48,10 @@ export function createActivities({ ssh, lb, http, webhooks }: ActivityDeps) {
     async readCounters({ lb: config, pool, servers }: CountersInput): Promise<ServerCounters[]> {
       const balancer = lb(config);
       if (!balancer.readCounters) {
-        throw ApplicationFailure.nonRetryable(`${balancer.description} does not count responses per server: a bake needs HAProxy`, 'CountersUnsupported');
+        throw ApplicationFailure.nonRetryable(
+          `${balancer.description} does not count responses per server: a bake needs HAProxy`,
+          'CountersUnsupported',
+        );
       }
       const all = await balancer.readCounters(pool);
       const byName = new Map(all.map((c) => [c.server, c]));
@@ -113,9 +116,22 @@ export function createActivities({ ssh, lb, http, webhooks }: ActivityDeps) {
       const done = new Set(resumedFrom(isDeployProgress)?.done ?? []);
       const inFlight = new Set<string>();
       const failed = new Set<string>();
-      const progress = (): DeployProgress => ({ done: [...done], inFlight: [...inFlight], failed: [...failed], cluster: input.cluster, total: input.hosts.length });
+      const progress = (): DeployProgress => ({
+        done: [...done],
+        inFlight: [...inFlight],
+        failed: [...failed],
+        cluster: input.cluster,
+        total: input.hosts.length,
+      });
       const report = await withHeartbeat(progress, () =>
-        deployFleet({ ssh, lb, http }, input, { stopping: () => ctx.cancellationSignal.aborted, signal: ctx.cancellationSignal, done, jobKey: jobKeyOf(ctx), inFlight, failed }),
+        deployFleet({ ssh, lb, http }, input, {
+          stopping: () => ctx.cancellationSignal.aborted,
+          signal: ctx.cancellationSignal,
+          done,
+          jobKey: jobKeyOf(ctx),
+          inFlight,
+          failed,
+        }),
       );
       if (ctx.cancellationSignal.aborted) throw new CancelledFailure('deploy stopped: the activity was cancelled');
       return report;

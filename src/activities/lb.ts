@@ -53,7 +53,9 @@ export class EmptyLivePoolError extends LbError {
     const list = Object.entries(others)
       .map(([s, st]) => `${s}: ${st}`)
       .join(', ');
-    super(`refusing to take ${removing.join(', ')} out of the live pool: no other server would be UP and ready (${list || 'no other servers'})`);
+    super(
+      `refusing to take ${removing.join(', ')} out of the live pool: no other server would be UP and ready (${list || 'no other servers'})`,
+    );
   }
 }
 
@@ -160,7 +162,12 @@ export async function drainAndWait(
 
 async function ensureDrained(lb: LoadBalancer, servers: string[]): Promise<void> {
   const live = await pick(lb, 'live', servers);
-  await setMany(lb, 'live', servers.filter((s) => live.get(s)?.admin === 'ready'), 'drain');
+  await setMany(
+    lb,
+    'live',
+    servers.filter((s) => live.get(s)?.admin === 'ready'),
+    'drain',
+  );
 }
 
 async function sessionsOf(lb: LoadBalancer, servers: string[]): Promise<Record<string, number>> {
@@ -205,7 +212,15 @@ export async function waitUntilUp(
     const held = servers.filter((s) => current.get(s)!.admin !== 'ready');
     if (held.length) throw new NotUpError(pool, Date.now() - started, pickKeys(statuses, held));
     const left = opts.deadlineMs - (Date.now() - started);
-    if (left <= 0) throw new NotUpError(pool, opts.deadlineMs, pickKeys(statuses, servers.filter((s) => !isUp(current.get(s)!))));
+    if (left <= 0)
+      throw new NotUpError(
+        pool,
+        opts.deadlineMs,
+        pickKeys(
+          statuses,
+          servers.filter((s) => !isUp(current.get(s)!)),
+        ),
+      );
     await sleep(Math.min(pollDelay(n, pollMs), left), opts.signal);
   }
 }

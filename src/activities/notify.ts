@@ -27,12 +27,26 @@ export function wants(hook: Webhook, event: NotifyEvent['event']): boolean {
 export async function deliver(input: NotifyInput, port: WebhookPort, signal?: AbortSignal): Promise<NotifyReport> {
   const failing = new Set(input.failing ?? []);
   const webhooks = await Promise.all(
-    input.webhooks.map((hook) => deliverTo(hook, input.events.filter((e) => wants(hook, e.event)), port, failing.has(hook.name), signal)),
+    input.webhooks.map((hook) =>
+      deliverTo(
+        hook,
+        input.events.filter((e) => wants(hook, e.event)),
+        port,
+        failing.has(hook.name),
+        signal,
+      ),
+    ),
   );
   return { webhooks };
 }
 
-async function deliverTo(hook: Webhook, events: NotifyEvent[], port: WebhookPort, wasFailing: boolean, signal?: AbortSignal): Promise<WebhookReport> {
+async function deliverTo(
+  hook: Webhook,
+  events: NotifyEvent[],
+  port: WebhookPort,
+  wasFailing: boolean,
+  signal?: AbortSignal,
+): Promise<WebhookReport> {
   const report: WebhookReport = { name: hook.name, delivered: 0, failed: 0 };
   if (events.length === 0) return report;
   const found = port.lookup(hook.name);
@@ -82,7 +96,9 @@ const cut = (s: string, max = 2900) => (s.length > max ? `${s.slice(0, max - 1)}
 const section = (text: string) => ({ type: 'section', text: { type: 'mrkdwn', text: cut(text) } });
 
 export function slackBody(e: NotifyEvent): { text: string; blocks: unknown[] } {
-  const blocks: unknown[] = [section(`*${esc(e.environment)}* · ${esc(e.fromRelease)} → ${esc(e.release)} · ${esc(e.event)}\n${esc(e.text)}`)];
+  const blocks: unknown[] = [
+    section(`*${esc(e.environment)}* · ${esc(e.fromRelease)} → ${esc(e.release)} · ${esc(e.event)}\n${esc(e.text)}`),
+  ];
   const c = e.gate?.commands;
   if (c) {
     blocks.push(section(`Approve:\n\`\`\`${esc(c.approve)}\`\`\`\nReject:\n\`\`\`${esc(c.reject)}\`\`\``));
@@ -90,7 +106,10 @@ export function slackBody(e: NotifyEvent): { text: string; blocks: unknown[] } {
   }
   const detail = e.outcome?.reason ?? e.rollback?.reason ?? e.failure?.message;
   if (detail && detail !== e.text) blocks.push(section(esc(detail)));
-  blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: esc(`${e.workflowId} · run ${e.runId} · ${e.at} · ${NOTIFICATION_SCHEMA} #${e.seq}`) }] });
+  blocks.push({
+    type: 'context',
+    elements: [{ type: 'mrkdwn', text: esc(`${e.workflowId} · run ${e.runId} · ${e.at} · ${NOTIFICATION_SCHEMA} #${e.seq}`) }],
+  });
   // Escaped in `text` too: an operator's reason such as "<!channel>" must not ping a whole channel.
   return { text: cut(esc(`${e.environment}: ${e.text}`), 3000), blocks };
 }

@@ -60,7 +60,13 @@ export function hostJobId(host: HostRef, jobKey: string[], command: string): str
 type Exec = (command: string, opts: { timeoutMs: number; signal?: AbortSignal }) => Promise<ExecResult>;
 
 /** Runs a command whatever its exit code; only SSH trouble throws (as a HostFailure). */
-async function execOnHost(ssh: SshPort, host: HostRef, command: string, opts: RunOptions, exec: Exec = (c, o) => ssh.exec(host.ssh, c, o)): Promise<ExecResult> {
+async function execOnHost(
+  ssh: SshPort,
+  host: HostRef,
+  command: string,
+  opts: RunOptions,
+  exec: Exec = (c, o) => ssh.exec(host.ssh, c, o),
+): Promise<ExecResult> {
   try {
     return await exec(command, { timeoutMs: opts.timeoutMs, signal: opts.signal });
   } catch (err) {
@@ -72,7 +78,13 @@ async function execOnHost(ssh: SshPort, host: HostRef, command: string, opts: Ru
   }
 }
 
-function expectSuccess(host: HostRef, what: string, result: ExecResult, output = `${result.stdout}\n${result.stderr}`, context = ''): string {
+function expectSuccess(
+  host: HostRef,
+  what: string,
+  result: ExecResult,
+  output = `${result.stdout}\n${result.stderr}`,
+  context = '',
+): string {
   if (result.code === 0) return result.stdout;
   const out = tail(output.trim());
   throw new HostFailure(
@@ -127,7 +139,11 @@ export async function installRelease(
   const install = renderCommand(commands.install, { release });
   // Without a key (outside a workflow) every call is its own job: still detached and locked.
   const jobKey = opts.jobKey ?? [randomBytes(8).toString('hex')];
-  const job = renderJob({ id: hostJobId(host, [...jobKey, 'install', release], install), command: install, limitSeconds: jobLimitSeconds(opts.timeoutMs) });
+  const job = renderJob({
+    id: hostJobId(host, [...jobKey, 'install', release], install),
+    command: install,
+    limitSeconds: jobLimitSeconds(opts.timeoutMs),
+  });
   // currentRelease runs in its own subshell, on its own lines: an `exit` or a trailing comment in it
   // cannot swallow what follows.
   const script = [
@@ -147,7 +163,12 @@ export async function installRelease(
   expectSuccess(host, 'print the current release', result, `${after}\n${result.stderr}`, ` (after install ${release} succeeded)`);
   const now = parseRelease(host.name, after);
   if (now !== release) {
-    throw new HostFailure(host.name, `${host.name}: the install command finished but the host reports release "${now}", not "${release}"`, 'ReleaseMismatch', false);
+    throw new HostFailure(
+      host.name,
+      `${host.name}: the install command finished but the host reports release "${now}", not "${release}"`,
+      'ReleaseMismatch',
+      false,
+    );
   }
   return now;
 }
@@ -185,7 +206,12 @@ export function parseRelease(host: string, stdout: string): string {
   // Replacement characters mean the output was not text: say so rather than quote noise. Only the
   // line that matters is judged; a script may print anything before it.
   if (/\uFFFD/.test(line) || /[\0-\x08\x0e-\x1f]/.test(line)) {
-    throw new HostFailure(host, `${host} printed binary output (${Buffer.byteLength(stdout)} bytes kept) where a release name was expected`, 'UnsafeValueError', false);
+    throw new HostFailure(
+      host,
+      `${host} printed binary output (${Buffer.byteLength(stdout)} bytes kept) where a release name was expected`,
+      'UnsafeValueError',
+      false,
+    );
   }
   if (!RELEASE_PATTERN.test(line)) {
     throw new HostFailure(host, `${host} printed ${describeValue(line)} where a release name was expected`, 'UnsafeValueError', false);

@@ -55,15 +55,24 @@ export async function runSmoke(http: HttpPort, input: SmokeInput, control: Smoke
       const rounds = smokePoolRounds(hosts.length);
       const todo = Array.from({ length: Math.max(0, rounds - (progress.pool[i] ?? 0)) }, (_, k) => k);
       await eachBounded(todo, SMOKE_CONCURRENCY, stop, async () => {
-        const r = await pool.smokeTest(input.standbyUrl, t, { release, timeoutMs: t.timeoutSeconds * 1000, responderHeader: coverage.responderHeader, signal });
+        const r = await pool.smokeTest(input.standbyUrl, t, {
+          release,
+          timeoutMs: t.timeoutSeconds * 1000,
+          responderHeader: coverage.responderHeader,
+          signal,
+        });
         if (stop()) return;
         if (r.host && !members.has(r.host)) {
-          failure ??= new SmokeFailure(`smoke test ${t.path} was answered by ${describeValue(r.host)}, which is not in the cluster under test (${hosts.join(', ')})`);
+          failure ??= new SmokeFailure(
+            `smoke test ${t.path} was answered by ${describeValue(r.host)}, which is not in the cluster under test (${hosts.join(', ')})`,
+          );
           return;
         }
         if (!r.ok) {
           if (failure) return;
-          failure = new SmokeFailure(`smoke test GET ${t.path} through the standby pool failed${r.host ? ` on ${r.host}` : ''}: ${r.reason}`);
+          failure = new SmokeFailure(
+            `smoke test GET ${t.path} through the standby pool failed${r.host ? ` on ${r.host}` : ''}: ${r.reason}`,
+          );
           unnamed = !r.host;
           return;
         }
@@ -100,11 +109,18 @@ export async function runSmoke(http: HttpPort, input: SmokeInput, control: Smoke
         for (const [i, t] of tests.entries()) {
           if (stop()) return;
           if (coverage.mode !== 'direct' && progress.covered[host]?.includes(i)) continue;
-          const r: CheckResult = await own.smokeTest(base, t, { release, timeoutMs: t.timeoutSeconds * 1000, responderHeader: coverage.responderHeader, signal });
+          const r: CheckResult = await own.smokeTest(base, t, {
+            release,
+            timeoutMs: t.timeoutSeconds * 1000,
+            responderHeader: coverage.responderHeader,
+            signal,
+          });
           if (stop()) return;
           if (!r.ok) {
             const why = coverage.mode === 'direct' ? '' : `; no response through the standby pool named ${host}`;
-            failure ??= new SmokeFailure(`smoke test GET ${t.path} failed on ${host} (direct request to ${new URL(t.path, base).href}${why}): ${r.reason}`);
+            failure ??= new SmokeFailure(
+              `smoke test GET ${t.path} failed on ${host} (direct request to ${new URL(t.path, base).href}${why}): ${r.reason}`,
+            );
             return;
           }
           passed++;
@@ -134,15 +150,27 @@ async function diagnosed(http: HttpPort, input: SmokeInput, i: number, failure: 
   if (!t || !input.hostUrls || signal.aborted) return new SmokeFailure(unnamed);
   const urls = input.hostUrls;
   const failing: string[] = [];
-  await eachBounded(input.hosts, SMOKE_CONCURRENCY, () => signal.aborted, async (host) => {
-    const base = urls[host];
-    if (base === undefined) return;
-    const r = await http.smokeTest(base, t, { release: input.release, timeoutMs: t.timeoutSeconds * 1000, responderHeader: c.responderHeader, signal });
-    if (!r.ok && !signal.aborted) failing.push(`${host} (${r.reason})`);
-  });
+  await eachBounded(
+    input.hosts,
+    SMOKE_CONCURRENCY,
+    () => signal.aborted,
+    async (host) => {
+      const base = urls[host];
+      if (base === undefined) return;
+      const r = await http.smokeTest(base, t, {
+        release: input.release,
+        timeoutMs: t.timeoutSeconds * 1000,
+        responderHeader: c.responderHeader,
+        signal,
+      });
+      if (!r.ok && !signal.aborted) failing.push(`${host} (${r.reason})`);
+    },
+  );
   if (signal.aborted) return new SmokeFailure(unnamed);
   const shown = failing.length > 10 ? `${failing.slice(0, 10).join(', ')} and ${failing.length - 10} more` : failing.join(', ');
-  return new SmokeFailure(failing.length > 0 ? `${unnamed}; asked directly, it fails on ${shown}` : `${unnamed}; asked directly, every host passes it`);
+  return new SmokeFailure(
+    failing.length > 0 ? `${unnamed}; asked directly, it fails on ${shown}` : `${unnamed}; asked directly, every host passes it`,
+  );
 }
 
 function notReached(path: string, missing: string[], rounds: number, c: SmokeCoverage): string {

@@ -79,7 +79,12 @@ export interface DeployProgress {
 }
 
 export function isDeployProgress(d: unknown): d is DeployProgress {
-  return typeof d === 'object' && d !== null && Array.isArray((d as DeployProgress).done) && (d as DeployProgress).done.every((x) => typeof x === 'string');
+  return (
+    typeof d === 'object' &&
+    d !== null &&
+    Array.isArray((d as DeployProgress).done) &&
+    (d as DeployProgress).done.every((x) => typeof x === 'string')
+  );
 }
 
 export interface DrainInput {

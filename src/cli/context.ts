@@ -108,7 +108,11 @@ export async function findRun(session: Session, environment: string, runId?: str
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) {
       if (runId) {
-        throw new CliError(`no run ${runId} of environment "${environment}" (workflow ${workflowId})`, EXIT.notFound, `see its runs with: bluegreen history ${environment}`);
+        throw new CliError(
+          `no run ${runId} of environment "${environment}" (workflow ${workflowId})`,
+          EXIT.notFound,
+          `see its runs with: bluegreen history ${environment}`,
+        );
       }
       throw new CliError(
         `no deployment run for environment "${environment}" (workflow ${workflowId}) in namespace ${session.settings.namespace} at ${session.settings.address}`,

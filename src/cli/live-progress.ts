@@ -32,7 +32,11 @@ const toIso = (ts: Timestamp | null | undefined): string | undefined =>
   ts?.seconds == null ? undefined : new Date(Number(ts.seconds.toString()) * 1000 + Math.floor((ts.nanos ?? 0) / 1e6)).toISOString();
 
 /** The pending deploy and smoke activities' progress; [] when there is none or it cannot be read. */
-export async function readLiveProgress(session: Session, run: RunRef, deadlineMs = 3000): Promise<{ progress: LiveProgress[]; problem?: string }> {
+export async function readLiveProgress(
+  session: Session,
+  run: RunRef,
+  deadlineMs = 3000,
+): Promise<{ progress: LiveProgress[]; problem?: string }> {
   try {
     const d = await session.connection.withDeadline(Date.now() + deadlineMs, () => run.handle.describe());
     const converter = session.client.workflow.options.loadedDataConverter;

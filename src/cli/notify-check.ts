@@ -8,9 +8,10 @@ export function describeWebhooks(plan: Plan, directory: WebhookDirectory = webho
   return (plan.notify ?? []).map((w) => {
     const events = w.events ? w.events.join(', ') : 'every event';
     const found = directory.lookup(w.name);
-    const where = 'error' in found
-      ? `not configured on this machine (${found.error.replace(/^webhook \S+ is not configured on this worker: /, '')}); the worker needs ${webhookEnvVar(w.name)} or the name in its BLUEGREEN_WEBHOOKS_FILE`
-      : `configured on this machine (${found.source}); the worker needs the same`;
+    const where =
+      'error' in found
+        ? `not configured on this machine (${found.error.replace(/^webhook \S+ is not configured on this worker: /, '')}); the worker needs ${webhookEnvVar(w.name)} or the name in its BLUEGREEN_WEBHOOKS_FILE`
+        : `configured on this machine (${found.source}); the worker needs the same`;
     return `notify ${w.name} (${w.format}, ${events}): ${where}`;
   });
 }

@@ -9,11 +9,19 @@ export async function readPlan(path: string, invalidExit: number = EXIT.usage, o
     return await loadPlan(path, opts);
   } catch (err) {
     if (err instanceof PlanError) {
-      throw new CliError(`${path}: ${err.message}`, invalidExit as CliError['exitCode'], `fix the fields above, then check again with: bluegreen plan validate ${path}`);
+      throw new CliError(
+        `${path}: ${err.message}`,
+        invalidExit as CliError['exitCode'],
+        `fix the fields above, then check again with: bluegreen plan validate ${path}`,
+      );
     }
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'EISDIR' || code === 'EACCES') {
-      throw new CliError(`cannot read the plan ${path} (${code})`, EXIT.usage, 'give the path of a plan file (YAML or JSON); the lab writes one: npm run lab -- up → .lab/plan.json');
+      throw new CliError(
+        `cannot read the plan ${path} (${code})`,
+        EXIT.usage,
+        'give the path of a plan file (YAML or JSON); the lab writes one: npm run lab -- up → .lab/plan.json',
+      );
     }
     throw new CliError(`cannot read the plan ${path}: ${messageOf(err)}`, EXIT.usage);
   }

@@ -41,7 +41,10 @@ export async function checkPlan(plan: Plan, deps: ActivityDeps): Promise<CheckRe
     // As the workflow's preflight: the bake's counters must be readable before anything moves.
     const lb = deps.lb(plan.loadBalancer);
     if (!lb.readCounters) problems.push(`load balancer: ${lb.description} does not count responses per server: a bake needs HAProxy`);
-    else await lb.readCounters('live').catch((err: unknown) => problems.push(`load balancer: the bake cannot read per-server counters: ${messageOf(err)}`));
+    else
+      await lb
+        .readCounters('live')
+        .catch((err: unknown) => problems.push(`load balancer: the bake cannot read per-server counters: ${messageOf(err)}`));
   }
   const byHost = new Map(inspections.map((r) => [r.host, r]));
   const hosts = input.hosts.map((h) => checkHost(plan, h, view, byHost.get(h.name)));
@@ -80,7 +83,10 @@ function wouldChange(plan: Plan, hosts: HostCheck[]): string[] {
         (plan.bake ? `; bake ${plan.bake.seconds} s (roll back on a breach)` : ''),
     );
   }
-  if (plan.migration) out.push(`then${plan.gates.migrate.enabled ? ', after gate migrate,' : ''} run the migration for ${plan.release} on ${plan.migration.host} (not rolled back automatically)`);
+  if (plan.migration)
+    out.push(
+      `then${plan.gates.migrate.enabled ? ', after gate migrate,' : ''} run the migration for ${plan.release} on ${plan.migration.host} (not rolled back automatically)`,
+    );
   return out;
 }
 

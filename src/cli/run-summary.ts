@@ -17,7 +17,15 @@ export interface RunSummary {
   fromRelease?: string;
   migrated?: boolean;
   steps: { step: string; cluster?: string; ms: number }[];
-  hosts: { cluster: string; host: string; release: string | null; pool: string; phase: string; lastError?: string; reportedRelease?: string }[];
+  hosts: {
+    cluster: string;
+    host: string;
+    release: string | null;
+    pool: string;
+    phase: string;
+    lastError?: string;
+    reportedRelease?: string;
+  }[];
   decisions: DeploymentStatus['decisions'];
   failure?: DeploymentStatus['failure'];
   rollback?: DeploymentStatus['rollback'];

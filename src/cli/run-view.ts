@@ -91,7 +91,9 @@ function fromResult(r: DeploymentResult): DeploymentStatus {
     clusters: clusters.map((name) => ({
       name,
       phase: 'live',
-      hosts: r.hosts.filter((h) => h.cluster === name).map((h) => ({ name: h.host, cluster: h.cluster, pool: h.pool, release: h.release, phase: h.phase, lastError: h.lastError })),
+      hosts: r.hosts
+        .filter((h) => h.cluster === name)
+        .map((h) => ({ name: h.host, cluster: h.cluster, pool: h.pool, release: h.release, phase: h.phase, lastError: h.lastError })),
     })),
     decisions: r.decisions,
     ...(r.notifications ? { notifications: r.notifications } : {}),
@@ -99,4 +101,3 @@ function fromResult(r: DeploymentResult): DeploymentStatus {
     ...(r.bakes ? { bakes: r.bakes } : {}),
   };
 }
-

@@ -20,7 +20,12 @@ export interface FollowOptions {
   interval: string;
 }
 
-export async function announceAndFollow(session: Session, started: StartedRun, opts: FollowOptions, setExit: (n: number) => void): Promise<void> {
+export async function announceAndFollow(
+  session: Session,
+  started: StartedRun,
+  opts: FollowOptions,
+  setExit: (n: number) => void,
+): Promise<void> {
   const { environment, workflowId, firstExecutionRunId: runId } = started;
   const { taskQueue } = session.settings;
   const link = webLink(session.settings, workflowId, runId);

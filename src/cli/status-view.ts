@@ -16,7 +16,9 @@ export function renderStatus(v: RunView, now = new Date()): string {
     return out.join('\n');
   }
   if (s.kind === 'recovery') out.push(`RECOVERY of ${s.environment} to ${s.release}`);
-  out.push(`${s.environment}: ${s.fromRelease} → ${s.release}   step: ${stepLabel(s)}${s.paused ? '   PAUSED' : ''}${s.abortRequested ? '   ABORT REQUESTED' : ''}`);
+  out.push(
+    `${s.environment}: ${s.fromRelease} → ${s.release}   step: ${stepLabel(s)}${s.paused ? '   PAUSED' : ''}${s.abortRequested ? '   ABORT REQUESTED' : ''}`,
+  );
   for (const p of v.progress ?? []) out.push(`  ${progressText(p, s, now)}`);
   if (s.outcome) out.push(`outcome: ${s.outcome}: ${s.reason ?? ''}`);
   else if (v.failure) out.push(`ended: ${v.failure}`);
@@ -33,40 +35,76 @@ export function renderStatus(v: RunView, now = new Date()): string {
         `${g.onTimeout === 'reject' ? 'rejected' : 'still waiting'} at ${when(expires, now)} without a decision` +
         (g.approvers ? `; approvers: ${g.approvers.join(', ')}` : ''),
     );
-    out.push(`  approve: bluegreen approve ${s.environment} ${g.gate} --release ${s.release} --reason "..."   reject: bluegreen reject ${s.environment} ${g.gate} --release ${s.release} --reason "..."`);
+    out.push(
+      `  approve: bluegreen approve ${s.environment} ${g.gate} --release ${s.release} --reason "..."   reject: bluegreen reject ${s.environment} ${g.gate} --release ${s.release} --reason "..."`,
+    );
   } else if (s.waitingFor && !s.outcome) {
     out.push(`waiting for: ${s.waitingFor}${s.paused ? `  (bluegreen resume ${s.environment})` : ''}`);
   }
   out.push('', 'Steps');
-  out.push(table(['step', 'cluster', 'started', 'duration'], s.steps.map((st, i) => {
-    const current = !s.outcome && i === s.steps.length - 1 && st.ms === undefined;
-    const ms = st.ms ?? (st.startedAt ? now.getTime() - new Date(st.startedAt).getTime() : undefined);
-    return [st.step, st.cluster ?? '', st.startedAt ? when(st.startedAt, now) : '', `${duration(ms)}${current ? ' …' : ''}`];
-  })));
+  out.push(
+    table(
+      ['step', 'cluster', 'started', 'duration'],
+      s.steps.map((st, i) => {
+        const current = !s.outcome && i === s.steps.length - 1 && st.ms === undefined;
+        const ms = st.ms ?? (st.startedAt ? now.getTime() - new Date(st.startedAt).getTime() : undefined);
+        return [st.step, st.cluster ?? '', st.startedAt ? when(st.startedAt, now) : '', `${duration(ms)}${current ? ' …' : ''}`];
+      }),
+    ),
+  );
   out.push('', 'Hosts');
-  out.push(table(['cluster', 'host', 'release', 'pool', 'phase', 'last error'], s.clusters.flatMap((c) =>
-    c.hosts.map((h) => [c.name, h.name, h.release ?? '?', h.pool, h.phase, clip(h.lastError, 60)]),
-  )));
+  out.push(
+    table(
+      ['cluster', 'host', 'release', 'pool', 'phase', 'last error'],
+      s.clusters.flatMap((c) => c.hosts.map((h) => [c.name, h.name, h.release ?? '?', h.pool, h.phase, clip(h.lastError, 60)])),
+    ),
+  );
   if (s.bakes?.length) out.push('', ...renderBakes(s, now));
   if (s.recovery) {
     out.push('', 'Found by the survey (before any change)');
-    out.push(table(['cluster', 'host', 'release', 'health', 'live', 'standby'], s.recovery.survey.map((h) => [
-      h.cluster, h.host, h.release ?? clip(`? ${h.error ?? ''}`, 40), h.healthy ? 'healthy' : clip(`not healthy ${h.healthReason ?? ''}`, 40), h.live, h.standby,
-    ])));
+    out.push(
+      table(
+        ['cluster', 'host', 'release', 'health', 'live', 'standby'],
+        s.recovery.survey.map((h) => [
+          h.cluster,
+          h.host,
+          h.release ?? clip(`? ${h.error ?? ''}`, 40),
+          h.healthy ? 'healthy' : clip(`not healthy ${h.healthReason ?? ''}`, 40),
+          h.live,
+          h.standby,
+        ]),
+      ),
+    );
     out.push('', 'Recovery plan');
-    out.push(table(['cluster', 'action', 'outcome', 'why'], s.recovery.clusters.map((c) => [c.cluster, c.action, c.outcome, clip(c.error ?? c.why, 70)])));
+    out.push(
+      table(
+        ['cluster', 'action', 'outcome', 'why'],
+        s.recovery.clusters.map((c) => [c.cluster, c.action, c.outcome, clip(c.error ?? c.why, 70)]),
+      ),
+    );
   }
   if (s.notifications?.length) {
     out.push('', 'Notifications');
-    out.push(table(['webhook', 'delivered', 'failed', 'last error'], s.notifications.map((n) => [
-      n.name, String(n.delivered), String(n.failed), n.lastError ? clip(`${n.lastErrorAt ? `${when(n.lastErrorAt, now)}: ` : ''}${n.lastError}`, 90) : '',
-    ])));
+    out.push(
+      table(
+        ['webhook', 'delivered', 'failed', 'last error'],
+        s.notifications.map((n) => [
+          n.name,
+          String(n.delivered),
+          String(n.failed),
+          n.lastError ? clip(`${n.lastErrorAt ? `${when(n.lastErrorAt, now)}: ` : ''}${n.lastError}`, 90) : '',
+        ]),
+      ),
+    );
   }
   if (s.decisions.length > 0) {
     out.push('', 'Decisions');
-    out.push(table(['at', 'decision', 'gate', 'by', 'reason'], s.decisions.map((d) => [
-      when(d.at, now), d.kind, d.gate ?? '', d.by, clip([d.reason, d.note].filter(Boolean).join(' — '), 60),
-    ])));
+    out.push(
+      table(
+        ['at', 'decision', 'gate', 'by', 'reason'],
+        s.decisions.map((d) => [when(d.at, now), d.kind, d.gate ?? '', d.by, clip([d.reason, d.note].filter(Boolean).join(' — '), 60)]),
+      ),
+    );
   }
   return out.join('\n');
 }
@@ -77,9 +115,21 @@ function renderBakes(s: DeploymentStatus, now: Date): string[] {
   for (const b of s.bakes ?? []) {
     out.push(`${b.cluster}: ${describeBake(b, now.getTime())}`);
     if (b.note && b.outcome !== 'breached') out.push(`  ${b.note}`);
-    out.push(table(['server', 'responses', '5xx', '5xx %', 'errors', 'rtime', 'status', 'check'], b.servers.map((f) => [
-      f.server, String(f.responses), String(f.r5xx), percent(f.ratio5xx), String(f.errors), `${f.rtimeMs} ms`, f.status, `${f.checkStatus}${f.resets ? ` (${f.resets} counter reset${f.resets === 1 ? '' : 's'})` : ''}`,
-    ])));
+    out.push(
+      table(
+        ['server', 'responses', '5xx', '5xx %', 'errors', 'rtime', 'status', 'check'],
+        b.servers.map((f) => [
+          f.server,
+          String(f.responses),
+          String(f.r5xx),
+          percent(f.ratio5xx),
+          String(f.errors),
+          `${f.rtimeMs} ms`,
+          f.status,
+          `${f.checkStatus}${f.resets ? ` (${f.resets} counter reset${f.resets === 1 ? '' : 's'})` : ''}`,
+        ]),
+      ),
+    );
   }
   return out;
 }

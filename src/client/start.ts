@@ -7,7 +7,10 @@ import { blueGreenDeployment, recoverFleet } from '../workflows';
 import { ENVIRONMENT, FROM_RELEASE, RELEASE, STEP } from '../workflows/search-attributes';
 
 export class RunAlreadyActiveError extends Error {
-  constructor(readonly environment: string, readonly workflowId: string) {
+  constructor(
+    readonly environment: string,
+    readonly workflowId: string,
+  ) {
     super(
       `a deployment of environment "${environment}" is already running (workflow ${workflowId}); ` +
         `wait for it, or see it with: bluegreen status ${environment}`,

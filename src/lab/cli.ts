@@ -37,7 +37,9 @@ function describe(s: LabStatus): string {
   return lines.join('\n');
 }
 
-const program = new Command('lab').description('A blue/green fleet on this machine: OpenSSH hosts, HAProxy or nginx, sample app').showHelpAfterError();
+const program = new Command('lab')
+  .description('A blue/green fleet on this machine: OpenSSH hosts, HAProxy or nginx, sample app')
+  .showHelpAfterError();
 
 const lbKind = (v: string) => {
   if (!(LB_KINDS as readonly string[]).includes(v)) throw new InvalidArgumentError(`one of ${LB_KINDS.join(', ')}`);
@@ -56,9 +58,20 @@ program
   .action(async (o: { hostsPerCluster?: number; basePort?: number; user?: string; slowLoginMs?: number; lb?: LbKind; json?: boolean }) => {
     const t0 = Date.now();
     const log = (m: string) => console.error(`lab: +${((Date.now() - t0) / 1000).toFixed(1)}s ${m}`);
-    const lab = await labUp({ hostsPerCluster: o.hostsPerCluster, basePort: o.basePort, user: o.user, slowLoginMs: o.slowLoginMs, lb: o.lb, log });
+    const lab = await labUp({
+      hostsPerCluster: o.hostsPerCluster,
+      basePort: o.basePort,
+      user: o.user,
+      slowLoginMs: o.slowLoginMs,
+      lb: o.lb,
+      log,
+    });
     const status = await labStatus(lab.dir);
-    out(!!o.json, { ...status, alreadyUp: lab.alreadyUp, elapsedMs: lab.elapsedMs }, `${lab.alreadyUp ? 'already up' : `up in ${(lab.elapsedMs / 1000).toFixed(1)} s`}\n${describe(status)}`);
+    out(
+      !!o.json,
+      { ...status, alreadyUp: lab.alreadyUp, elapsedMs: lab.elapsedMs },
+      `${lab.alreadyUp ? 'already up' : `up in ${(lab.elapsedMs / 1000).toFixed(1)} s`}\n${describe(status)}`,
+    );
   });
 
 program
@@ -68,7 +81,11 @@ program
   .action(async (o: { json?: boolean }) => {
     const t0 = Date.now();
     const r = await labDown();
-    out(!!o.json, { ...r, elapsedMs: Date.now() - t0 }, `lab down: stopped ${r.stopped.length} processes in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    out(
+      !!o.json,
+      { ...r, elapsedMs: Date.now() - t0 },
+      `lab down: stopped ${r.stopped.length} processes in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+    );
   });
 
 program
@@ -108,7 +125,8 @@ program
   .argument('[host]', 'host name, e.g. green-1')
   .option('--undo', 'undo the fault')
   .action(async (kind: string, host: string | undefined, o: { undo?: boolean }) => {
-    if (!(FAULTS as readonly string[]).includes(kind)) throw new InvalidArgumentError(`unknown fault "${kind}"; one of ${FAULTS.join(', ')}`);
+    if (!(FAULTS as readonly string[]).includes(kind))
+      throw new InvalidArgumentError(`unknown fault "${kind}"; one of ${FAULTS.join(', ')}`);
     await applyFault(kind as FaultKind, host, !!o.undo);
     console.log(`fault ${kind}${host ? ` ${host}` : ''} ${o.undo ? 'undone' : 'injected'}`);
   });

@@ -45,7 +45,10 @@ export function lookupUser(name: string): LabUser | undefined {
   } catch {
     // getent exits 2 for an unknown user; without getent, read the file it would have read
     try {
-      line = fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${name}:`));
+      line = fs
+        .readFileSync('/etc/passwd', 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith(`${name}:`));
     } catch {}
   }
   const f = line?.split(':');
@@ -56,7 +59,11 @@ export function lookupUser(name: string): LabUser | undefined {
 /** The shadow password field: "!..." means locked, and sshd without PAM refuses even keys then. */
 function shadowPassword(name: string): string | undefined {
   try {
-    return fs.readFileSync('/etc/shadow', 'utf8').split('\n').find((l) => l.startsWith(`${name}:`))?.split(':')[1];
+    return fs
+      .readFileSync('/etc/shadow', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(`${name}:`))
+      ?.split(':')[1];
   } catch {
     return undefined;
   }
@@ -79,7 +86,8 @@ export async function ensureLabUser(name: string, log: (m: string) => void = () 
       const err = e as NodeJS.ErrnoException & { stderr?: string };
       if (err.code === 'ENOENT')
         throw new Error(`cannot create the lab's deploy user ${name}: useradd is missing (apt-get install passwd), or pass --user root`);
-      if (attempt >= 5 && !lookupUser(name)) throw new Error(`cannot create the lab's deploy user ${name}: ${err.stderr?.trim() || err.message}`);
+      if (attempt >= 5 && !lookupUser(name))
+        throw new Error(`cannot create the lab's deploy user ${name}: ${err.stderr?.trim() || err.message}`);
       await new Promise((r) => setTimeout(r, 200 * attempt));
     }
     user = lookupUser(name);
@@ -128,7 +136,10 @@ export function giveTreeTo(user: LabUser, root: string): void {
 export async function checkReachable(user: LabUser, files: string[]): Promise<void> {
   if (process.getuid?.() === user.uid) return;
   try {
-    await run('/bin/sh', ['-c', 'for f; do test -r "$f" || { echo "$f"; exit 1; }; done', 'sh', ...files], { ...spawnAs(user), env: loginEnv(user) });
+    await run('/bin/sh', ['-c', 'for f; do test -r "$f" || { echo "$f"; exit 1; }; done', 'sh', ...files], {
+      ...spawnAs(user),
+      env: loginEnv(user),
+    });
   } catch (e) {
     const file = (e as { stdout?: string }).stdout?.trim() || files.join(', ');
     throw new Error(

@@ -19,6 +19,11 @@ export function labUserOf(dir: string): LabUser {
 }
 
 /** `lab-host ARGS...` for the host whose filesystem is `hostRoot`, as `user` (default: the lab's). */
-export function runHostScript(dir: string, hostRoot: string, args: string[], user = labUserOf(dir)): Promise<{ stdout: string; stderr: string }> {
+export function runHostScript(
+  dir: string,
+  hostRoot: string,
+  args: string[],
+  user = labUserOf(dir),
+): Promise<{ stdout: string; stderr: string }> {
   return run(labPaths(dir).hostScript, args, { ...spawnAs(user), env: loginEnv(user, { BG_HOST_ROOT: hostRoot }) });
 }

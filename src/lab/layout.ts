@@ -120,7 +120,13 @@ export function hostPaths(root: string) {
   };
 }
 
-export function describeLab(dir: string, basePort: number, hostsPerCluster: number, user = os.userInfo().username, lb: LbKind = 'haproxy'): Lab {
+export function describeLab(
+  dir: string,
+  basePort: number,
+  hostsPerCluster: number,
+  user = os.userInfo().username,
+  lb: LbKind = 'haproxy',
+): Lab {
   if (!Number.isInteger(hostsPerCluster) || hostsPerCluster < 1 || hostsPerCluster * 2 > MAX_HOSTS)
     throw new Error(`hosts per cluster must be 1..${MAX_HOSTS / 2}, got ${hostsPerCluster}`);
   const p = labPaths(dir);
@@ -153,5 +159,11 @@ export function describeLab(dir: string, basePort: number, hostsPerCluster: numb
 
 export function allPorts(lab: Lab): number[] {
   const b = lab.basePort;
-  return [ports.live(b), ports.standby(b), ports.stats(b), ...(lab.lbHost ? [lab.lbHost.sshPort] : []), ...lab.hosts.flatMap((h) => [h.sshPort, h.appPort])];
+  return [
+    ports.live(b),
+    ports.standby(b),
+    ports.stats(b),
+    ...(lab.lbHost ? [lab.lbHost.sshPort] : []),
+    ...lab.hosts.flatMap((h) => [h.sshPort, h.appPort]),
+  ];
 }

@@ -134,7 +134,9 @@ export function startLoad(opts: LoadOptions): Load {
     const timer = setTimeout(() => req.destroy(new Error(`timeout after ${timeoutMs} ms`)), timeoutMs);
     req.on('error', (e) => {
       clearTimeout(timer);
-      fail(e.message.startsWith('timeout') ? e.message : `connection error: ${(e as NodeJS.ErrnoException).code ?? ''} ${e.message}`.trim());
+      fail(
+        e.message.startsWith('timeout') ? e.message : `connection error: ${(e as NodeJS.ErrnoException).code ?? ''} ${e.message}`.trim(),
+      );
       finish();
     });
     req.end(body);

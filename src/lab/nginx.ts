@@ -84,7 +84,8 @@ export async function startNginx(lab: Lab, user: LabUser): Promise<number> {
   const deadline = Date.now() + 10_000;
   for (;;) {
     if (await answers(`http://127.0.0.1:${ports.stats(lab.basePort)}/`)) return pid;
-    if (Date.now() > deadline) throw new Error(`nginx did not come up:\n${tailFile(p.nginxLog)}\n${tailFile(path.join(p.nginxDir, 'logs', 'error.log'))}`);
+    if (Date.now() > deadline)
+      throw new Error(`nginx did not come up:\n${tailFile(p.nginxLog)}\n${tailFile(path.join(p.nginxDir, 'logs', 'error.log'))}`);
     await sleep(50);
   }
 }
@@ -110,7 +111,10 @@ export function readUpstream(dir: string, pool: 'live' | 'standby'): Record<stri
 /** Both pools' files as a fresh lab has them, and nginx reloaded (lab resets between test cases). */
 export async function resetUpstreams(lab: Lab, user: LabUser, nginxPid: number): Promise<void> {
   const p = labPaths(lab.dir);
-  for (const [file, admin] of [[p.liveUpstream, 'ready'], [p.standbyUpstream, 'maint']] as const) {
+  for (const [file, admin] of [
+    [p.liveUpstream, 'ready'],
+    [p.standbyUpstream, 'maint'],
+  ] as const) {
     fs.writeFileSync(`${file}.reset`, initialUpstreamFile(upstreamServers(lab), admin));
     giveTreeTo(user, `${file}.reset`);
     fs.renameSync(`${file}.reset`, file);

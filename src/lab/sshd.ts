@@ -35,7 +35,10 @@ export function knownHostsLine(host: SshHost): string {
  * group or others. A lab under /tmp (sticky, world-writable) fails this, and only then do we turn
  * StrictModes off.
  */
-export function strictModesAccept(file: string, user: { uid: number; home: string } = { uid: process.getuid?.() ?? 0, home: os.homedir() }): boolean {
+export function strictModesAccept(
+  file: string,
+  user: { uid: number; home: string } = { uid: process.getuid?.() ?? 0, home: os.homedir() },
+): boolean {
   const { uid, home } = user;
   let p = file;
   for (;;) {
@@ -80,7 +83,12 @@ export function sshdConfig(lab: Lab, host: SshHost, o: SshdOptions): string {
       : '# The lab lives under a group/world-writable directory (e.g. /tmp): StrictModes would refuse every key.\nStrictModes no',
     // The lab's hosts share one user and home: each gets its own host-job state (and host lock).
     `SetEnv ${quote(`BG_HOST_ROOT=${host.root}`)} ${quote(`BLUEGREEN_JOBS_DIR=${path.join(host.root, 'jobs')}`)}`,
-    ...(slowLogin?.ms ? [`# A slow login on purpose (lab up --slow-login-ms): the script runs the command after it.`, `ForceCommand ${quote(slowLogin.script)} ${delaySeconds(slowLogin.ms)}`] : []),
+    ...(slowLogin?.ms
+      ? [
+          `# A slow login on purpose (lab up --slow-login-ms): the script runs the command after it.`,
+          `ForceCommand ${quote(slowLogin.script)} ${delaySeconds(slowLogin.ms)}`,
+        ]
+      : []),
     'PrintMotd no',
     'X11Forwarding no',
     'AllowTcpForwarding no',

@@ -67,7 +67,12 @@ export async function labStatus(dir = defaultLabDir()): Promise<LabStatus> {
   });
   const haproxyRunning = isAlive(state?.haproxyPid);
   const nginx = lab?.lbHost
-    ? { pid: state?.nginxPid ?? null, running: isAlive(state?.nginxPid), sshPort: lab.lbHost.sshPort, sshd: { pid: state?.lbSshdPid ?? null, running: isAlive(state?.lbSshdPid) } }
+    ? {
+        pid: state?.nginxPid ?? null,
+        running: isAlive(state?.nginxPid),
+        sshPort: lab.lbHost.sshPort,
+        sshd: { pid: state?.lbSshdPid ?? null, running: isAlive(state?.lbSshdPid) },
+      }
     : undefined;
   const lbUp = nginx ? nginx.running && nginx.sshd.running : haproxyRunning && fs.existsSync(p.haproxySocket);
   let strictModes = true;

@@ -2,7 +2,17 @@
 // is reported as is; leftovers of a dead or half-started one are cleaned up first.
 import fs from 'node:fs';
 import path from 'node:path';
-import { allPorts, defaultBasePort, defaultLabDir, DEFAULT_HOSTS_PER_CLUSTER, describeLab, hostPaths, labPaths, type Lab, type LbKind } from './layout';
+import {
+  allPorts,
+  defaultBasePort,
+  defaultLabDir,
+  DEFAULT_HOSTS_PER_CLUSTER,
+  describeLab,
+  hostPaths,
+  labPaths,
+  type Lab,
+  type LbKind,
+} from './layout';
 import { isPortFree, mapLimit } from './procs';
 import { generateKey, knownHostsLine, sshdConfig, startSshd, strictModesAccept } from './sshd';
 import { haproxyConfig, showStat, startHaproxy } from './haproxy';
@@ -54,7 +64,13 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
       (opts.lb ?? existing.lb ?? 'haproxy') === (existing.lb ?? 'haproxy');
     if (status.up && same) {
       const lab = labOf(dir, existing);
-      return { ...lab, alreadyUp: true, strictModes: status.strictModes, slowLoginMs: existing.slowLoginMs ?? 0, elapsedMs: Date.now() - t0 };
+      return {
+        ...lab,
+        alreadyUp: true,
+        strictModes: status.strictModes,
+        slowLoginMs: existing.slowLoginMs ?? 0,
+        elapsedMs: Date.now() - t0,
+      };
     }
     if (status.up)
       throw new Error(
@@ -67,14 +83,33 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
 
   const userName = chooseLabUser(opts.user);
   const user = userName === currentUser().name ? currentUser() : await ensureLabUser(userName, log);
-  const lab = describeLab(dir, opts.basePort ?? defaultBasePort(), opts.hostsPerCluster ?? DEFAULT_HOSTS_PER_CLUSTER, user.name, opts.lb ?? 'haproxy');
+  const lab = describeLab(
+    dir,
+    opts.basePort ?? defaultBasePort(),
+    opts.hostsPerCluster ?? DEFAULT_HOSTS_PER_CLUSTER,
+    user.name,
+    opts.lb ?? 'haproxy',
+  );
   const busy: number[] = [];
   for (const port of allPorts(lab)) if (!(await isPortFree(port))) busy.push(port);
-  if (busy.length) throw new Error(`ports in use on 127.0.0.1: ${busy.join(', ')} (choose another base port: BG_LAB_BASE_PORT or --base-port)`);
+  if (busy.length)
+    throw new Error(`ports in use on 127.0.0.1: ${busy.join(', ')} (choose another base port: BG_LAB_BASE_PORT or --base-port)`);
 
   const p = labPaths(dir);
   // Only the lab's own entries are removed: BG_LAB_DIR may point at a directory holding other things.
-  for (const f of [p.hosts, p.artifacts, path.dirname(p.db), p.haproxyDir, p.nginxDir, p.bin, p.keys, p.knownHosts, p.plan, p.state, p.labJson])
+  for (const f of [
+    p.hosts,
+    p.artifacts,
+    path.dirname(p.db),
+    p.haproxyDir,
+    p.nginxDir,
+    p.bin,
+    p.keys,
+    p.knownHosts,
+    p.plan,
+    p.state,
+    p.labJson,
+  ])
     fs.rmSync(f, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   fs.chmodSync(dir, 0o755);
@@ -136,7 +171,10 @@ async function bringUp(lab: Lab, user: LabUser, state: LabState, log: (m: string
   if (lbHost) {
     writeNginxFiles(lab, user);
     await generateKey(hostPaths(lbHost.root).hostKey, `lb@bluegreen-lab`);
-    fs.writeFileSync(hostPaths(lbHost.root).sshdConfig, sshdConfig(lab, lbHost, { authorizedKeys: p.authorizedKeys, strictModes, slowLogin }));
+    fs.writeFileSync(
+      hostPaths(lbHost.root).sshdConfig,
+      sshdConfig(lab, lbHost, { authorizedKeys: p.authorizedKeys, strictModes, slowLogin }),
+    );
   }
   fs.writeFileSync(p.knownHosts, [...lab.hosts, ...(lbHost ? [lbHost] : [])].map(knownHostsLine).join('\n') + '\n');
 
@@ -156,7 +194,7 @@ async function bringUp(lab: Lab, user: LabUser, state: LabState, log: (m: string
   );
 
   if (lbHost) {
-    log('starting nginx and the LB host\'s sshd');
+    log("starting nginx and the LB host's sshd");
     state.lbSshdPid = await startSshd(lbHost);
     writeState(lab.dir, state);
     state.nginxPid = await startNginx(lab, user);
@@ -187,9 +225,11 @@ async function waitAllServing(lab: Lab, timeoutMs = 30_000): Promise<void> {
   for (;;) {
     const live = readUpstream(lab.dir, 'live');
     const notServing: string[] = [];
-    for (const h of lab.hosts) if (live[h.name] !== 'ready' || (await status(`http://127.0.0.1:${h.appPort}/health`)) !== 200) notServing.push(h.name);
+    for (const h of lab.hosts)
+      if (live[h.name] !== 'ready' || (await status(`http://127.0.0.1:${h.appPort}/health`)) !== 200) notServing.push(h.name);
     if (notServing.length === 0 && (await status(`${lab.liveUrl}/health`)) === 200) return;
-    if (Date.now() > deadline) throw new Error(`not serving through nginx after ${timeoutMs} ms: ${notServing.join(', ') || 'the live frontend'}`);
+    if (Date.now() > deadline)
+      throw new Error(`not serving through nginx after ${timeoutMs} ms: ${notServing.join(', ') || 'the live frontend'}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

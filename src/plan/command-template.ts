@@ -13,9 +13,7 @@ const PLACEHOLDER_AT = /^\{([A-Za-z_][A-Za-z0-9_]*)\}/;
  */
 export const QUOTE_SAFE_VALUE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
-export type TemplateSegment =
-  | { kind: 'text'; text: string }
-  | { kind: 'placeholder'; name: string; quote?: "'" | '"' };
+export type TemplateSegment = { kind: 'text'; text: string } | { kind: 'placeholder'; name: string; quote?: "'" | '"' };
 
 /** A template the renderer cannot run; `expected` reads as the plan's "expected X". */
 export class TemplateError extends Error {

@@ -15,15 +15,19 @@ export function parsePlanText(text: string, source = 'plan'): unknown {
     try {
       value = JSON.parse(text);
     } catch (err) {
-      throw new PlanError([{ path: source, expected: 'valid JSON', found: `a syntax error: ${withLineColumn(text, (err as Error).message)}` }]);
+      throw new PlanError([
+        { path: source, expected: 'valid JSON', found: `a syntax error: ${withLineColumn(text, (err as Error).message)}` },
+      ]);
     }
     const dup = findDuplicateJsonKey(text);
     if (dup) {
-      throw new PlanError([{
-        path: source,
-        expected: 'valid JSON with each key once per object',
-        found: `key ${JSON.stringify(dup.key.slice(0, 60))} at line ${dup.firstLine} and again at line ${dup.line}, column ${dup.column}, in ${dup.path} (JSON would silently keep the last value)`,
-      }]);
+      throw new PlanError([
+        {
+          path: source,
+          expected: 'valid JSON with each key once per object',
+          found: `key ${JSON.stringify(dup.key.slice(0, 60))} at line ${dup.firstLine} and again at line ${dup.line}, column ${dup.column}, in ${dup.path} (JSON would silently keep the last value)`,
+        },
+      ]);
     }
   } else {
     try {
@@ -54,7 +58,8 @@ function withLineColumn(text: string, message: string): string {
 export async function loadPlanInput(path: string): Promise<unknown> {
   // Size first: a huge (or endless, like /dev/zero) file is refused without reading it.
   const info = await stat(path);
-  if (!info.isFile() && !info.isDirectory()) throw new PlanError([{ path, expected: 'a plan file', found: 'something that is not a regular file' }]);
+  if (!info.isFile() && !info.isDirectory())
+    throw new PlanError([{ path, expected: 'a plan file', found: 'something that is not a regular file' }]);
   if (info.size > MAX_PLAN_BYTES) {
     throw new PlanError([{ path, expected: `a plan file under ${MAX_PLAN_BYTES} bytes`, found: `${info.size} bytes` }]);
   }

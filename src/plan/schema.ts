@@ -13,13 +13,16 @@ export const LB_NAME_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 const HOSTNAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$|^\[?[0-9A-Fa-f:.]{2,45}\]?$/;
 const USER_PATTERN = /^[a-z_][a-z0-9_.-]{0,31}$/;
 
-const lbName = (what: string) =>
-  z.string().regex(LB_NAME_PATTERN, { message: `${what} (1-64 letters, digits, ".", "_", ":", "-")` });
+const lbName = (what: string) => z.string().regex(LB_NAME_PATTERN, { message: `${what} (1-64 letters, digits, ".", "_", ":", "-")` });
 const release = z.string().regex(RELEASE_PATTERN, {
   message: 'a release: 1-64 characters of letters, digits, ".", "_", "-", starting with a letter or digit',
 });
 const seconds = (max: number) =>
-  z.number().int({ message: 'whole seconds' }).min(1, { message: 'at least 1 second' }).max(max, { message: `at most ${max} seconds` });
+  z
+    .number()
+    .int({ message: 'whole seconds' })
+    .min(1, { message: 'at least 1 second' })
+    .max(max, { message: `at most ${max} seconds` });
 // Port 0 parses as a URL but no server listens there: a plan with it would only fail at the first check.
 const httpUrl = z
   .url({ protocol: /^https?$/, message: 'an http:// or https:// URL' })
@@ -86,14 +89,24 @@ const smokeTest = z
   });
 
 /** What a run can tell a webhook (README: Notifications); the JSON body's `event` field. */
-export const NOTIFY_EVENTS = ['run-started', 'gate-pending', 'gate-decided', 'step-failed', 'rollback-started', 'rollback-finished', 'outcome'] as const;
+export const NOTIFY_EVENTS = [
+  'run-started',
+  'gate-pending',
+  'gate-decided',
+  'step-failed',
+  'rollback-started',
+  'rollback-finished',
+  'outcome',
+] as const;
 export type NotifyEventName = (typeof NOTIFY_EVENTS)[number];
 
 // A webhook is named, never addressed: its URL is a secret the worker reads from its environment
 // (README: Notifications), so no URL can reach workflow input or history. `url` is refused by the
 // strict object, and validate.ts refuses it without echoing the value.
 const webhook = z.strictObject({
-  name: z.string().regex(NAME_PATTERN, { message: 'a webhook name: lowercase letters, digits and "-", up to 40 (its URL is BLUEGREEN_WEBHOOK_<NAME> on the worker)' }),
+  name: z.string().regex(NAME_PATTERN, {
+    message: 'a webhook name: lowercase letters, digits and "-", up to 40 (its URL is BLUEGREEN_WEBHOOK_<NAME> on the worker)',
+  }),
   format: z.enum(['slack', 'json']).default('json'),
   events: z.array(z.enum(NOTIFY_EVENTS)).min(1, { message: 'at least one event (or no "events" for all of them)' }).optional(),
   timeoutSeconds: seconds(30).default(5),
@@ -135,7 +148,10 @@ const haproxyLb = z.strictObject({
   type: z.literal('haproxy'),
   runtimeApi: z.union([
     z.strictObject({ socket: z.string().regex(/^\/[^\0\n]{0,200}$/, { message: 'an absolute socket path' }) }),
-    z.strictObject({ host: z.string().regex(HOSTNAME_PATTERN, { message: 'a hostname or IP address' }), port: z.number().int().min(1).max(65535) }),
+    z.strictObject({
+      host: z.string().regex(HOSTNAME_PATTERN, { message: 'a hostname or IP address' }),
+      port: z.number().int().min(1).max(65535),
+    }),
   ]),
   liveBackend: lbName('a backend name'),
   standbyBackend: lbName('a backend name'),
@@ -154,7 +170,9 @@ const lbFile = z
 const upstreamAddress = z
   .string()
   .regex(UPSTREAM_ADDRESS_PATTERN, { message: 'host:port (a hostname, IPv4 or [IPv6] address, and a port)' })
-  .refine((a) => !UPSTREAM_ADDRESS_PATTERN.test(a) || Number(a.slice(a.lastIndexOf(':') + 1)) <= 65535, { message: 'host:port with a port from 1 to 65535' });
+  .refine((a) => !UPSTREAM_ADDRESS_PATTERN.test(a) || Number(a.slice(a.lastIndexOf(':') + 1)) <= 65535, {
+    message: 'host:port with a port from 1 to 65535',
+  });
 
 const nginxLb = z.strictObject({
   type: z.literal('nginx'),
@@ -250,7 +268,8 @@ function crossCheck(plan: RawPlan, ctx: z.RefinementCtx, allow: { sameRelease?: 
   for (const name of clusterNames) if (!seen.has(name)) issue(['order'], `every cluster in the order; "${name}" is missing`);
 
   checkLoadBalancer(plan, issue);
-  if (!allow.sameRelease && plan.release === plan.currentRelease) issue(['release'], `a release different from currentRelease ("${plan.currentRelease}")`);
+  if (!allow.sameRelease && plan.release === plan.currentRelease)
+    issue(['release'], `a release different from currentRelease ("${plan.currentRelease}")`);
 
   const names = new Map<string, string>();
   const endpoints = new Map<string, string>();
@@ -262,22 +281,35 @@ function crossCheck(plan: RawPlan, ctx: z.RefinementCtx, allow: { sameRelease?: 
       names.set(h.name, where);
       const endpoint = `${h.ssh.user}@${h.ssh.host}:${h.ssh.port}`;
       const prevEndpoint = endpoints.get(endpoint);
-      if (prevEndpoint) issue(['clusters', clusterName, 'hosts', i, 'ssh'], `a host in one place only; ${endpoint} is also ${prevEndpoint}`);
+      if (prevEndpoint)
+        issue(['clusters', clusterName, 'hosts', i, 'ssh'], `a host in one place only; ${endpoint} is also ${prevEndpoint}`);
       endpoints.set(endpoint, where);
     });
   }
   const healthPath = plan.health.path;
-  const elsewhere = healthPath === undefined ? undefined : allHosts(plan).find((h) => { const p = pathOf(h.healthUrl); return p !== undefined && p !== healthPath; });
+  const elsewhere =
+    healthPath === undefined
+      ? undefined
+      : allHosts(plan).find((h) => {
+          const p = pathOf(h.healthUrl);
+          return p !== undefined && p !== healthPath;
+        });
   if (elsewhere) {
     // An operator who sets health.path expects it to be what is checked; it never was: refuse the mismatch.
-    issue(['health', 'path'], `the path of every host's healthUrl, or no health.path (each host is checked at its healthUrl; ${elsewhere.name}'s is ${elsewhere.healthUrl})`);
+    issue(
+      ['health', 'path'],
+      `the path of every host's healthUrl, or no health.path (each host is checked at its healthUrl; ${elsewhere.name}'s is ${elsewhere.healthUrl})`,
+    );
   }
   if (plan.bake) {
     const b = plan.bake;
     // Only HAProxy counts responses per server (show stat); another LB kind has nothing to bake on.
     const type: string = plan.loadBalancer.type;
     if (type !== 'haproxy')
-      issue(['bake'], `no bake with loadBalancer.type "${type}": the bake reads HAProxy's per-server counters, which this load balancer does not offer`);
+      issue(
+        ['bake'],
+        `no bake with loadBalancer.type "${type}": the bake reads HAProxy's per-server counters, which this load balancer does not offer`,
+      );
     const largest = Math.max(...Object.values(plan.clusters).map((c) => c.hosts.length));
     const bySize = Math.floor(MAX_BAKE_READINGS / largest);
     const most = Math.min(MAX_BAKE_SAMPLES, bySize);
@@ -286,7 +318,9 @@ function crossCheck(plan: RawPlan, ctx: z.RefinementCtx, allow: { sameRelease?: 
       issue(
         ['bake', 'sampleSeconds'],
         `at least ${Math.ceil(b.seconds / most)} for a ${b.seconds} s bake (at most ${most} samples per window keep the run's history bounded` +
-          (bySize < MAX_BAKE_SAMPLES ? `: each reads all ${largest} servers of the largest cluster, and ${MAX_BAKE_READINGS} server readings per window is the limit)` : ')'),
+          (bySize < MAX_BAKE_SAMPLES
+            ? `: each reads all ${largest} servers of the largest cluster, and ${MAX_BAKE_READINGS} server readings per window is the limit)`
+            : ')'),
       );
   }
   if (plan.migration && !names.has(plan.migration.host))
@@ -309,11 +343,13 @@ function checkLoadBalancer(plan: RawPlan, issue: (path: (string | number)[], mes
     if (lb.liveBackend === lb.standbyBackend) issue(['loadBalancer', 'standbyBackend'], 'a backend different from liveBackend');
     return;
   }
-  if (lb.liveUpstreamFile === lb.standbyUpstreamFile) issue(['loadBalancer', 'standbyUpstreamFile'], 'a file different from liveUpstreamFile');
+  if (lb.liveUpstreamFile === lb.standbyUpstreamFile)
+    issue(['loadBalancer', 'standbyUpstreamFile'], 'a file different from liveUpstreamFile');
   // nginx learns every address from the plan: each host needs one, and nothing else may be written.
   const hosts = new Set(allHosts(plan).map((h) => h.name));
   for (const name of hosts) if (!(name in lb.servers)) issue(['loadBalancer', 'servers'], `an address for every host; "${name}" has none`);
-  for (const name of Object.keys(lb.servers)) if (!hosts.has(name)) issue(['loadBalancer', 'servers', name], `the name of a host in the plan; "${name}" is not one`);
+  for (const name of Object.keys(lb.servers))
+    if (!hosts.has(name)) issue(['loadBalancer', 'servers', name], `the name of a host in the plan; "${name}" is not one`);
 }
 
 /** What a pool is called on this LB, for messages: "backend be_live" or "upstream file /etc/...". */

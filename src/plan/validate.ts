@@ -67,7 +67,8 @@ function describeIssue(issue: Issue, input: unknown): PlanIssue[] {
       return [{ path: at(), expected: `one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`, found: found() }];
     case 'invalid_union': {
       // A discriminated union (loadBalancer.type) names the kinds it knows.
-      const kinds = 'discriminator' in issue && issue.path.length > 0 ? discriminatorValues(issue.path.slice(0, -1), String(issue.path.at(-1))) : [];
+      const kinds =
+        'discriminator' in issue && issue.path.length > 0 ? discriminatorValues(issue.path.slice(0, -1), String(issue.path.at(-1))) : [];
       if (kinds.length > 0) return [{ path: at(), expected: `one of ${kinds.map((v) => JSON.stringify(v)).join(', ')}`, found: found() }];
       return [{ path: at(), expected: 'one of the allowed shapes (see README: the plan)', found: found() }];
     }

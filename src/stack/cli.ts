@@ -39,24 +39,38 @@ program
   .option('--no-ui', 'no Temporal Web')
   .option('--pg-port <port>', 'PostgreSQL port (default: any free port)', int(0), 0)
   .option('--namespace <ns>', 'Temporal namespace', 'default')
-  .option('--task-queue <name>', 'the workers\' task queue', 'bluegreen')
-  .option('--ssh-key <file>', 'workers\' SSH private key (default BG_SSH_KEY, else the lab\'s)')
-  .option('--known-hosts <file>', 'workers\' known_hosts (default BG_KNOWN_HOSTS, else the lab\'s)')
+  .option('--task-queue <name>', "the workers' task queue", 'bluegreen')
+  .option('--ssh-key <file>', "workers' SSH private key (default BG_SSH_KEY, else the lab's)")
+  .option('--known-hosts <file>', "workers' known_hosts (default BG_KNOWN_HOSTS, else the lab's)")
   .option('--json', 'machine-readable output')
-  .action(async (o: { dir?: string; workers: number; port: number; uiPort: number; ui: boolean; pgPort: number; namespace: string; taskQueue: string; sshKey?: string; knownHosts?: string; json?: boolean }) => {
-    const t0 = Date.now();
-    const log = (m: string) => console.error(`stack: +${((Date.now() - t0) / 1000).toFixed(1)}s ${m}`);
-    const r = await stackUp({ ...o, dir: o.dir ?? defaultStackDir(), log });
-    const status = await stackStatus(r.state.dir);
-    if (o.json) console.log(JSON.stringify({ ...status, alreadyUp: r.alreadyUp, elapsedMs: r.elapsedMs }, null, 2));
-    else console.log(`${r.alreadyUp ? 'already up' : `up in ${(r.elapsedMs / 1000).toFixed(1)} s`}\n${describe(status)}`);
-    if (!status.up) process.exitCode = 1;
-  });
+  .action(
+    async (o: {
+      dir?: string;
+      workers: number;
+      port: number;
+      uiPort: number;
+      ui: boolean;
+      pgPort: number;
+      namespace: string;
+      taskQueue: string;
+      sshKey?: string;
+      knownHosts?: string;
+      json?: boolean;
+    }) => {
+      const t0 = Date.now();
+      const log = (m: string) => console.error(`stack: +${((Date.now() - t0) / 1000).toFixed(1)}s ${m}`);
+      const r = await stackUp({ ...o, dir: o.dir ?? defaultStackDir(), log });
+      const status = await stackStatus(r.state.dir);
+      if (o.json) console.log(JSON.stringify({ ...status, alreadyUp: r.alreadyUp, elapsedMs: r.elapsedMs }, null, 2));
+      else console.log(`${r.alreadyUp ? 'already up' : `up in ${(r.elapsedMs / 1000).toFixed(1)} s`}\n${describe(status)}`);
+      if (!status.up) process.exitCode = 1;
+    },
+  );
 
 program
   .command('down')
   .description('stop every process of the stack and remove its files (the database too)')
-  .option('--dir <dir>', 'the stack\'s directory (default BG_STACK_DIR or .stack)')
+  .option('--dir <dir>', "the stack's directory (default BG_STACK_DIR or .stack)")
   .option('--json', 'machine-readable output')
   .action(async (o: { dir?: string; json?: boolean }) => {
     const t0 = Date.now();
@@ -68,7 +82,7 @@ program
 
 program
   .command('status')
-  .option('--dir <dir>', 'the stack\'s directory (default BG_STACK_DIR or .stack)')
+  .option('--dir <dir>', "the stack's directory (default BG_STACK_DIR or .stack)")
   .option('--json', 'machine-readable output')
   .action(async (o: { dir?: string; json?: boolean }) => {
     const s = await stackStatus(o.dir ?? defaultStackDir());

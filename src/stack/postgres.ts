@@ -45,7 +45,9 @@ export function pgBinDir(): string {
   } catch {
     // not on PATH
   }
-  throw new Error('PostgreSQL not found: install it (Debian: apt-get install postgresql; macOS: brew install postgresql@15) or set BG_PG_BIN');
+  throw new Error(
+    'PostgreSQL not found: install it (Debian: apt-get install postgresql; macOS: brew install postgresql@15) or set BG_PG_BIN',
+  );
 }
 
 /** As root, PostgreSQL runs as the `postgres` user: its uid/gid. Otherwise undefined (run as ourselves). */
@@ -56,7 +58,7 @@ function runAs(): { uid: number; gid: number } | undefined {
     const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
     return { uid, gid };
   } catch {
-    throw new Error('running as root, but there is no `postgres` user to run PostgreSQL as (Debian\'s postgresql package creates it)');
+    throw new Error("running as root, but there is no `postgres` user to run PostgreSQL as (Debian's postgresql package creates it)");
   }
 }
 
@@ -103,7 +105,18 @@ export async function pgInit(c: PgCluster): Promise<void> {
   const owner = runAs();
   if (owner) fs.chownSync(pwFile, owner.uid, owner.gid);
   try {
-    await pgRun('initdb', ['-D', p.data, '-U', c.user, `--pwfile=${pwFile}`, '--auth-host=scram-sha-256', '--auth-local=trust', '-E', 'UTF8', '--no-locale']);
+    await pgRun('initdb', [
+      '-D',
+      p.data,
+      '-U',
+      c.user,
+      `--pwfile=${pwFile}`,
+      '--auth-host=scram-sha-256',
+      '--auth-local=trust',
+      '-E',
+      'UTF8',
+      '--no-locale',
+    ]);
   } finally {
     fs.rmSync(pwFile, { force: true });
   }
@@ -161,7 +174,8 @@ export async function pgReady(c: PgCluster): Promise<boolean> {
 async function pgWaitReady(c: PgCluster, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await pgReady(c))) {
-    if (Date.now() > deadline) throw new Error(`PostgreSQL on 127.0.0.1:${c.port} not ready after ${timeoutMs} ms (log: ${pgPaths(c.dir).log})`);
+    if (Date.now() > deadline)
+      throw new Error(`PostgreSQL on 127.0.0.1:${c.port} not ready after ${timeoutMs} ms (log: ${pgPaths(c.dir).log})`);
     await sleep(200);
   }
 }
@@ -192,12 +206,7 @@ export async function pgRestart(c: PgCluster, downMs = 0): Promise<number> {
 
 function childPids(pid: number): number[] {
   try {
-    return fs
-      .readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-      .trim()
-      .split(/\s+/)
-      .filter(Boolean)
-      .map(Number);
+    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
   } catch {
     return [];
   }

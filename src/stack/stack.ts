@@ -140,7 +140,8 @@ function workerSecrets(o: StackOptions): { BG_SSH_KEY: string; BG_KNOWN_HOSTS: s
   const known = o.knownHosts ?? process.env.BG_KNOWN_HOSTS;
   if (key && known) return { BG_SSH_KEY: path.resolve(key), BG_KNOWN_HOSTS: path.resolve(known) };
   const lab = labPaths(path.resolve(process.env.BG_LAB_DIR || path.join(repoRoot, '.lab')));
-  if (!key && !known && fs.existsSync(lab.key) && fs.existsSync(lab.knownHosts)) return { BG_SSH_KEY: lab.key, BG_KNOWN_HOSTS: lab.knownHosts };
+  if (!key && !known && fs.existsSync(lab.key) && fs.existsSync(lab.knownHosts))
+    return { BG_SSH_KEY: lab.key, BG_KNOWN_HOSTS: lab.knownHosts };
   return undefined;
 }
 
@@ -225,7 +226,15 @@ export async function stackUp(o: StackOptions = {}): Promise<StackUpResult> {
     pg: { dir: pgDir, port: pgPort, user: 'temporal', log: path.join(pgDir, 'postgres.log') },
     server: { version: TEMPORAL_SERVER_VERSION, dir: serverDir, ports, root: p.serverRoot, log: path.join(p.logs, 'temporal-server.log') },
     ...(uiBinary
-      ? { ui: { version: TEMPORAL_UI_VERSION, port: uiPort, url: `http://127.0.0.1:${uiPort}`, root: p.uiRoot, log: path.join(p.logs, 'temporal-ui.log') } }
+      ? {
+          ui: {
+            version: TEMPORAL_UI_VERSION,
+            port: uiPort,
+            url: `http://127.0.0.1:${uiPort}`,
+            root: p.uiRoot,
+            log: path.join(p.logs, 'temporal-ui.log'),
+          },
+        }
       : { uiSkipped: o.ui === false ? 'not asked for (--no-ui)' : 'ui-server could not be built (scripts/temporal-server.sh ui)' }),
     ...(secrets ? { workerEnv: secrets } : {}),
     workers: [],

@@ -120,7 +120,9 @@ export function serverConfig(opts: { ports: ServerPorts; pg: PgCluster; dynamicC
       failoverVersionIncrement: 10,
       masterClusterName: 'active',
       currentClusterName: 'active',
-      clusterInformation: { active: { enabled: true, initialFailoverVersion: 1, rpcName: 'frontend', rpcAddress: `127.0.0.1:${ports.frontend}` } },
+      clusterInformation: {
+        active: { enabled: true, initialFailoverVersion: 1, rpcName: 'frontend', rpcAddress: `127.0.0.1:${ports.frontend}` },
+      },
     },
     dcRedirectionPolicy: { policy: 'noop' },
     archival: { history: { state: 'disabled' }, visibility: { state: 'disabled' } },
@@ -151,7 +153,11 @@ export function dynamicConfig(): string {
 export function spawnTemporalServer(serverDir: string, root: string, env: string, logFile: string): number {
   // --root/--config/--env: the config is <root>/config/<env>.yaml. --allow-no-auth: this stack has
   // no authorizer (loopback only); a real cluster configures one (see README).
-  return spawnDetached(path.join(serverDir, 'temporal-server'), ['--root', root, '--config', 'config', '--env', env, '--allow-no-auth', 'start'], logFile);
+  return spawnDetached(
+    path.join(serverDir, 'temporal-server'),
+    ['--root', root, '--config', 'config', '--env', env, '--allow-no-auth', 'start'],
+    logFile,
+  );
 }
 
 /** Waits until the frontend answers and the namespace is usable. */
@@ -169,14 +175,20 @@ export async function waitForFrontend(address: string, pid: number, timeoutMs: n
         await conn.close();
       }
     } catch {
-      if (Date.now() > deadline) throw new Error(`Temporal frontend at ${address} not reachable after ${timeoutMs} ms${logFile ? `:\n${tail(logFile)}` : ''}`);
+      if (Date.now() > deadline)
+        throw new Error(`Temporal frontend at ${address} not reachable after ${timeoutMs} ms${logFile ? `:\n${tail(logFile)}` : ''}`);
       await sleep(250);
     }
   }
 }
 
 /** Creates the namespace and our search attributes with the Temporal CLI, as an operator would. */
-export async function setupNamespace(cliPath: string, address: string, namespace: string, log: (m: string) => void = () => {}): Promise<void> {
+export async function setupNamespace(
+  cliPath: string,
+  address: string,
+  namespace: string,
+  log: (m: string) => void = () => {},
+): Promise<void> {
   const cli = async (args: string[]) => {
     const { stdout } = await execFileAsync(cliPath, [...args, '--address', address], { maxBuffer: 4 << 20 });
     return stdout;
@@ -193,7 +205,9 @@ export async function setupNamespace(cliPath: string, address: string, namespace
   await retry(`namespace ${namespace}`, 60_000, () => cli(['operator', 'namespace', 'describe', '--namespace', namespace]));
   const names = Object.keys(SEARCH_ATTRIBUTE_DECLARATIONS);
   // Describe reads the database; the operator API needs the namespace in the frontend's cache.
-  const listed = await retry('search attribute list', 60_000, () => cli(['operator', 'search-attribute', 'list', '--namespace', namespace, '--output', 'json']));
+  const listed = await retry('search attribute list', 60_000, () =>
+    cli(['operator', 'search-attribute', 'list', '--namespace', namespace, '--output', 'json']),
+  );
   const missing = names.filter((n) => !listed.includes(`"${n}"`));
   if (missing.length) {
     const args = ['operator', 'search-attribute', 'create', '--namespace', namespace];
@@ -215,7 +229,10 @@ async function retry<T>(what: string, timeoutMs: number, fn: () => Promise<T>): 
     try {
       return await fn();
     } catch (err) {
-      if (Date.now() > deadline) throw new Error(`${what} not ready after ${timeoutMs} ms: ${(err as Error & { stderr?: string }).stderr ?? (err as Error).message}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `${what} not ready after ${timeoutMs} ms: ${(err as Error & { stderr?: string }).stderr ?? (err as Error).message}`,
+        );
       await sleep(500);
     }
   }

@@ -13,7 +13,11 @@ export function uiConfig(opts: { frontend: string; port: number; namespace: stri
     notifyOnNewVersion: false,
     refreshInterval: '0s',
     // Only the UI's own origin may call its API (the framework's default would allow any).
-    cors: { cookieInsecure: true, unsafeAllowAllOrigins: false, allowOrigins: [`http://127.0.0.1:${opts.port}`, `http://localhost:${opts.port}`] },
+    cors: {
+      cookieInsecure: true,
+      unsafeAllowAllOrigins: false,
+      allowOrigins: [`http://127.0.0.1:${opts.port}`, `http://localhost:${opts.port}`],
+    },
     auth: { enabled: false },
   };
   return `# Written by bluegreen's stack (src/stack/ui.ts).\n${YAML.stringify(config)}`;

@@ -101,20 +101,30 @@ export function judge(cluster: string, figures: ServerFigures[], t: BakeConfig['
   const limit = percent(t.max5xxRatio);
   if (t.anyServerDown) {
     const down = figures.find((f) => isDown(f.status));
-    if (down) return { breach: `${down.server}: ${down.status} in the live pool${down.checkStatus ? ` (last check ${down.checkStatus})` : ''} after ${secs} of the bake` };
+    if (down)
+      return {
+        breach: `${down.server}: ${down.status} in the live pool${down.checkStatus ? ` (last check ${down.checkStatus})` : ''} after ${secs} of the bake`,
+      };
   }
   for (const f of figures) {
     if (f.responses < t.minRequests) continue;
-    if (f.ratio5xx > t.max5xxRatio) return { breach: `${f.server}: 5xx ${percent(f.ratio5xx)} of ${f.responses} responses in ${secs}, limit ${limit}` };
+    if (f.ratio5xx > t.max5xxRatio)
+      return { breach: `${f.server}: 5xx ${percent(f.ratio5xx)} of ${f.responses} responses in ${secs}, limit ${limit}` };
     if (t.maxResponseMs !== undefined && f.rtimeMs > t.maxResponseMs)
-      return { breach: `${f.server}: average response time ${f.rtimeMs} ms (its last 1024 requests) after ${f.responses} responses in ${secs}, limit ${t.maxResponseMs} ms` };
+      return {
+        breach: `${f.server}: average response time ${f.rtimeMs} ms (its last 1024 requests) after ${f.responses} responses in ${secs}, limit ${t.maxResponseMs} ms`,
+      };
   }
   // Many servers with little traffic each: the cluster as a whole still has enough to judge.
   const total = figures.reduce((a, f) => ({ responses: a.responses + f.responses, r5xx: a.r5xx + f.r5xx }), { responses: 0, r5xx: 0 });
   if (total.responses >= t.minRequests && total.r5xx / total.responses > t.max5xxRatio)
-    return { breach: `cluster ${cluster}: 5xx ${percent(total.r5xx / total.responses)} of ${total.responses} responses in ${secs}, limit ${limit}` };
+    return {
+      breach: `cluster ${cluster}: 5xx ${percent(total.r5xx / total.responses)} of ${total.responses} responses in ${secs}, limit ${limit}`,
+    };
   if (total.responses < t.minRequests)
-    return { note: `${total.responses} responses, fewer than minRequests (${t.minRequests}): the 5xx ratio${t.maxResponseMs ? ' and response time are' : ' is'} not judged` };
+    return {
+      note: `${total.responses} responses, fewer than minRequests (${t.minRequests}): the 5xx ratio${t.maxResponseMs ? ' and response time are' : ' is'} not judged`,
+    };
   return {};
 }
 
@@ -129,7 +139,9 @@ export function describeBake(b: BakeRecord, now: number): string {
   const elapsed = Math.min(b.seconds, Math.max(0, Math.round((now - from) / 1000)));
   const w = worstServer(b.servers);
   const total = b.servers.reduce((n, s) => n + s.responses, 0);
-  const figures = w ? `${total} responses; worst ${w.server}: 5xx ${percent(w.ratio5xx)} of ${w.responses}, rtime ${w.rtimeMs} ms, ${w.status}` : 'no reading yet';
+  const figures = w
+    ? `${total} responses; worst ${w.server}: 5xx ${percent(w.ratio5xx)} of ${w.responses}, rtime ${w.rtimeMs} ms, ${w.status}`
+    : 'no reading yet';
   const limit = `limit 5xx ${percent(b.thresholds.max5xxRatio)} once ${b.thresholds.minRequests} responses${b.thresholds.maxResponseMs ? `, rtime ${b.thresholds.maxResponseMs} ms` : ''}`;
   const head = b.outcome === 'running' ? `${elapsed} of ${b.seconds} s` : b.outcome;
   return `${head}, ${b.samples} sample${b.samples === 1 ? '' : 's'}; ${figures} (${limit})${b.reason && b.outcome !== 'passed' ? `: ${b.reason}` : ''}`;

@@ -35,14 +35,20 @@ const MAX_DECISIONS = 200;
 export const CONTINUE_AS_NEW_AT_EVENTS = 1000;
 
 export class AbortRequested extends Error {
-  constructor(readonly by: string, readonly why: string) {
+  constructor(
+    readonly by: string,
+    readonly why: string,
+  ) {
     super(`aborted by ${by}${why ? `: ${why}` : ''}`);
     this.name = 'AbortRequested';
   }
 }
 
 export class GateRejected extends Error {
-  constructor(readonly gate: string, message: string) {
+  constructor(
+    readonly gate: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'GateRejected';
   }
@@ -139,7 +145,9 @@ export class Control {
   async safePoint(): Promise<void> {
     if (this.rollingBack) return;
     if (this.status.paused && !this.aborted) {
-      setCurrentDetails(`Paused before ${this.status.step}${this.status.cluster ? ` of ${this.status.cluster}` : ''}; send resume to go on`);
+      setCurrentDetails(
+        `Paused before ${this.status.step}${this.status.cluster ? ` of ${this.status.cluster}` : ''}; send resume to go on`,
+      );
       this.status.waitingFor = 'resume';
       await condition(() => !this.status.paused || this.aborted);
       this.status.waitingFor = undefined;
@@ -200,10 +208,19 @@ export class Control {
         if (decided) continue;
         if (cfg.onTimeout === 'reject') {
           this.record('reject', { by: 'timeout', reason: `no decision within ${cfg.timeoutSeconds} s` }, gate);
-          this.events?.gateDecided(pending, { approved: false, by: 'timeout', reason: `no decision within ${cfg.timeoutSeconds} s (onTimeout: reject)` });
+          this.events?.gateDecided(pending, {
+            approved: false,
+            by: 'timeout',
+            reason: `no decision within ${cfg.timeoutSeconds} s (onTimeout: reject)`,
+          });
           throw new GateRejected(gate, `gate ${gate} expired after ${cfg.timeoutSeconds} s without a decision (onTimeout: reject)`);
         }
-        this.record('expired', { by: 'timeout', reason: `no decision within ${cfg.timeoutSeconds} s` }, gate, 'onTimeout: wait, so the gate keeps waiting');
+        this.record(
+          'expired',
+          { by: 'timeout', reason: `no decision within ${cfg.timeoutSeconds} s` },
+          gate,
+          'onTimeout: wait, so the gate keeps waiting',
+        );
         pending.deadline = new Date(Date.parse(pending.deadline) + cfg.timeoutSeconds * 1000).toISOString();
         this.events?.gatePending(pending, true);
       }
@@ -222,7 +239,13 @@ export class Control {
     if (!d || typeof d.gate !== 'string' || typeof d.by !== 'string' || d.by.trim() === '')
       return 'a decision needs {"gate": "...", "by": "..."}';
     // Bounded and printable: these values end up in messages, the status and the history.
-    for (const [field, value, max] of [['gate', d.gate, 100], ['by', d.by, 100], ['release', d.release, 100], ['runId', d.runId, 100], ['reason', d.reason, 500]] as const) {
+    for (const [field, value, max] of [
+      ['gate', d.gate, 100],
+      ['by', d.by, 100],
+      ['release', d.release, 100],
+      ['runId', d.runId, 100],
+      ['reason', d.reason, 500],
+    ] as const) {
       if (value === undefined) continue;
       if (typeof value !== 'string') return `a decision's "${field}" must be a string`;
       if (value.length > max) return `a decision's "${field}" must be at most ${max} characters`;
@@ -231,7 +254,8 @@ export class Control {
     const pending = this.status.pendingGate;
     if (!pending) return `gate ${d.gate} is not pending: no gate is pending now`;
     if (pending.gate !== d.gate) return `gate ${d.gate} is not pending: the pending gate is ${pending.gate}`;
-    if (d.runId && d.runId !== workflowInfo().runId && !this.earlierRunIds.includes(d.runId)) return `the decision names run ${d.runId}, not this run`;
+    if (d.runId && d.runId !== workflowInfo().runId && !this.earlierRunIds.includes(d.runId))
+      return `the decision names run ${d.runId}, not this run`;
     if (d.release !== undefined && d.release !== this.plan.release)
       return `the decision is for release ${d.release}, but this run deploys ${this.plan.release}`;
     if (d.release === undefined && this.decisionsNameRelease)

@@ -2,7 +2,15 @@
 // order (5) 1 standby, 2 deploy, 3 verify, 4 live (and the bake, if the plan has one), and at last 6 migrate. A failure, abort or
 // cancellation before step 6 rolls back cluster by cluster, most recent first, so that the live
 // pool is never empty. How the run ends, in words, is outcome.ts.
-import { CancellationScope, ContinueAsNew, continueAsNew, isCancellation, patched, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  CancellationScope,
+  ContinueAsNew,
+  continueAsNew,
+  isCancellation,
+  patched,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import { parsePlan } from '../plan/validate';
 import { activityCaller } from './activity-calls';
 import { AbortRequested, Control } from './control';
@@ -108,7 +116,11 @@ function startRun(input: unknown, resumed: Resumed | undefined): { ctx: StepCont
     });
   };
   // At the promote gate of this cluster, or at the migrate gate (after the last cluster).
-  const resumeAt = resumed ? (resumed.gate === 'migrate' ? plan.order.length : plan.order.indexOf(resumed.gate.replace(/^promote-/, ''))) : -1;
+  const resumeAt = resumed
+    ? resumed.gate === 'migrate'
+      ? plan.order.length
+      : plan.order.indexOf(resumed.gate.replace(/^promote-/, ''))
+    : -1;
   return { ctx, touched, resumeAt };
 }
 

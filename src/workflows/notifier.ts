@@ -71,7 +71,9 @@ export class Notifier implements GateEvents {
   async settle(): Promise<void> {
     if (!this.streams.some((s) => s.pumping)) return;
     const longest = Math.max(...this.hooks.map((h) => h.timeoutSeconds));
-    await CancellationScope.nonCancellable(() => condition(() => !this.streams.some((s) => s.pumping), Math.min(MAX_SETTLE_MS, 2 * worstCaseMs(longest))));
+    await CancellationScope.nonCancellable(() =>
+      condition(() => !this.streams.some((s) => s.pumping), Math.min(MAX_SETTLE_MS, 2 * worstCaseMs(longest))),
+    );
   }
 
   carry(): NotifierCarry | undefined {
@@ -93,11 +95,16 @@ export class Notifier implements GateEvents {
   }
 
   gatePending(g: PendingGate, reminder = false): void {
-    const expiry = g.onTimeout === 'reject' ? `rejected at ${g.deadline} without a decision` : `a reminder at ${g.deadline} if still undecided`;
+    const expiry =
+      g.onTimeout === 'reject' ? `rejected at ${g.deadline} without a decision` : `a reminder at ${g.deadline} if still undecided`;
     const waiting = reminder ? `is still waiting, since ${g.since},` : 'is waiting';
-    this.emit('gate-pending', `gate ${g.gate} ${waiting} for a decision on release ${this.plan.release} (${expiry})${g.approvers ? `; approvers: ${g.approvers.join(', ')}` : ''}`, {
-      gate: { ...gateOf(g), commands: this.commandsFor(g.gate), ...(reminder ? { reminder } : {}) },
-    });
+    this.emit(
+      'gate-pending',
+      `gate ${g.gate} ${waiting} for a decision on release ${this.plan.release} (${expiry})${g.approvers ? `; approvers: ${g.approvers.join(', ')}` : ''}`,
+      {
+        gate: { ...gateOf(g), commands: this.commandsFor(g.gate), ...(reminder ? { reminder } : {}) },
+      },
+    );
   }
 
   gateDecided(g: PendingGate, d: { approved: boolean; by: string; reason?: string }): void {
@@ -174,11 +181,16 @@ export class Notifier implements GateEvents {
         try {
           // Not cancellable: a cancelled run still tells its webhooks about its rollback and outcome.
           const report = await CancellationScope.nonCancellable(() =>
-            this.call('notify', `Notify ${hook.name}: ${s.inFlight.map((e) => e.event).join(', ')}`, {
-              webhooks: [hook],
-              events: s.inFlight,
-              ...(this.failing.has(hook.name) ? { failing: [hook.name] } : {}),
-            }, { startToCloseTimeout: s.inFlight.length * worstCaseMs(hook.timeoutSeconds) + 30_000 }),
+            this.call(
+              'notify',
+              `Notify ${hook.name}: ${s.inFlight.map((e) => e.event).join(', ')}`,
+              {
+                webhooks: [hook],
+                events: s.inFlight,
+                ...(this.failing.has(hook.name) ? { failing: [hook.name] } : {}),
+              },
+              { startToCloseTimeout: s.inFlight.length * worstCaseMs(hook.timeoutSeconds) + 30_000 },
+            ),
           );
           for (const r of report.webhooks) this.record(r.name, r.delivered, r.failed, r.lastError, r.lastFailed);
         } catch (err) {
@@ -211,8 +223,7 @@ export class Notifier implements GateEvents {
     const env = this.status.environment;
     const release = this.status.release;
     const ns = namespace === 'default' ? '' : ` --namespace ${shellWord(namespace)}`;
-    const input = (reason: string) =>
-      `'${JSON.stringify({ gate, release, runId, by: 'YOUR-NAME', reason })}'`;
+    const input = (reason: string) => `'${JSON.stringify({ gate, release, runId, by: 'YOUR-NAME', reason })}'`;
     return {
       approve: `bluegreen approve ${env} ${gate} --release ${release}${ns} --reason "..."`,
       reject: `bluegreen reject ${env} ${gate} --release ${release}${ns} --reason "..."`,

@@ -22,7 +22,8 @@ export function lbProblems(view: ServerState[], name: string): string[] {
   const standby = view.find((s) => s.pool === 'standby' && s.server === name);
   const out: string[] = [];
   if (!live) out.push(`${name} is not a server of the live backend`);
-  else if (live.admin !== 'ready' || live.status !== 'UP') out.push(`${name} is not UP in the live pool (admin ${live.admin}, status ${live.status})`);
+  else if (live.admin !== 'ready' || live.status !== 'UP')
+    out.push(`${name} is not UP in the live pool (admin ${live.admin}, status ${live.status})`);
   if (!standby) out.push(`${name} is not a server of the standby backend`);
   else if (standby.admin !== 'maint') out.push(`${name} is already in the standby pool (admin ${standby.admin})`);
   return out;

@@ -82,7 +82,13 @@ export async function recoverFleet(planInput: unknown, to: unknown): Promise<Dep
       }
       const pending = records.slice(touched ? i + 1 : i).filter((r) => r.action === 'converge');
       for (const r of pending) r.outcome = 'not-attempted';
-      return await stopped(ctx, touched ? rec.cluster : undefined, err, done, pending.map((r) => r.cluster));
+      return await stopped(
+        ctx,
+        touched ? rec.cluster : undefined,
+        err,
+        done,
+        pending.map((r) => r.cluster),
+      );
     }
   }
   const skipped = records.filter((r) => r.action === 'skip').map((r) => r.cluster);
@@ -91,7 +97,9 @@ export async function recoverFleet(planInput: unknown, to: unknown): Promise<Dep
     'succeeded',
     `every cluster runs ${target} and is live. ` +
       (done.length ? `Converged ${done.join(', then ')}` : 'Nothing to do') +
-      (skipped.length ? `; ${skipped.join(', ')} already ${skipped.length === 1 ? 'was' : 'were'} on ${target}, live and out of standby` : '') +
+      (skipped.length
+        ? `; ${skipped.join(', ')} already ${skipped.length === 1 ? 'was' : 'were'} on ${target}, live and out of standby`
+        : '') +
       `. Found before: ${reading.hosts.map(describeSurveyHost).join('; ')}`,
   );
 }
@@ -167,11 +175,15 @@ async function converge(ctx: StepContext, cluster: string, inStandby: Set<string
   const strangers = [...inStandby].filter((h) => !names.includes(h));
   if (strangers.length > 0) {
     await recoveryStep(ctx, 'standby', cluster, async () => {
-      await call('leavePool', `Recovery: take ${strangers.join(', ')} out of the standby pool, so that ${cluster}'s smoke test reaches ${cluster} only`, {
-        lb: plan.loadBalancer,
-        pool: 'standby',
-        servers: strangers,
-      });
+      await call(
+        'leavePool',
+        `Recovery: take ${strangers.join(', ')} out of the standby pool, so that ${cluster}'s smoke test reaches ${cluster} only`,
+        {
+          lb: plan.loadBalancer,
+          pool: 'standby',
+          servers: strangers,
+        },
+      );
     });
     for (const name of strangers) {
       inStandby.delete(name);
@@ -207,7 +219,13 @@ async function converge(ctx: StepContext, cluster: string, inStandby: Set<string
 }
 
 /** Ends a recovery that stopped (failure, abort, cancel) in `cluster`, or between clusters when undefined. */
-async function stopped(ctx: StepContext, cluster: string | undefined, err: unknown, done: string[], pending: string[]): Promise<DeploymentResult> {
+async function stopped(
+  ctx: StepContext,
+  cluster: string | undefined,
+  err: unknown,
+  done: string[],
+  pending: string[],
+): Promise<DeploymentResult> {
   const { status, plan } = ctx;
   const { kind, why: what, rethrow } = recordStop(ctx, err);
   if (cluster) clusterOf(status, cluster).phase = 'failed';

@@ -59,7 +59,8 @@ export function readSurvey(plan: Plan, to: string, view: ServerState[], inspecti
         standby: describeServer(standby),
       });
       // Unreachable: nothing about it can be changed or confirmed, so nothing may be put live around it.
-      if (r.error) problems.push(r.error.startsWith(name) ? `${r.error} (recovery needs every host's release over SSH)` : `${name}: ${r.error}`);
+      if (r.error)
+        problems.push(r.error.startsWith(name) ? `${r.error} (recovery needs every host's release over SSH)` : `${name}: ${r.error}`);
       if (!live) problems.push(`${name} is not a server of the ${poolLabel(plan.loadBalancer, 'live')}`);
       if (!standby) problems.push(`${name} is not a server of the ${poolLabel(plan.loadBalancer, 'standby')}`);
       if (live && live.admin !== 'maint') inLive = true;
@@ -72,7 +73,12 @@ export function readSurvey(plan: Plan, to: string, view: ServerState[], inspecti
       }
     }
     if (converged) {
-      clusters.push({ cluster, action: 'skip', why: `every host runs ${to}, healthy, UP in the live pool, out of the standby pool`, outcome: 'pending' });
+      clusters.push({
+        cluster,
+        action: 'skip',
+        why: `every host runs ${to}, healthy, UP in the live pool, out of the standby pool`,
+        outcome: 'pending',
+      });
     } else {
       const exposure: Exposure = !inLive ? 0 : upInLive ? 2 : 1;
       ranked.push({ cluster, exposure, index });

@@ -147,8 +147,7 @@ export function describeFleet(ctx: StepContext): string {
     .flatMap((c) => c.hosts)
     .map((h) => {
       const release =
-        h.release ??
-        `release unknown over SSH${h.reportedRelease ? ` (its health endpoint reports ${h.reportedRelease})` : ''}`;
+        h.release ?? `release unknown over SSH${h.reportedRelease ? ` (its health endpoint reports ${h.reportedRelease})` : ''}`;
       const pool = h.pool === 'live' ? 'live pool' : h.pool === 'standby' ? 'standby pool only' : 'in no pool';
       const error = h.phase === 'failed' && h.lastError ? `; last error: ${h.lastError}` : '';
       return `${h.name} ${release}, ${pool}${error}`;

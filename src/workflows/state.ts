@@ -11,17 +11,7 @@ export type HostPool = PoolName | 'none';
 export type Outcome = 'succeeded' | 'rolled-back' | 'failed';
 
 export type HostPhase =
-  | 'pending'
-  | 'checked'
-  | 'draining'
-  | 'standby'
-  | 'installing'
-  | 'starting'
-  | 'healthy'
-  | 'verified'
-  | 'live'
-  | 'rolling-back'
-  | 'failed';
+  'pending' | 'checked' | 'draining' | 'standby' | 'installing' | 'starting' | 'healthy' | 'verified' | 'live' | 'rolling-back' | 'failed';
 
 export interface HostStatus {
   name: string;

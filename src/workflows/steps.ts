@@ -1,11 +1,6 @@
 // The steps of DESIGN.md, one function each. Every step is safe to run again: the activities read
 // the current state and change only what is missing, which is also what rollback relies on.
-import {
-  ActivityFailure,
-  ApplicationFailure,
-  setCurrentDetails,
-  upsertSearchAttributes,
-} from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
 import type { HostInspection, HostOutcome } from '../activities/types';
 import type { ServerState } from '../ports/lb';
 import { fleetInspection, hostProblems, hostRefs, lbProblems } from './preflight-rules';
@@ -28,7 +23,6 @@ export interface StepContext {
   /** "deploy of green": where the run was when its cancellation was requested. */
   cancelledDuring?: string;
 }
-
 
 function hostStatus(ctx: StepContext, name: string): HostStatus {
   for (const c of ctx.status.clusters) for (const h of c.hosts) if (h.name === name) return h;
@@ -86,7 +80,12 @@ export function errorMessage(err: unknown): string {
   let e: unknown = err;
   let suffix = '';
   // ActivityFailure wraps the ApplicationFailure that carries the activity's own message.
-  while (e instanceof Error && 'cause' in e && e.cause instanceof Error && /Activity task failed|ActivityFailure/.test(e.message + e.name)) {
+  while (
+    e instanceof Error &&
+    'cause' in e &&
+    e.cause instanceof Error &&
+    /Activity task failed|ActivityFailure/.test(e.message + e.name)
+  ) {
     if (e instanceof ActivityFailure && e.retryState === 'MAXIMUM_ATTEMPTS_REACHED') {
       suffix = ` (gave up after ${attemptsOf(e.activityType)} attempts)`;
     }

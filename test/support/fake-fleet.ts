@@ -7,7 +7,11 @@ import type { PlanInput } from '../../src/plan/schema';
 import { SshConnectError } from '../../src/adapters/ssh/errors';
 
 type Admin = 'ready' | 'drain' | 'maint';
-interface FakeServer { admin: Admin; up: boolean; sessions: number }
+interface FakeServer {
+  admin: Admin;
+  up: boolean;
+  sessions: number;
+}
 
 export class FakeFleet {
   readonly pools: Record<'live' | 'standby', Map<string, FakeServer>> = { live: new Map(), standby: new Map() };
@@ -29,7 +33,10 @@ export class FakeFleet {
   readonly trafficFailures = new Map<string, number>();
   readonly counters = new Map<string, { responses: number; r5xx: number }>();
 
-  constructor(readonly hosts: string[], release: string) {
+  constructor(
+    readonly hosts: string[],
+    release: string,
+  ) {
     for (const h of hosts) {
       this.pools.live.set(h, { admin: 'ready', up: true, sessions: 0 });
       this.pools.standby.set(h, { admin: 'maint', up: false, sessions: 0 });
@@ -112,7 +119,8 @@ export class FakeFleet {
         smokeTest: async (base, _test, { release }) => {
           const candidates = [...this.pools.standby].filter(([, s]) => s.admin === 'ready').map(([h]) => h);
           // A host's own URL (http://NAME.fake/...) is a direct request; anything else is the pool's round robin.
-          const direct = new URL(base).hostname.endsWith('.fake') && base !== 'http://standby.fake' ? new URL(base).hostname.split('.')[0] : undefined;
+          const direct =
+            new URL(base).hostname.endsWith('.fake') && base !== 'http://standby.fake' ? new URL(base).hostname.split('.')[0] : undefined;
           const host = direct ?? candidates[this.contacted.length % Math.max(1, candidates.length)];
           this.contacted.push(`smoke:${host}`);
           const served = this.smokeRelease ?? (host ? this.releases.get(host) : undefined);
@@ -135,7 +143,11 @@ export class FakeFleet {
       hosts: this.hosts
         .map((h, i) => ({ h, i }))
         .filter(({ h }) => h.startsWith(name))
-        .map(({ h, i }) => ({ name: h, ssh: { host: '127.0.0.1', port: 10_000 + i, user: 'deploy' }, healthUrl: `http://${h}.fake/health` })),
+        .map(({ h, i }) => ({
+          name: h,
+          ssh: { host: '127.0.0.1', port: 10_000 + i, user: 'deploy' },
+          healthUrl: `http://${h}.fake/health`,
+        })),
     });
     return {
       environment: 'fake',
@@ -143,7 +155,13 @@ export class FakeFleet {
       currentRelease: 'v1',
       order: ['green', 'blue'],
       clusters: { green: cluster('green'), blue: cluster('blue') },
-      loadBalancer: { type: 'haproxy', runtimeApi: { socket: '/nonexistent/admin.sock' }, liveBackend: 'live', standbyBackend: 'standby', standbyUrl: 'http://standby.fake' },
+      loadBalancer: {
+        type: 'haproxy',
+        runtimeApi: { socket: '/nonexistent/admin.sock' },
+        liveBackend: 'live',
+        standbyBackend: 'standby',
+        standbyUrl: 'http://standby.fake',
+      },
       commands: { install: '/opt/app/bin/install {release}', currentRelease: '/opt/app/bin/current' },
       smoke: [{ path: '/smoke', expectStatus: 200, expectRelease: true }],
       health: { path: '/health', timeoutSeconds: 5, intervalMs: 100 },

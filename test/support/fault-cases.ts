@@ -36,7 +36,6 @@ import { uniqueId, withWorker, workflowBundle, type TemporalHandles } from './te
 import { sleep } from './wait';
 import type { TestLab } from './test-lab';
 
-
 /** Small numbers so that each failure case takes seconds, not minutes. */
 export function fastPlan(t: TestLab, overrides: Partial<PlanInput> = {}): PlanInput {
   return {
@@ -150,7 +149,11 @@ export function startSampler(t: TestLab, intervalMs = 100): Sampler {
         }
         const rows = await read();
         const pick = (px: string) =>
-          Object.fromEntries(rows.filter((r) => r.pxname === px && r.svname !== 'FRONTEND' && r.svname !== 'BACKEND').map((r) => [r.svname, r.status ?? '?']));
+          Object.fromEntries(
+            rows
+              .filter((r) => r.pxname === px && r.svname !== 'FRONTEND' && r.svname !== 'BACKEND')
+              .map((r) => [r.svname, r.status ?? '?']),
+          );
         samples.push({ at: t0, live: pick('live'), standby: pick('standby') });
       } catch (err) {
         errors.push(`${new Date(t0).toISOString()} ${(err as Error).message}`);
@@ -287,7 +290,8 @@ export async function resetFleet(t: TestLab, release = 'v1'): Promise<void> {
     thawHost(t.lab.dir, h.name);
     await startSshdAgain(t.lab.dir, h.name);
     for (const planted of fs.readdirSync(path.join(h.root, 'releases'))) {
-      if (fs.existsSync(path.join(h.root, 'releases', planted, '.planted'))) fs.rmSync(path.join(h.root, 'releases', planted), { recursive: true });
+      if (fs.existsSync(path.join(h.root, 'releases', planted, '.planted')))
+        fs.rmSync(path.join(h.root, 'releases', planted), { recursive: true });
     }
     await runHostScript(t.lab.dir, h.root, ['install', release]);
     if (nginx) continue;

@@ -18,7 +18,8 @@ export async function historyForms(handle: WorkflowHandle): Promise<{ asText: st
 export function expectNowhere(texts: string[], secrets: string[], where = 'history'): void {
   for (const text of texts) {
     for (const secret of secrets) {
-      for (const form of [secret, Buffer.from(secret).toString('base64').replace(/=+$/, '')]) expect(text.includes(form), `${secret} in ${where}`).toBe(false);
+      for (const form of [secret, Buffer.from(secret).toString('base64').replace(/=+$/, '')])
+        expect(text.includes(form), `${secret} in ${where}`).toBe(false);
     }
   }
 }

@@ -35,7 +35,14 @@ export interface ShellResult {
   stderr: string;
 }
 
-export function sshExec(opts: { port: number; user: string; keyPath: string; knownHosts: string; command: string; readyTimeout?: number }): Promise<ShellResult> {
+export function sshExec(opts: {
+  port: number;
+  user: string;
+  keyPath: string;
+  knownHosts: string;
+  command: string;
+  readyTimeout?: number;
+}): Promise<ShellResult> {
   const keys = knownKeys(opts.knownHosts, opts.port);
   return new Promise((resolve, reject) => {
     const conn = new Client();

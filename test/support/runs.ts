@@ -61,6 +61,11 @@ export async function withRun<T>(
 }
 
 /** A run on the in-memory fleet, to its end. */
-export function runOnFakeFleet(temporal: TemporalHandles, fleet: FakeFleet, plan: unknown = fleet.plan(), opts: RunOptions = {}): Promise<RunEnd> {
+export function runOnFakeFleet(
+  temporal: TemporalHandles,
+  fleet: FakeFleet,
+  plan: unknown = fleet.plan(),
+  opts: RunOptions = {},
+): Promise<RunEnd> {
   return withRun(temporal, createActivities(fleet.deps()), plan, endOf, opts);
 }

@@ -22,9 +22,19 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const t0 = Date.now();
   const built = buildDist();
   try {
-    const { state, elapsedMs } = await stackUp({ dir, port: 0, ui: false, workers: 0, log: (m) => console.log(`stack: +${((Date.now() - t0) / 1000).toFixed(1)}s ${m}`) });
+    const { state, elapsedMs } = await stackUp({
+      dir,
+      port: 0,
+      ui: false,
+      workers: 0,
+      log: (m) => console.log(`stack: +${((Date.now() - t0) / 1000).toFixed(1)}s ${m}`),
+    });
     await built;
-    console.log(`stack up in ${(elapsedMs / 1000).toFixed(1)} s (${Object.entries(state.timings).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)} s`).join(', ')})`);
+    console.log(
+      `stack up in ${(elapsedMs / 1000).toFixed(1)} s (${Object.entries(state.timings)
+        .map(([k, v]) => `${k} ${(v / 1000).toFixed(1)} s`)
+        .join(', ')})`,
+    );
     project.provide('temporalAddress', frontendAddress(state));
     project.provide('temporalCliPath', await temporalCliPath());
     project.provide('stackDir', dir);

@@ -47,11 +47,7 @@ export function useTemporal(): TemporalHandles {
 }
 
 /** Runs an in-process worker on its own task queue while `fn` runs, then shuts it down. */
-export async function withWorker<T>(
-  taskQueue: string,
-  activities: Activities,
-  fn: () => Promise<T>,
-): Promise<T> {
+export async function withWorker<T>(taskQueue: string, activities: Activities, fn: () => Promise<T>): Promise<T> {
   quietTemporalLogs();
   const connection = await NativeConnection.connect({ address: inject('temporalAddress') });
   try {

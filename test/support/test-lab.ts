@@ -15,7 +15,11 @@ export interface TestLab {
   down(): Promise<void>;
 }
 
-export async function startTestLab(slot: number, hostsPerCluster = 2, opts: Pick<LabUpOptions, 'slowLoginMs' | 'user' | 'lb'> = {}): Promise<TestLab> {
+export async function startTestLab(
+  slot: number,
+  hostsPerCluster = 2,
+  opts: Pick<LabUpOptions, 'slowLoginMs' | 'user' | 'lb'> = {},
+): Promise<TestLab> {
   const dir = tempLabDir(`e2e${slot}`);
   const lab = await labUp({ dir, hostsPerCluster, basePort: testBasePort(slot), ...opts });
   let closeDeps = () => {};

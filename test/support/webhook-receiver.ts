@@ -40,7 +40,11 @@ export async function startReceiver(mode: Receiver['mode'] = 'ok', opts: { slowM
         timers.add(t);
         return;
       }
-      r.received.push({ at: Date.now(), path: req.url ?? '', body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown> });
+      r.received.push({
+        at: Date.now(),
+        path: req.url ?? '',
+        body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>,
+      });
       res.writeHead(200).end('ok');
     });
   });

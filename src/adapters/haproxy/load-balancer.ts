@@ -1,7 +1,17 @@
 // The LoadBalancer interface over HAProxy's Runtime API (stats socket at `level admin`).
 // Pools map to backends by config; every name is checked against LB_NAME_PATTERN before a
 // command is built, so nothing from a plan can add a second command to the line.
-import { assertSafeName, LB_NAME_PATTERN, LbCommandError, LbProtocolError, type AdminState, type LoadBalancer, type PoolName, type ServerCounters, type ServerState } from '../../ports/lb';
+import {
+  assertSafeName,
+  LB_NAME_PATTERN,
+  LbCommandError,
+  LbProtocolError,
+  type AdminState,
+  type LoadBalancer,
+  type PoolName,
+  type ServerCounters,
+  type ServerState,
+} from '../../ports/lb';
 import { parseServerCounters } from './counters';
 import {
   describeAddress,

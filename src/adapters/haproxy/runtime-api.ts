@@ -34,7 +34,8 @@ export async function runtimeCommand(addr: RuntimeAddress, command: string, opts
   const maxReplyBytes = opts.maxReplyBytes ?? 1024 * 1024;
 
   return new Promise((resolve, reject) => {
-    const sock = 'socket' in addr ? net.createConnection({ path: addr.socket }) : net.createConnection({ host: addr.host, port: addr.port });
+    const sock =
+      'socket' in addr ? net.createConnection({ path: addr.socket }) : net.createConnection({ host: addr.host, port: addr.port });
     const chunks: Buffer[] = [];
     let size = 0;
     let settled = false;
@@ -148,10 +149,18 @@ export function parseShowStat(where: string, command: string, backend: string, r
     if (i < 0) throw bad(`CSV header has no "${name}" column`);
     return i;
   };
-  const [px, sv, scur, qcur, status, type] = ['pxname', 'svname', 'scur', 'qcur', 'status', 'type'].map(col) as [number, number, number, number, number, number];
+  const [px, sv, scur, qcur, status, type] = ['pxname', 'svname', 'scur', 'qcur', 'status', 'type'].map(col) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   return lines.slice(1).map((line, n) => {
     const f = splitCsvLine(line);
-    if (!f || f.length !== header.length) throw bad(`CSV row ${n + 1} has ${f?.length ?? 'unreadable'} fields, header has ${header.length}`);
+    if (!f || f.length !== header.length)
+      throw bad(`CSV row ${n + 1} has ${f?.length ?? 'unreadable'} fields, header has ${header.length}`);
     if (f[px] !== backend) throw bad(`row ${n + 1} is for proxy "${f[px]}", asked for "${backend}"`);
     if (f[type] !== '2') throw bad(`row ${n + 1} is not a server row (type ${f[type]})`);
     for (const c of [scur, qcur]) if (!/^\d{1,9}$/.test(f[c]!)) throw bad(`row ${n + 1} has ${header[c]} ${JSON.stringify(f[c])}`);

@@ -2,7 +2,14 @@
 // a capped body, so a hanging, slow or garbage-spewing endpoint costs bounded time and memory.
 import http from 'node:http';
 import https from 'node:https';
-import type { CheckResult, HealthCheckOptions, RequestOptions as PortRequestOptions, SmokeSession, SmokeTestOptions, SmokeTestSpec } from '../../ports/http';
+import type {
+  CheckResult,
+  HealthCheckOptions,
+  RequestOptions as PortRequestOptions,
+  SmokeSession,
+  SmokeTestOptions,
+  SmokeTestSpec,
+} from '../../ports/http';
 
 interface RequestOptions extends PortRequestOptions {
   /**
@@ -99,14 +106,22 @@ function getOnce(url: URL, opts: RequestOptions): Promise<Fetched> {
     });
     req.on('error', (err: NodeJS.ErrnoException) => {
       const message = err.code ? `${err.code}: ${err.message}` : err.message;
-      finish(req.reusedSocket && !answered && (err.code === 'ECONNRESET' || err.code === 'EPIPE') ? new StaleSocket(message) : new CheckFailure(message));
+      finish(
+        req.reusedSocket && !answered && (err.code === 'ECONNRESET' || err.code === 'EPIPE')
+          ? new StaleSocket(message)
+          : new CheckFailure(message),
+      );
     });
     req.on('response', (res) => {
       answered = true;
       const chunks: Buffer[] = [];
       let size = 0;
       const deliver = (truncated: boolean) =>
-        finish(null, { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), truncated }, !truncated && agent !== undefined);
+        finish(
+          null,
+          { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), truncated },
+          !truncated && agent !== undefined,
+        );
       res.on('data', (chunk: Buffer) => {
         const room = cap - size;
         if (chunk.length >= room) {
@@ -171,7 +186,15 @@ async function run(url: URL, opts: RequestOptions, judge: (f: Fetched, id: Ident
     const f = await get(url, opts);
     const id = identify(f, opts.responderHeader);
     const reason = id.conflict ?? judge(f, id);
-    return { ok: reason === '', status: f.status, release: id.release, host: id.host, reason, ms: ms(), ...(f.truncated ? { truncated: true } : {}) };
+    return {
+      ok: reason === '',
+      status: f.status,
+      release: id.release,
+      host: id.host,
+      reason,
+      ms: ms(),
+      ...(f.truncated ? { truncated: true } : {}),
+    };
   } catch (err) {
     if (!(err instanceof CheckFailure)) throw err;
     return { ok: false, status: 0, reason: err.message, ms: ms() };
@@ -181,7 +204,9 @@ async function run(url: URL, opts: RequestOptions, judge: (f: Fetched, id: Ident
 function releaseReason(expected: string | undefined, id: Identity): string {
   if (expected === undefined || id.release === expected) return '';
   const from = id.host ? ` from ${id.host}` : '';
-  return id.release === undefined ? `expected release ${expected}, but the response${from} named no release` : `expected release ${expected}, got ${id.release}${from}`;
+  return id.release === undefined
+    ? `expected release ${expected}, but the response${from} named no release`
+    : `expected release ${expected}, got ${id.release}${from}`;
 }
 
 /** One health check: 2xx, and the expected release when given. */

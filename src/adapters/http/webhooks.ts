@@ -82,7 +82,8 @@ function checkUrl(value: string, source: string): WebhookLookup {
   } catch {
     return { error: `${source} is not a URL (value not shown)` };
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') return { error: `${source} is not an http:// or https:// URL (value not shown)` };
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    return { error: `${source} is not an http:// or https:// URL (value not shown)` };
   return { url, source };
 }
 
@@ -90,7 +91,15 @@ function checkUrl(value: string, source: string): WebhookLookup {
 export function redact(message: string, url?: URL): string {
   let out = message;
   if (url) {
-    const parts = [url.href, url.href.replace(/\/$/, ''), `${url.host}${url.pathname}`, url.pathname.length > 1 ? url.pathname : '', url.search, url.host, url.hostname];
+    const parts = [
+      url.href,
+      url.href.replace(/\/$/, ''),
+      `${url.host}${url.pathname}`,
+      url.pathname.length > 1 ? url.pathname : '',
+      url.search,
+      url.host,
+      url.hostname,
+    ];
     for (const p of parts.filter((x) => x.length > 1).sort((a, b) => b.length - a.length)) out = out.split(p).join('<webhook>');
   }
   return out.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi, '<url>');
@@ -111,10 +120,21 @@ export const postWebhook: WebhookPort['post'] = async (url, body, { timeoutMs, s
       await res.body?.cancel().catch(() => undefined);
       return { ok: true, retryable: false };
     }
-    const excerpt = await res.text().then((t) => t.slice(0, 120).replace(/[\u0000-\u001f\u007f]+/g, ' ').trim(), () => '');
+    const excerpt = await res.text().then(
+      (t) =>
+        t
+          .slice(0, 120)
+          .replace(/[\u0000-\u001f\u007f]+/g, ' ')
+          .trim(),
+      () => '',
+    );
     const retryable = res.status >= 500 || res.status === 408 || res.status === 429;
     const what = res.status >= 300 && res.status < 400 ? ' (redirects are not followed)' : '';
-    return { ok: false, retryable, error: redact(`answered ${res.status}${res.statusText ? ` ${res.statusText}` : ''}${what}${excerpt ? `: ${excerpt}` : ''}`, url) };
+    return {
+      ok: false,
+      retryable,
+      error: redact(`answered ${res.status}${res.statusText ? ` ${res.statusText}` : ''}${what}${excerpt ? `: ${excerpt}` : ''}`, url),
+    };
   } catch (err) {
     if (timeout.aborted) return { ok: false, retryable: true, error: `no answer within ${timeoutMs / 1000} s` };
     if (signal?.aborted) return { ok: false, retryable: false, error: 'stopped: the worker is shutting down' };

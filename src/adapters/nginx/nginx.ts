@@ -18,7 +18,15 @@ import { SshConnectError, SshTimeoutError, targetName } from '../ssh/errors';
 import type { SshTarget } from '../../ports/ssh';
 import { httpProbe, type Probe } from './probe';
 import { parseReadReply, parseWriteReply, readScript, RemoteReplyError, writeScript, type ReadReply } from './remote';
-import { effectOf, parseUpstreamFile, renderUpstreamFile, UpstreamFileError, withStates, type ServerLine, type UpstreamLine } from './upstream-file';
+import {
+  effectOf,
+  parseUpstreamFile,
+  renderUpstreamFile,
+  UpstreamFileError,
+  withStates,
+  type ServerLine,
+  type UpstreamLine,
+} from './upstream-file';
 
 export interface NginxConfig {
   ssh: SshTarget;
@@ -55,7 +63,8 @@ export class NginxLoadBalancer implements LoadBalancer {
     for (const [name, address] of Object.entries(config.servers)) {
       assertSafeName('server', name);
       // The schema checked the address; checked again because it goes into a file nginx reads.
-      if (!UPSTREAM_ADDRESS_PATTERN.test(address)) throw new LbCommandError(`address of ${name}`, `unsafe upstream address ${JSON.stringify(address.slice(0, 80))}`);
+      if (!UPSTREAM_ADDRESS_PATTERN.test(address))
+        throw new LbCommandError(`address of ${name}`, `unsafe upstream address ${JSON.stringify(address.slice(0, 80))}`);
     }
     this.files = { live: config.liveUpstreamFile, standby: config.standbyUpstreamFile };
     this.description = `nginx on ${targetName(config.ssh)}`;
@@ -93,7 +102,11 @@ export class NginxLoadBalancer implements LoadBalancer {
     this.assertRunning(reply);
     const known = new Set(onDisk.filter((l) => l.kind === 'server').map((l) => (l as ServerLine).name));
     const missing = servers.filter((s) => !known.has(s));
-    if (missing.length) throw new LbCommandError(`set ${missing.join(', ')} ${state} in ${file}`, `no such server in the file (it has: ${[...known].join(', ') || 'none'})`);
+    if (missing.length)
+      throw new LbCommandError(
+        `set ${missing.join(', ')} ${state} in ${file}`,
+        `no such server in the file (it has: ${[...known].join(', ') || 'none'})`,
+      );
     // From the file on disk (the operator's latest intent); reload if nginx runs something else.
     const next = withStates(onDisk, servers, state);
     const content = renderUpstreamFile(next);
@@ -121,19 +134,33 @@ export class NginxLoadBalancer implements LoadBalancer {
       case 'ok':
         return;
       case 'test-failed':
-        throw new LbCommandError(what, `"${this.config.testCommand}" failed, so the previous file is back and nginx was not reloaded: ${outcome.output || 'no output'}`);
+        throw new LbCommandError(
+          what,
+          `"${this.config.testCommand}" failed, so the previous file is back and nginx was not reloaded: ${outcome.output || 'no output'}`,
+        );
       case 'reload-failed':
-        throw new LbCommandError(what, `"${this.config.reloadCommand}" failed, so the previous file is back: ${outcome.output || 'no output'}`);
+        throw new LbCommandError(
+          what,
+          `"${this.config.reloadCommand}" failed, so the previous file is back: ${outcome.output || 'no output'}`,
+        );
       case 'missing':
         throw new LbCommandError(what, `${file} does not exist on the LB host`);
       case 'not-running':
         throw new LbUnavailableError(this.description, 'NOT_RUNNING', outcome.detail);
       case 'changed-meanwhile':
-        throw new LbUnavailableError(this.description, 'CONFLICT', `${file} changed while the change was prepared; it is read again on retry`);
+        throw new LbUnavailableError(
+          this.description,
+          'CONFLICT',
+          `${file} changed while the change was prepared; it is read again on retry`,
+        );
       case 'lock-busy':
         throw new LbUnavailableError(this.description, 'LOCKED', `another change of ${file} held its lock for 20 s`);
       case 'unconfirmed':
-        throw new LbUnavailableError(this.description, 'RELOAD_UNCONFIRMED', `nginx did not replace its workers within ${outcome.seconds} s of "${this.config.reloadCommand}"; see its error log`);
+        throw new LbUnavailableError(
+          this.description,
+          'RELOAD_UNCONFIRMED',
+          `nginx did not replace its workers within ${outcome.seconds} s of "${this.config.reloadCommand}"; see its error log`,
+        );
     }
   }
 
@@ -158,7 +185,8 @@ export class NginxLoadBalancer implements LoadBalancer {
     } catch (err) {
       throw this.unreadable(err, out.stdout + out.stderr);
     }
-    if (reply === 'missing') throw new LbCommandError(`read ${file}`, `no such file on the LB host; fix the plan's loadBalancer.${pool}UpstreamFile or create it`);
+    if (reply === 'missing')
+      throw new LbCommandError(`read ${file}`, `no such file on the LB host; fix the plan's loadBalancer.${pool}UpstreamFile or create it`);
     const parse = (content: string, which: string) => {
       try {
         return parseUpstreamFile(content);
@@ -179,7 +207,10 @@ export class NginxLoadBalancer implements LoadBalancer {
       if (l.kind !== 'server') continue;
       const planned = this.config.servers[l.name];
       if (planned !== undefined && planned !== l.address)
-        throw new LbCommandError(`read ${file}`, `${l.name} is at ${l.address} in the file but at ${planned} in the plan's loadBalancer.servers; fix one of them`);
+        throw new LbCommandError(
+          `read ${file}`,
+          `${l.name} is at ${l.address} in the file but at ${planned} in the plan's loadBalancer.servers; fix one of them`,
+        );
     }
   }
 

@@ -34,7 +34,7 @@ export class RemoteReplyError extends Error {
 
 // Lines of a file are printed with a leading "|" (by awk, which also ends a last line that lacks
 // its newline), so no content can pass for a marker line.
-const PS = "ps -e -o pid= -o ppid= -o args=";
+const PS = 'ps -e -o pid= -o ppid= -o args=';
 
 export function readScript(file: string, pidFile: string): string {
   const f = shellQuote(file);

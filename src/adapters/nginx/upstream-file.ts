@@ -53,7 +53,8 @@ export function parseUpstreamFile(content: string): UpstreamLine[] {
     const trimmed = raw.trim();
     if (trimmed === '' || trimmed.startsWith('#')) return { kind: 'text', text: raw };
     const m = SERVER_LINE.exec(raw);
-    if (!m) throw new UpstreamFileError(`${at} is not a server line bluegreen writes ("server HOST:PORT [down]; # bluegreen:NAME STATE")`, raw);
+    if (!m)
+      throw new UpstreamFileError(`${at} is not a server line bluegreen writes ("server HOST:PORT [down]; # bluegreen:NAME STATE")`, raw);
     const [, address, down, name, admin] = m as unknown as [string, string, string | undefined, string, AdminState];
     if (!UPSTREAM_ADDRESS_PATTERN.test(address)) throw new UpstreamFileError(`${at} has an address that is not host:port`, raw);
     if (!LB_NAME_PATTERN.test(name)) throw new UpstreamFileError(`${at} has a server name outside ${LB_NAME_PATTERN}`, raw);

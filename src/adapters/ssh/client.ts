@@ -65,7 +65,6 @@ export interface SshClient extends SshPort {
 
 export const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024;
 
-
 /** A command waits for a free channel this many times when the host refuses one, then fails. */
 const MAX_CHANNEL_REFUSALS = 8;
 
@@ -144,10 +143,7 @@ export function createSshClient(options: SshClientOptions): SshClient {
       running.add(stopWith);
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       timers.push(
-        setTimeout(
-          () => stop((confirmed) => new SshTimeoutError(target, opts.timeoutMs, confirmed, tail.value)),
-          opts.timeoutMs,
-        ),
+        setTimeout(() => stop((confirmed) => new SshTimeoutError(target, opts.timeoutMs, confirmed, tail.value)), opts.timeoutMs),
       );
 
       const start = (l: Lease) => {

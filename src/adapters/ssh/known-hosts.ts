@@ -5,18 +5,11 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 
-export const SUPPORTED_KEY_TYPES = [
-  'ssh-ed25519',
-  'ecdsa-sha2-nistp256',
-  'ecdsa-sha2-nistp384',
-  'ecdsa-sha2-nistp521',
-  'ssh-rsa',
-] as const;
+export const SUPPORTED_KEY_TYPES = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'ssh-rsa'] as const;
 export type KeyType = (typeof SUPPORTED_KEY_TYPES)[number];
 
 export type HostMatcher =
-  | { kind: 'patterns'; patterns: { negated: boolean; pattern: string }[] }
-  | { kind: 'hashed'; salt: Buffer; hmac: Buffer };
+  { kind: 'patterns'; patterns: { negated: boolean; pattern: string }[] } | { kind: 'hashed'; salt: Buffer; hmac: Buffer };
 
 export interface KnownHostEntry {
   line: number;
@@ -194,12 +187,7 @@ export function knownKeysFor(knownHosts: KnownHosts, host: string, port: number)
   return knownHosts.entries.filter((e) => e.marker === undefined && entryMatchesHost(e, host, port));
 }
 
-export function verifyHostKey(
-  knownHosts: KnownHosts,
-  host: string,
-  port: number,
-  presentedKeyBlob: Buffer,
-): HostKeyVerdict {
+export function verifyHostKey(knownHosts: KnownHosts, host: string, port: number, presentedKeyBlob: Buffer): HostKeyVerdict {
   const seen = fingerprint(presentedKeyBlob);
   const pinned = knownKeysFor(knownHosts, host, port);
   const expected = [...new Set(pinned.map((e) => fingerprint(e.key)))];

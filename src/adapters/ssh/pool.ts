@@ -103,12 +103,24 @@ export function createConnectionPool(options: PoolOptions): ConnectionPool {
         const e = new SshConnectError(
           target,
           hc.established ? 'lost' : 'protocol',
-          hc.established ? 'connection closed by the host before the command finished' : 'connection closed by the host during the handshake',
+          hc.established
+            ? 'connection closed by the host before the command finished'
+            : 'connection closed by the host during the handshake',
         );
         fail(e);
       });
     });
-    const hc: HostConnection = { target, conn, ready, established: false, dead: false, active: 0, limit: MAX_CHANNELS_PER_CONNECTION, waiters: [], lost: new Set() };
+    const hc: HostConnection = {
+      target,
+      conn,
+      ready,
+      established: false,
+      dead: false,
+      active: 0,
+      limit: MAX_CHANNELS_PER_CONNECTION,
+      waiters: [],
+      lost: new Set(),
+    };
     let verdict: HostKeyVerdict | undefined;
     // Rejections are delivered to every acquirer; this one only keeps Node from calling it unhandled.
     ready.catch(() => {});

@@ -39,7 +39,9 @@ export function registerDecide(program: Command, globals: () => GlobalOptions, s
   for (const kind of ['approve', 'reject'] as const) {
     program
       .command(kind)
-      .description(`${kind} the pending gate of a run: shows the run, its release and the gate, and asks before sending (refused, with the reason, unless GATE is pending on that run and release)`)
+      .description(
+        `${kind} the pending gate of a run: shows the run, its release and the gate, and asks before sending (refused, with the reason, unless GATE is pending on that run and release)`,
+      )
       .argument('<env>', 'environment')
       .argument('<gate>', 'the pending gate, e.g. promote-green or migrate')
       .option('--by <name>', 'who decides (default: your OS user)')
@@ -55,9 +57,15 @@ export function registerDecide(program: Command, globals: () => GlobalOptions, s
           const status = await session.connection
             .withDeadline(Date.now() + UPDATE_DEADLINE_MS, () => run.handle.query(statusQuery))
             .catch((err: unknown) => {
-              throw new CliError(`cannot read run ${run.runId} to show what you would decide: ${messageOf(err)}`, EXIT.failed, `make sure a worker polls task queue "${run.taskQueue}" (npm run worker), then try again`);
+              throw new CliError(
+                `cannot read run ${run.runId} to show what you would decide: ${messageOf(err)}`,
+                EXIT.failed,
+                `make sure a worker polls task queue "${run.taskQueue}" (npm run worker), then try again`,
+              );
             });
-          console.log(`${env}: run ${run.runId} deploys ${status.fromRelease} → ${status.release}; ${status.pendingGate ? `pending gate ${status.pendingGate.gate}` : 'no gate is pending'}`);
+          console.log(
+            `${env}: run ${run.runId} deploys ${status.fromRelease} → ${status.release}; ${status.pendingGate ? `pending gate ${status.pendingGate.gate}` : 'no gate is pending'}`,
+          );
           if (opts.release !== undefined && opts.release !== status.release) {
             throw new CliError(
               `you reviewed release ${opts.release}, but run ${run.runId} of ${env} deploys ${status.release}; nothing was sent`,
@@ -74,9 +82,17 @@ export function registerDecide(program: Command, globals: () => GlobalOptions, s
               );
             }
             if (status.pendingGate?.gate !== gate) {
-              throw new CliError(`gate ${gate} is not pending on run ${run.runId}; nothing was sent`, EXIT.failed, `see the pending gate with: bluegreen status ${env}`);
+              throw new CliError(
+                `gate ${gate} is not pending on run ${run.runId}; nothing was sent`,
+                EXIT.failed,
+                `see the pending gate with: bluegreen status ${env}`,
+              );
             }
-            if (!(await confirm(`${kind === 'approve' ? 'Approve' : 'Reject'} gate ${gate} of release ${status.release} (run ${run.runId})? [y/N] `))) {
+            if (
+              !(await confirm(
+                `${kind === 'approve' ? 'Approve' : 'Reject'} gate ${gate} of release ${status.release} (run ${run.runId})? [y/N] `,
+              ))
+            ) {
               console.log('Not confirmed; nothing was sent.');
               setExit(EXIT.failed);
               return;
@@ -89,11 +105,21 @@ export function registerDecide(program: Command, globals: () => GlobalOptions, s
             const ack = await session.connection.withDeadline(Date.now() + UPDATE_DEADLINE_MS, () =>
               run.handle.executeUpdate(update, { args: [decision] }),
             );
-            console.log(`${ack.decision} gate ${ack.gate} of ${env} release ${ack.release} (run ${run.runId}) as ${ack.by}${d.reason ? `: ${d.reason}` : ''}`);
-            console.log(kind === 'approve' ? `The run goes on; follow it: bluegreen status ${env} --watch` : `The run rolls back; follow it: bluegreen status ${env} --watch`);
+            console.log(
+              `${ack.decision} gate ${ack.gate} of ${env} release ${ack.release} (run ${run.runId}) as ${ack.by}${d.reason ? `: ${d.reason}` : ''}`,
+            );
+            console.log(
+              kind === 'approve'
+                ? `The run goes on; follow it: bluegreen status ${env} --watch`
+                : `The run rolls back; follow it: bluegreen status ${env} --watch`,
+            );
           } catch (err) {
             if (err instanceof WorkflowUpdateFailedError) {
-              throw new CliError(`${kind} refused by the run: ${messageOf(err.cause ?? err)}`, EXIT.failed, `see the pending gate with: bluegreen status ${env}`);
+              throw new CliError(
+                `${kind} refused by the run: ${messageOf(err.cause ?? err)}`,
+                EXIT.failed,
+                `see the pending gate with: bluegreen status ${env}`,
+              );
             }
             if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || /deadline/i.test(messageOf(err))) {
               throw new CliError(
@@ -109,8 +135,16 @@ export function registerDecide(program: Command, globals: () => GlobalOptions, s
   }
 
   const signals = {
-    abort: { signal: abortSignal, what: 'stop at the next safe point and roll back', done: 'abort requested: the run stops at the next safe point and rolls back' },
-    pause: { signal: pauseSignal, what: 'hold the run at the next safe point (between steps)', done: 'pause requested: the run holds at the next safe point' },
+    abort: {
+      signal: abortSignal,
+      what: 'stop at the next safe point and roll back',
+      done: 'abort requested: the run stops at the next safe point and rolls back',
+    },
+    pause: {
+      signal: pauseSignal,
+      what: 'hold the run at the next safe point (between steps)',
+      done: 'pause requested: the run holds at the next safe point',
+    },
     resume: { signal: resumeSignal, what: 'let a paused run go on', done: 'resume sent: a paused run goes on' },
   } as const;
   for (const [name, s] of Object.entries(signals)) {

@@ -32,9 +32,17 @@ export function registerDeploy(program: Command, globals: () => GlobalOptions, s
           handle = await startDeployment(session.client, plan, { taskQueue, startedBy: opts.by ?? osUser() });
         } catch (err) {
           if (err instanceof RunAlreadyActiveError) {
-            throw new CliError(err.message, EXIT.failed, `follow it: bluegreen status ${plan.environment} --watch, or stop it: bluegreen abort ${plan.environment} --reason "..."`);
+            throw new CliError(
+              err.message,
+              EXIT.failed,
+              `follow it: bluegreen status ${plan.environment} --watch, or stop it: bluegreen abort ${plan.environment} --reason "..."`,
+            );
           }
-          throw new CliError(`could not start the run: ${messageOf(err)}`, EXIT.failed, 'check the Temporal address and namespace (--address, --namespace)');
+          throw new CliError(
+            `could not start the run: ${messageOf(err)}`,
+            EXIT.failed,
+            'check the Temporal address and namespace (--address, --namespace)',
+          );
         }
         await announceAndFollow(
           session,

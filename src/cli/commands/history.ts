@@ -37,15 +37,29 @@ export function registerHistory(program: Command, globals: () => GlobalOptions):
       await withSession(globals(), async (session) => {
         const rows = await historyRows(session, env, limit);
         if (rows.length === 0) {
-          throw new CliError(`no runs of environment "${env}" in namespace ${session.settings.namespace}`, EXIT.notFound, 'start one with: bluegreen deploy PLAN (runs appear here within a few seconds)');
+          throw new CliError(
+            `no runs of environment "${env}" in namespace ${session.settings.namespace}`,
+            EXIT.notFound,
+            'start one with: bluegreen deploy PLAN (runs appear here within a few seconds)',
+          );
         }
         if (opts.json) {
           console.log(JSON.stringify(rows, null, 2));
           return;
         }
-        console.log(table(['when', 'who', 'from → to', 'outcome', 'duration', 'run'], rows.map((r) => [
-          when(r.startTime), r.startedBy ?? '?', `${r.fromRelease ?? '?'} → ${r.release ?? '?'}`, r.outcome, duration(r.durationMs), r.runId,
-        ])));
+        console.log(
+          table(
+            ['when', 'who', 'from → to', 'outcome', 'duration', 'run'],
+            rows.map((r) => [
+              when(r.startTime),
+              r.startedBy ?? '?',
+              `${r.fromRelease ?? '?'} → ${r.release ?? '?'}`,
+              r.outcome,
+              duration(r.durationMs),
+              r.runId,
+            ]),
+          ),
+        );
       });
     });
 }

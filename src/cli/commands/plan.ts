@@ -20,7 +20,7 @@ export function registerPlan(program: Command, setExit: (n: number) => void): vo
 
   plan
     .command('check')
-    .description('preflight only, touching nothing: read the LB pools and every host\'s release and health, and say what a run would change')
+    .description("preflight only, touching nothing: read the LB pools and every host's release and health, and say what a run would change")
     .argument('<plan>', 'plan file (YAML or JSON)')
     .action(async (path: string) => {
       const p = await readPlan(path);
@@ -30,23 +30,44 @@ export function registerPlan(program: Command, setExit: (n: number) => void): vo
       try {
         secrets = secretsFromEnv();
       } catch (err) {
-        throw new CliError(messageOf(err), EXIT.usage, 'set BG_SSH_KEY and BG_KNOWN_HOSTS as for the worker (for the lab: BG_SSH_KEY=.lab/keys/id_ed25519 BG_KNOWN_HOSTS=.lab/known_hosts)');
+        throw new CliError(
+          messageOf(err),
+          EXIT.usage,
+          'set BG_SSH_KEY and BG_KNOWN_HOSTS as for the worker (for the lab: BG_SSH_KEY=.lab/keys/id_ed25519 BG_KNOWN_HOSTS=.lab/known_hosts)',
+        );
       }
       let real;
       try {
         real = await realDeps(secrets);
       } catch (err) {
-        throw new CliError(`cannot load the SSH secrets: ${messageOf(err)}`, EXIT.usage, 'check the files BG_SSH_KEY and BG_KNOWN_HOSTS point to');
+        throw new CliError(
+          `cannot load the SSH secrets: ${messageOf(err)}`,
+          EXIT.usage,
+          'check the files BG_SSH_KEY and BG_KNOWN_HOSTS point to',
+        );
       }
       try {
         const report = await checkPlan(p, real.deps);
         console.log(describePlan(p));
         for (const line of describeWebhooks(p)) console.log(line);
-        console.log(table(['cluster', 'host', 'release', 'live pool', 'standby pool', 'healthy', 'problems'], report.hosts.map((h) => [
-          h.cluster, h.host, h.release ?? '?', h.live ?? '?', h.standby ?? '?', h.healthy === undefined ? '?' : h.healthy ? 'yes' : 'no', h.problems.join('; '),
-        ])));
+        console.log(
+          table(
+            ['cluster', 'host', 'release', 'live pool', 'standby pool', 'healthy', 'problems'],
+            report.hosts.map((h) => [
+              h.cluster,
+              h.host,
+              h.release ?? '?',
+              h.live ?? '?',
+              h.standby ?? '?',
+              h.healthy === undefined ? '?' : h.healthy ? 'yes' : 'no',
+              h.problems.join('; '),
+            ]),
+          ),
+        );
         if (report.problems.length > 0) {
-          console.log(`Preflight would refuse to start (${report.problems.length} problem${report.problems.length === 1 ? '' : 's'}); nothing was changed:`);
+          console.log(
+            `Preflight would refuse to start (${report.problems.length} problem${report.problems.length === 1 ? '' : 's'}); nothing was changed:`,
+          );
           for (const pr of report.problems) console.log(`  - ${pr}`);
           console.log('next: fix the fleet or the plan (currentRelease, hosts), then run plan check again');
           setExit(EXIT.failed);

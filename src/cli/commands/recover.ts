@@ -19,10 +19,12 @@ interface Options {
 export function registerRecover(program: Command, globals: () => GlobalOptions, setExit: (n: number) => void): void {
   program
     .command('recover')
-    .description('bring every host of ENV to one release after a rollback could not finish (surveys first; refuses what it cannot recover safely)')
+    .description(
+      'bring every host of ENV to one release after a rollback could not finish (surveys first; refuses what it cannot recover safely)',
+    )
     .argument('<environment>', 'environment name (the plan\'s "environment")')
     .requiredOption('--to <release>', 'the release every host ends on, e.g. the one the failed rollback was restoring')
-    .requiredOption('--plan <file>', 'the environment\'s plan (its release and currentRelease are not used)')
+    .requiredOption('--plan <file>', "the environment's plan (its release and currentRelease are not used)")
     .option('--wait', 'follow the run until it ends; exit 0 only if every host ended on the release, live')
     .option('--json', 'print one JSON document (with --wait: at the end); other lines go to stderr')
     .option('--by <name>', 'who starts it, recorded in the run (default: your OS user)')
@@ -30,7 +32,11 @@ export function registerRecover(program: Command, globals: () => GlobalOptions, 
     .action(async (environment: string, opts: Options) => {
       checkEnvironment(environment);
       if (!RELEASE_PATTERN.test(opts.to)) {
-        throw new CliError(`"${opts.to}" is not a release (1-64 letters, digits, ".", "_", "-")`, EXIT.usage, 'name the release to converge to, e.g. --to v1');
+        throw new CliError(
+          `"${opts.to}" is not a release (1-64 letters, digits, ".", "_", "-")`,
+          EXIT.usage,
+          'name the release to converge to, e.g. --to v1',
+        );
       }
       const plan = await readPlan(opts.plan, EXIT.usage, { recovery: true });
       if (plan.environment !== environment) {
@@ -54,7 +60,11 @@ export function registerRecover(program: Command, globals: () => GlobalOptions, 
               `follow it: bluegreen status ${environment} --watch, or stop it: bluegreen abort ${environment} --reason "..."`,
             );
           }
-          throw new CliError(`could not start the recovery: ${messageOf(err)}`, EXIT.failed, 'check the Temporal address and namespace (--address, --namespace)');
+          throw new CliError(
+            `could not start the recovery: ${messageOf(err)}`,
+            EXIT.failed,
+            'check the Temporal address and namespace (--address, --namespace)',
+          );
         }
         await announceAndFollow(
           session,

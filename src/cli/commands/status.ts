@@ -22,7 +22,8 @@ export function registerStatus(program: Command, globals: () => GlobalOptions, s
     .option('--interval <seconds>', 'refresh interval for --watch', '1')
     .action(async (env: string | undefined, opts: Options) => {
       const intervalMs = Number(opts.interval) * 1000;
-      if (!Number.isFinite(intervalMs) || intervalMs < 100) throw new CliError(`--interval ${opts.interval}: expected seconds ≥ 0.1`, EXIT.usage);
+      if (!Number.isFinite(intervalMs) || intervalMs < 100)
+        throw new CliError(`--interval ${opts.interval}: expected seconds ≥ 0.1`, EXIT.usage);
       await withSession(globals(), async (session) => {
         const environment = env ? checkEnvironment(env) : await theRunningEnvironment(session);
         const run = await findRun(session, environment);
@@ -52,7 +53,11 @@ async function theRunningEnvironment(session: Session): Promise<string> {
   }
   if (envs.length === 1) return envs[0] as string;
   if (envs.length === 0) {
-    throw new CliError('no deployment is running now', EXIT.notFound, 'name an environment to see its last run (bluegreen status ENV), or see past runs with bluegreen history ENV');
+    throw new CliError(
+      'no deployment is running now',
+      EXIT.notFound,
+      'name an environment to see its last run (bluegreen status ENV), or see past runs with bluegreen history ENV',
+    );
   }
   throw new CliError(`${envs.length} deployments are running: ${envs.join(', ')}`, EXIT.usage, `name one: bluegreen status ${envs[0]}`);
 }

@@ -23,9 +23,7 @@ let stopping = false;
 const q = {
   count: db.prepare('SELECT COUNT(*) AS n FROM items'),
   get: db.prepare('SELECT id, value, host, release, created_at FROM items WHERE id = ?'),
-  insert: db.prepare(
-    'INSERT INTO items (id, value, host, release, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING',
-  ),
+  insert: db.prepare('INSERT INTO items (id, value, host, release, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING'),
 };
 let insertWithTags; // prepared lazily: the column exists only after the migration
 

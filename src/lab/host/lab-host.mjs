@@ -173,7 +173,8 @@ function validRelease(release) {
 
 async function install(release) {
   const artifact = path.join(lab.artifactsDir, release);
-  if (!fs.existsSync(path.join(artifact, 'release.json'))) die(EXIT.unknownRelease, `unknown release "${release}": no artifact in ${lab.artifactsDir}`);
+  if (!fs.existsSync(path.join(artifact, 'release.json')))
+    die(EXIT.unknownRelease, `unknown release "${release}": no artifact in ${lab.artifactsDir}`);
   await withLock(async () => {
     const pid = appPid();
     if (currentRelease() === release && pid) {
@@ -215,7 +216,8 @@ function prune(current) {
     .filter((d) => !d.startsWith('.'))
     .map((d) => ({ d, t: fs.statSync(path.join(p.releases, d, '.installed'), { throwIfNoEntry: false })?.mtimeMs ?? 0 }))
     .sort((a, b) => b.t - a.t);
-  for (const { d } of installed.slice(KEEP_RELEASES)) if (d !== current) fs.rmSync(path.join(p.releases, d), { recursive: true, force: true });
+  for (const { d } of installed.slice(KEEP_RELEASES))
+    if (d !== current) fs.rmSync(path.join(p.releases, d), { recursive: true, force: true });
 }
 
 const [cmd, arg] = process.argv.slice(2);

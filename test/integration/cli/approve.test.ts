@@ -55,7 +55,8 @@ describe('bluegreen approve: a decision bound to the run and release the operato
     const fleet = new FakeFleet(HOSTS, 'v1');
     const env = uniqueEnv('stale');
     const taskQueue = uniqueId('tq-stale');
-    const plan = (release: string) => writePlan(dir, `${release}.json`, fleet.plan({ environment: env, release, gates: { promote: gate } }));
+    const plan = (release: string) =>
+      writePlan(dir, `${release}.json`, fleet.plan({ environment: env, release, gates: { promote: gate } }));
     const status = () => temporal.client.workflow.getHandle(`bluegreen-${env}`).query(statusQuery);
     await withWorker(taskQueue, createActivities(fleet.deps()), async () => {
       expect((await bg(['deploy', plan('v2.4.1'), '--task-queue', taskQueue])).code).toBe(0);
@@ -67,7 +68,11 @@ describe('bluegreen approve: a decision bound to the run and release the operato
       });
       await until('run A to end', async () => (await status()).outcome !== undefined, 30_000);
       await until('run B to start', async () => !(await bg(['deploy', plan('v2.5.0-rc'), '--task-queue', taskQueue])).code, 20_000);
-      await until('run B at the gate', async () => (await status()).pendingGate?.gate === 'promote-green' && (await status()).release === 'v2.5.0-rc', 30_000);
+      await until(
+        'run B at the gate',
+        async () => (await status()).pendingGate?.gate === 'promote-green' && (await status()).release === 'v2.5.0-rc',
+        30_000,
+      );
       const runB = (await temporal.client.workflow.getHandle(`bluegreen-${env}`).describe()).runId;
 
       // On a terminal: the question names B's run and release; the operator sees it is not A and says no.
@@ -84,13 +89,17 @@ describe('bluegreen approve: a decision bound to the run and release the operato
         bg(['approve', env, 'promote-green', '--by', 'alice']),
       ]);
       expect(byRelease.code).toBe(1);
-      expect(byRelease.stderr).toContain(`error: you reviewed release v2.4.1, but run ${runB} of ${env} deploys v2.5.0-rc; nothing was sent`);
+      expect(byRelease.stderr).toContain(
+        `error: you reviewed release v2.4.1, but run ${runB} of ${env} deploys v2.5.0-rc; nothing was sent`,
+      );
       expect(byRun.code).toBe(1);
       expect(byRun.stderr).toMatch(new RegExp(`run \\(${runA}\\) has already ended \\(FAILED\\); there is nothing to decide`));
       // A script that did not say --yes gets the exact command, bound to what it would approve.
       expect(noTerminal.code).toBe(2);
       expect(noTerminal.stderr).toContain('approve needs a confirmation, and this is not a terminal; nothing was sent');
-      expect(noTerminal.stderr).toContain(`next: to decide without asking: bluegreen approve ${env} promote-green --release v2.5.0-rc --run ${runB} --yes`);
+      expect(noTerminal.stderr).toContain(
+        `next: to decide without asking: bluegreen approve ${env} promote-green --release v2.5.0-rc --run ${runB} --yes`,
+      );
 
       const s = await status();
       expect(s.pendingGate?.gate).toBe('promote-green');
@@ -101,7 +110,9 @@ describe('bluegreen approve: a decision bound to the run and release the operato
       expect(yes.stdout).toContain(`approved gate promote-green of ${env} release v2.5.0-rc (run ${runB}) as carol: rc looks fine`);
       expect(yes.code).toBe(0);
       await until('gate promote-blue', async () => (await status()).pendingGate?.gate === 'promote-blue', 30_000);
-      expect((await status()).decisions).toEqual([expect.objectContaining({ kind: 'approve', gate: 'promote-green', release: 'v2.5.0-rc', by: 'carol' })]);
+      expect((await status()).decisions).toEqual([
+        expect.objectContaining({ kind: 'approve', gate: 'promote-green', release: 'v2.5.0-rc', by: 'carol' }),
+      ]);
       expect((await bg(['abort', env, '--by', 'carol'])).code).toBe(0);
       await until('run B to end', async () => (await status()).outcome !== undefined, 30_000);
     });

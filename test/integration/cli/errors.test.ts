@@ -62,7 +62,12 @@ describe('input errors, without a run', () => {
 
   it('status, history and approve of an environment that never ran: exit 3 and how to start one', async () => {
     const env = uniqueEnv('cli-none');
-    const all = [['status', env], ['history', env], ['approve', env, 'promote-green'], ['abort', env]];
+    const all = [
+      ['status', env],
+      ['history', env],
+      ['approve', env, 'promote-green'],
+      ['abort', env],
+    ];
     const results = await Promise.all(all.map((args) => bg(args)));
     results.forEach((r, i) => {
       expect(r.code, all[i]?.join(' ')).toBe(3);
@@ -91,7 +96,10 @@ describe('input errors, without a run', () => {
       expect(r.stdout).toMatch(new RegExp(`bluegreen-${env} .* RUNNING`));
       expect(r.stderr).toMatch(/next: make sure a worker polls task queue "nobody-polls-this"/);
     } finally {
-      await temporal.client.workflow.getHandle(`bluegreen-${env}`).terminate('test cleanup').catch(() => {});
+      await temporal.client.workflow
+        .getHandle(`bluegreen-${env}`)
+        .terminate('test cleanup')
+        .catch(() => {});
       await temporal.close();
     }
   });

@@ -30,7 +30,13 @@ describe('bluegreen status during a slow deploy', () => {
       drain: { deadlineSeconds: 8 },
     });
     // The compiled worker as in production (its heartbeats leave at least every 3 s).
-    worker = await startWorkerProcess({ TEMPORAL_ADDRESS: inject('temporalAddress'), BG_TASK_QUEUE: taskQueue, BG_SSH_KEY: t.lab.keyPath, BG_KNOWN_HOSTS: t.lab.knownHostsPath, BG_LOG_LEVEL: 'WARN' });
+    worker = await startWorkerProcess({
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      BG_TASK_QUEUE: taskQueue,
+      BG_SSH_KEY: t.lab.keyPath,
+      BG_KNOWN_HOSTS: t.lab.knownHostsPath,
+      BG_LOG_LEVEL: 'WARN',
+    });
     const seen: string[] = [];
     type Json = { progress?: { activity: string; cluster?: string; done: number; total?: number; inFlight: string[] }[] };
     let json: Json | undefined;
@@ -59,10 +65,18 @@ describe('bluegreen status during a slow deploy', () => {
     // With 2 at a time and ~6 s per host, every cluster shows intermediate states while it runs.
     for (const cluster of ['green', 'blue']) {
       const lines = seen.filter((l) => l.startsWith(`deploy ${cluster}: `));
-      expect(lines.some((l) => new RegExp(`^deploy ${cluster}: [0-3]/4 hosts healthy on slow-start; in flight: ${cluster}-\\d(, ${cluster}-\\d)?`).test(l))).toBe(true);
+      expect(
+        lines.some((l) =>
+          new RegExp(`^deploy ${cluster}: [0-3]/4 hosts healthy on slow-start; in flight: ${cluster}-\\d(, ${cluster}-\\d)?`).test(l),
+        ),
+      ).toBe(true);
       expect(lines.some((l) => new RegExp(`^deploy ${cluster}: [1-3]/4 hosts healthy`).test(l))).toBe(true);
     }
-    expect(json?.progress?.[0]).toMatchObject({ activity: 'deployHosts', total: 4, inFlight: expect.arrayContaining([expect.stringMatching(/^(green|blue)-\d$/)]) });
+    expect(json?.progress?.[0]).toMatchObject({
+      activity: 'deployHosts',
+      total: 4,
+      inFlight: expect.arrayContaining([expect.stringMatching(/^(green|blue)-\d$/)]),
+    });
     // After the end, no live progress: the status comes from the result.
     const after = await bg(['status', env]);
     expect(after.stdout).toMatch(/outcome: succeeded/);

@@ -18,15 +18,19 @@ describe('plan check', () => {
     const r = await bg(['plan', 'check', t.lab.planPath], secrets);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    for (const h of t.lab.hosts) expect(r.stdout).toMatch(new RegExp(`│ ${h.cluster} +│ ${h.name} +│ v1 +│ ready/UP +│ maint/MAINT +│ yes`));
+    for (const h of t.lab.hosts)
+      expect(r.stdout).toMatch(new RegExp(`│ ${h.cluster} +│ ${h.name} +│ v1 +│ ready/UP +│ maint/MAINT +│ yes`));
     expect(r.stdout).toMatch(/Preflight passes; nothing was changed/);
     expect(r.stdout).toMatch(/green: drain .* install .* v1 → v2/);
     expect(r.stdout).toMatch(/run the migration for v2 on blue-1/);
     expect(await pools()).toEqual(before);
   });
 
-  it('with a bake, reads HAProxy\'s per-server counters too and says each cluster will be baked', async () => {
-    const plan = writePlan(tempDir('plan-check'), 'plan.json', { ...t.plan, bake: { seconds: 30, thresholds: { max5xxRatio: 0.01, minRequests: 50 } } });
+  it("with a bake, reads HAProxy's per-server counters too and says each cluster will be baked", async () => {
+    const plan = writePlan(tempDir('plan-check'), 'plan.json', {
+      ...t.plan,
+      bake: { seconds: 30, thresholds: { max5xxRatio: 0.01, minRequests: 50 } },
+    });
     const r = await bg(['plan', 'check', plan], secrets);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -42,7 +46,7 @@ describe('plan check', () => {
     expect(r.stdout).toMatch(/green-1: runs release "v1", the plan expects "v0"/);
   });
 
-  it('needs the worker\'s secrets: exit 2 and how to set them', async () => {
+  it("needs the worker's secrets: exit 2 and how to set them", async () => {
     const r = await bg(['plan', 'check', t.lab.planPath], { BG_SSH_KEY: '', BG_KNOWN_HOSTS: '' });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/BG_SSH_KEY is not set/);

@@ -23,7 +23,11 @@ export function readmeTemporalCommands(readme: string): Map<string, string> {
   const next = rest.indexOf('\n## ', 3);
   const section = next < 0 ? rest : rest.slice(0, next);
   const blocks = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
-  const lines = blocks.join('\n').replace(/\\\n\s*/g, ' ').split('\n').map((l) => l.trim());
+  const lines = blocks
+    .join('\n')
+    .replace(/\\\n\s*/g, ' ')
+    .split('\n')
+    .map((l) => l.trim());
   const out = new Map<string, string>();
   for (const line of lines.filter((l) => l.startsWith('temporal workflow '))) {
     const words = line.split(/\s+/);
@@ -131,10 +135,14 @@ describe('README: Operating a deployment, with the Temporal CLI', () => {
         'approve:promote-blue:alice:looks good',
       ]);
       expect(await ok('describe')).toMatch(/Deploy v2 to lab \(from v1\)/);
-      const listed = await until('the run in the list', async () => {
-        const out = await ok('list');
-        return out.includes(workflowId) ? out : undefined;
-      }, 15_000);
+      const listed = await until(
+        'the run in the list',
+        async () => {
+          const out = await ok('list');
+          return out.includes(workflowId) ? out : undefined;
+        },
+        15_000,
+      );
       expect(listed).toMatch(/Completed/);
 
       // Run 2: a wrong update is refused with the reason; pause, resume, then abort → rolled back.

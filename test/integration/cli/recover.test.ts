@@ -34,7 +34,9 @@ function strandedFleet(): FakeFleet {
 
 function expectAllLiveOn(fleet: FakeFleet, release: string): void {
   expect([...fleet.releases.values()]).toEqual(HOSTS.map(() => release));
-  expect(HOSTS.map((h) => `${fleet.pools.live.get(h)?.admin}/${fleet.pools.standby.get(h)?.admin}`)).toEqual(HOSTS.map(() => 'ready/maint'));
+  expect(HOSTS.map((h) => `${fleet.pools.live.get(h)?.admin}/${fleet.pools.standby.get(h)?.admin}`)).toEqual(
+    HOSTS.map(() => 'ready/maint'),
+  );
 }
 
 /** The `temporal workflow ...` lines of README.md's "Recovering a stranded fleet" section. */
@@ -46,7 +48,12 @@ function readmeRecoveryCommands(): string[] {
   const next = rest.indexOf('\n## ', 3);
   const section = next < 0 ? rest : rest.slice(0, next);
   const blocks = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
-  return blocks.join('\n').replace(/\\\n\s*/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l.startsWith('temporal workflow '));
+  return blocks
+    .join('\n')
+    .replace(/\\\n\s*/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith('temporal workflow '));
 }
 
 describe('bluegreen recover', () => {
@@ -57,14 +64,38 @@ describe('bluegreen recover', () => {
     const planFile = writePlan(dir, 'plan.json', fleet.plan({ environment: env }));
     const taskQueue = uniqueId('tq-recover');
     await withWorker(taskQueue, createActivities(fleet.deps()), async () => {
-      const r = await bg(['recover', env, '--to', 'v1', '--plan', planFile, '--task-queue', taskQueue, '--wait', '--json', '--by', 'alice']);
+      const r = await bg([
+        'recover',
+        env,
+        '--to',
+        'v1',
+        '--plan',
+        planFile,
+        '--task-queue',
+        taskQueue,
+        '--wait',
+        '--json',
+        '--by',
+        'alice',
+      ]);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stderr).toMatch(new RegExp(`Started the recovery of ${env} to v1`));
-      const summary = JSON.parse(r.stdout) as { outcome: string; reason: string; recovery: NonNullable<DeploymentResult['recovery']>; hosts: { host: string; release: string; pool: string }[] };
+      const summary = JSON.parse(r.stdout) as {
+        outcome: string;
+        reason: string;
+        recovery: NonNullable<DeploymentResult['recovery']>;
+        hosts: { host: string; release: string; pool: string }[];
+      };
       expect(summary.outcome).toBe('succeeded');
-      expect(summary.recovery.clusters.map((c) => `${c.cluster}:${c.action}:${c.outcome}`)).toEqual(['green:converge:done', 'blue:skip:skipped']);
+      expect(summary.recovery.clusters.map((c) => `${c.cluster}:${c.action}:${c.outcome}`)).toEqual([
+        'green:converge:done',
+        'blue:skip:skipped',
+      ]);
       expect(summary.recovery.survey.map((h) => `${h.host} ${h.release} ${h.live}`)).toEqual([
-        'green-1 v2 MAINT (admin maint)', 'green-2 v2 MAINT (admin maint)', 'blue-1 v1 UP', 'blue-2 v1 UP',
+        'green-1 v2 MAINT (admin maint)',
+        'green-2 v2 MAINT (admin maint)',
+        'blue-1 v1 UP',
+        'blue-2 v1 UP',
       ]);
       expect(summary.hosts.map((h) => `${h.host} ${h.release} ${h.pool}`)).toEqual(HOSTS.map((h) => `${h} v1 live`));
 

@@ -39,7 +39,9 @@ describe('a run with gates, driven by the CLI', () => {
       expect(started.code).toBe(0);
       expect(started.stdout).toMatch(new RegExp(`workflow  bluegreen-${env}`));
       expect(started.stdout).toMatch(/run {7}[0-9a-f-]{36}/);
-      expect(started.stdout).toMatch(new RegExp(`web       http://localhost:8233/namespaces/default/workflows/bluegreen-${env}/[0-9a-f-]{36}/history`));
+      expect(started.stdout).toMatch(
+        new RegExp(`web       http://localhost:8233/namespaces/default/workflows/bluegreen-${env}/[0-9a-f-]{36}/history`),
+      );
       await waitFor(env, 'gate promote-green', (s) => s.pendingGate?.gate === 'promote-green');
 
       const [again, table, json, wrong] = await Promise.all([
@@ -95,10 +97,15 @@ describe('a run with gates, driven by the CLI', () => {
     expect([...fleet.releases.values()]).toEqual(['v1', 'v1', 'v1', 'v1']);
 
     // Visibility is eventually consistent: wait with the client, then ask the CLI once.
-    await until('the run in visibility', async () => {
-      for await (const wf of temporal.client.workflow.list({ query: `BgEnvironment = '${env}' AND BgOutcome = 'rolled-back'` })) return wf;
-      return undefined;
-    }, 20_000);
+    await until(
+      'the run in visibility',
+      async () => {
+        for await (const wf of temporal.client.workflow.list({ query: `BgEnvironment = '${env}' AND BgOutcome = 'rolled-back'` }))
+          return wf;
+        return undefined;
+      },
+      20_000,
+    );
     const [history, json] = await Promise.all([bg(['history', env]), bg(['history', env, '--json'])]);
     expect(history.code).toBe(0);
     expect(history.stdout).toMatch(/│ alice .*│ v1 → v2 .*│ rolled-back .*│ \d/);
@@ -138,16 +145,35 @@ describe('a run with gates, driven by the CLI', () => {
     expect(ok).toMatchObject({ outcome: 'succeeded', temporalStatus: 'COMPLETED', release: 'v2', fromRelease: 'v1', exitCode: 0 });
     expect(ok.reason).toMatch(/every cluster runs v2 and is live/);
     expect(ok.steps.map((st: { step: string; cluster?: string }) => `${st.step}${st.cluster ? `:${st.cluster}` : ''}`)).toEqual([
-      'preflight', 'standby:green', 'deploy:green', 'verify:green', 'live:green', 'standby:blue', 'deploy:blue', 'verify:blue', 'live:blue', 'migrate',
+      'preflight',
+      'standby:green',
+      'deploy:green',
+      'verify:green',
+      'live:green',
+      'standby:blue',
+      'deploy:blue',
+      'verify:blue',
+      'live:blue',
+      'migrate',
     ]);
     expect(ok.hosts).toHaveLength(4);
     expect(ok.hosts.every((h: { release: string; pool: string }) => h.release === 'v2' && h.pool === 'live')).toBe(true);
 
     expect(rolledBack.code).toBe(1);
     const bad = JSON.parse(rolledBack.stdout);
-    expect(bad).toMatchObject({ outcome: 'rolled-back', temporalStatus: 'FAILED', exitCode: 1, failure: { kind: 'failure', step: 'deploy', host: 'green-1' } });
+    expect(bad).toMatchObject({
+      outcome: 'rolled-back',
+      temporalStatus: 'FAILED',
+      exitCode: 1,
+      failure: { kind: 'failure', step: 'deploy', host: 'green-1' },
+    });
     expect(bad.reason).toMatch(/^deploy of green failed on green-1: green-1 did not become healthy on v2/);
-    expect(bad.hosts.map((h: { host: string; release: string }) => `${h.host}=${h.release}`)).toEqual(['green-1=v1', 'green-2=v1', 'blue-1=v1', 'blue-2=v1']);
+    expect(bad.hosts.map((h: { host: string; release: string }) => `${h.host}=${h.release}`)).toEqual([
+      'green-1=v1',
+      'green-2=v1',
+      'blue-1=v1',
+      'blue-2=v1',
+    ]);
     expect(bad.rollback.clusters).toEqual([expect.objectContaining({ cluster: 'green', outcome: 'rolled-back' })]);
   });
 });

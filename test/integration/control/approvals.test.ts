@@ -52,7 +52,9 @@ describe('approvals', () => {
       expect(await updateRefusal(handle, { gate: 'promote-green', release: 'v2', by: 'mallory', reason: 'lgtm' })).toBe(
         'mallory may not decide gate promote-green (approvers: alice, bob)',
       );
-      expect(await updateRefusal(handle, { gate: 'promote-green', release: 'v2', by: 'mallory' }, 'reject')).toMatch(/mallory may not decide/);
+      expect(await updateRefusal(handle, { gate: 'promote-green', release: 'v2', by: 'mallory' }, 'reject')).toMatch(
+        /mallory may not decide/,
+      );
       expect(await updateRefusal(handle, { gate: 'promote-green', release: 'v2', by: 'alice', runId: 'an-earlier-run' })).toBe(
         'the decision names run an-earlier-run, not this run',
       );
@@ -65,7 +67,9 @@ describe('approvals', () => {
       const huge = 'alice'.repeat(2000);
       const refusal = await updateRefusal(handle, { gate: 'promote-green', by: huge });
       expect(refusal).toBe('a decision\'s "by" must be at most 100 characters');
-      expect(await updateRefusal(handle, { gate: 'promote-green\napproved', by: 'alice' })).toBe('a decision\'s "gate" must not contain control characters');
+      expect(await updateRefusal(handle, { gate: 'promote-green\napproved', by: 'alice' })).toBe(
+        'a decision\'s "gate" must not contain control characters',
+      );
 
       // Signals that do not apply: ignored, recorded with who and why.
       await handle.signal(approveSignal, { gate: 'promote-green', release: 'v2', by: 'mallory', reason: 'trust me' });
@@ -88,14 +92,19 @@ describe('approvals', () => {
       expect(after.decisions[0]?.reason).toBe('trust me');
 
       // A listed approver, naming this run: accepted by Update.
-      const ack = await handle.executeUpdate(approveUpdate, { args: [{ gate: 'promote-green', release: 'v2', by: 'alice', reason: 'smoke ok', runId }] });
+      const ack = await handle.executeUpdate(approveUpdate, {
+        args: [{ gate: 'promote-green', release: 'v2', by: 'alice', reason: 'smoke ok', runId }],
+      });
       expect(ack).toEqual({ gate: 'promote-green', decision: 'approved', by: 'alice', release: 'v2' });
       await waitForGate(handle, 'promote-blue');
       // The other approver, by signal, without a run id (allowed: gate and release still have to match).
       await handle.signal(approveSignal, { gate: 'promote-blue', release: 'v2', by: 'bob' });
       const result = await handle.result();
       expect(result.outcome).toBe('succeeded');
-      expect(result.decisions.filter((d) => d.kind === 'approve').map((d) => `${d.gate}:${d.by}`)).toEqual(['promote-green:alice', 'promote-blue:bob']);
+      expect(result.decisions.filter((d) => d.kind === 'approve').map((d) => `${d.gate}:${d.by}`)).toEqual([
+        'promote-green:alice',
+        'promote-blue:bob',
+      ]);
 
       // Refused Updates never reached history; the accepted one did, once.
       const events = (await handle.fetchHistory()).events ?? [];
@@ -110,7 +119,13 @@ describe('approvals', () => {
     await withWorker(taskQueue, createActivities(fleet.deps()), async () => {
       const first = await temporal.client.workflow.start(blueGreenDeployment, { taskQueue, workflowId, args: [gatedPlan(fleet)] });
       await waitForGate(first, 'promote-green');
-      await first.signal(rejectSignal, { gate: 'promote-green', release: 'v2', by: 'alice', reason: 'not today', runId: first.firstExecutionRunId });
+      await first.signal(rejectSignal, {
+        gate: 'promote-green',
+        release: 'v2',
+        by: 'alice',
+        reason: 'not today',
+        runId: first.firstExecutionRunId,
+      });
       const firstOutcome = await first.result().then(
         (r) => r.outcome,
         (e: Error & { cause?: Error }) => e.cause?.message ?? e.message,
@@ -170,7 +185,9 @@ describe('approvals', () => {
       ]);
 
       // Naming B's release (what B's reviewer saw) promotes it.
-      await latest.executeUpdate(approveUpdate, { args: [{ gate: 'promote-green', release: 'v2.5.0-rc', by: 'alice', runId: b.firstExecutionRunId }] });
+      await latest.executeUpdate(approveUpdate, {
+        args: [{ gate: 'promote-green', release: 'v2.5.0-rc', by: 'alice', runId: b.firstExecutionRunId }],
+      });
       expect((await waitForGate(b, 'promote-blue')).decisions.at(-1)).toMatchObject({ kind: 'approve', release: 'v2.5.0-rc', by: 'alice' });
       await b.signal(rejectSignal, { gate: 'promote-blue', release: 'v2.5.0-rc', by: 'bob' });
       await b.result().catch(() => undefined);

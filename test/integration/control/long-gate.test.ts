@@ -24,13 +24,20 @@ describe('a gate that waits long', () => {
       },
     });
     await withWorker(taskQueue, createActivities(fleet.deps()), async () => {
-      const first = await temporal.client.workflow.start(blueGreenDeployment, { taskQueue, workflowId, args: [plan], workflowExecutionTimeout: '5 minutes' });
+      const first = await temporal.client.workflow.start(blueGreenDeployment, {
+        taskQueue,
+        workflowId,
+        args: [plan],
+        workflowExecutionTimeout: '5 minutes',
+      });
       const latest = temporal.client.workflow.getHandle(workflowId);
       const s0 = await waitForStatus(first, 'gate promote-green', (s) => s.pendingGate?.gate === 'promote-green');
       // Signals for a gate that is not pending: each is recorded as ignored, each adds history.
       let sent = 0;
       while ((await latest.describe()).runId === first.firstExecutionRunId) {
-        await Promise.all(Array.from({ length: 50 }, (_, i) => latest.signal(approveSignal, { gate: 'promote-blue', by: `bot-${sent + i}` })));
+        await Promise.all(
+          Array.from({ length: 50 }, (_, i) => latest.signal(approveSignal, { gate: 'promote-blue', by: `bot-${sent + i}` })),
+        );
         sent += 50;
         // A run cannot continue as new while signals keep arriving (they must be handled first):
         // leave it the quiet moment any real gate has between signals.
@@ -56,10 +63,22 @@ describe('a gate that waits long', () => {
       const result = await latest.result();
       expect(result.outcome).toBe('succeeded');
       expect(result.steps.map((s: { step: string; cluster?: string }) => `${s.step}:${s.cluster ?? ''}`)).toEqual([
-        'preflight:', 'standby:green', 'deploy:green', 'verify:green', 'live:green',
-        'standby:blue', 'deploy:blue', 'verify:blue', 'live:blue', 'migrate:',
+        'preflight:',
+        'standby:green',
+        'deploy:green',
+        'verify:green',
+        'live:green',
+        'standby:blue',
+        'deploy:blue',
+        'verify:blue',
+        'live:blue',
+        'migrate:',
       ]);
-      expect(result.decisions.filter((d: { kind: string }) => d.kind === 'approve').map((d: { gate?: string; by: string }) => `${d.gate}:${d.by}`)).toEqual(['promote-green:alice', 'promote-blue:alice']);
+      expect(
+        result.decisions
+          .filter((d: { kind: string }) => d.kind === 'approve')
+          .map((d: { gate?: string; by: string }) => `${d.gate}:${d.by}`),
+      ).toEqual(['promote-green:alice', 'promote-blue:alice']);
       expect([...fleet.releases.values()]).toEqual(['v2', 'v2', 'v2', 'v2']);
     });
   });

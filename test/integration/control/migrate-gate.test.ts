@@ -19,7 +19,11 @@ const HOSTS = ['green-1', 'green-2', 'blue-1', 'blue-2'];
 
 function migratingPlan(fleet: FakeFleet) {
   return fleet.plan({
-    commands: { install: '/opt/app/bin/install {release}', currentRelease: '/opt/app/bin/current', migrate: '/opt/app/bin/migrate {release}' },
+    commands: {
+      install: '/opt/app/bin/install {release}',
+      currentRelease: '/opt/app/bin/current',
+      migrate: '/opt/app/bin/migrate {release}',
+    },
     migration: { host: 'blue-1' },
     gates: { migrate: { enabled: true, timeoutSeconds: 600, onTimeout: 'reject' } },
   });
@@ -58,7 +62,10 @@ describe('stopping a run at the migrate gate', () => {
     expect((error as WorkflowFailedError).cause?.name).toBe('CancelledFailure');
     expect(status.cancelled).toBe(true);
     expect(status.failure).toMatchObject({ kind: 'cancel', step: 'migrate' });
-    expect(status.rollback?.clusters.map((c) => [c.cluster, c.outcome])).toEqual([['blue', 'rolled-back'], ['green', 'rolled-back']]);
+    expect(status.rollback?.clusters.map((c) => [c.cluster, c.outcome])).toEqual([
+      ['blue', 'rolled-back'],
+      ['green', 'rolled-back'],
+    ]);
     expect([...fleet.releases.values()]).toEqual(['v1', 'v1', 'v1', 'v1']);
     expect(fleet.changes.some((c) => c.startsWith('migrate:'))).toBe(false);
   });
@@ -69,7 +76,9 @@ describe('stopping a run at the migrate gate', () => {
       await h.executeUpdate(rejectUpdate, { args: [{ gate: 'migrate', release: 'v2', by: 'dba', reason: 'not tonight' }] });
     });
     expect(status.outcome).toBe('failed');
-    expect(status.reason).toMatch(/^migrate failed: gate migrate rejected by dba: not tonight\. The migration did not run; every cluster runs v2 and is live\./);
+    expect(status.reason).toMatch(
+      /^migrate failed: gate migrate rejected by dba: not tonight\. The migration did not run; every cluster runs v2 and is live\./,
+    );
     expect([...fleet.releases.values()]).toEqual(['v2', 'v2', 'v2', 'v2']);
   });
 });

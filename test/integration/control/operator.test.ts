@@ -61,8 +61,7 @@ function abortDuring(step: StepName): Activities {
   };
 }
 
-const forward = (steps: { step: string; cluster?: string }[] | undefined) =>
-  (steps ?? []).map((s) => `${s.step}:${s.cluster ?? ''}`);
+const forward = (steps: { step: string; cluster?: string }[] | undefined) => (steps ?? []).map((s) => `${s.step}:${s.cluster ?? ''}`);
 
 describe('gates', () => {
   it('a rejected promote gate rolls green back; the reason names the gate, who and why', async () => {
@@ -89,7 +88,9 @@ describe('gates', () => {
     logCase('gate expired (reject)', c);
     expectUsersUnharmed(c);
     expect(c.outcome).toBe('rolled-back');
-    expect(c.reason).toMatch(/^gate promote-green expired after 2 s without a decision \(onTimeout: reject\) \(during verify of green\)\. Rolled back/);
+    expect(c.reason).toMatch(
+      /^gate promote-green expired after 2 s without a decision \(onTimeout: reject\) \(during verify of green\)\. Rolled back/,
+    );
     expect(c.status.decisions).toEqual([expect.objectContaining({ kind: 'reject', gate: 'promote-green', by: 'timeout' })]);
     await expectFleet(t, 'v1');
   });
@@ -141,11 +142,16 @@ describe('abort: stops at the next safe point and rolls back', () => {
       expectUsersUnharmed(c);
       expect(c.outcome).toBe('rolled-back');
       const where = k.during === 'gate' ? 'verify of green' : `${k.during} of green`;
-      expect(c.reason).toMatch(new RegExp(`^aborted by carol: wrong build \\(during ${where}\\)\\. Rolled back: green runs v1 and is live again$`));
+      expect(c.reason).toMatch(
+        new RegExp(`^aborted by carol: wrong build \\(during ${where}\\)\\. Rolled back: green runs v1 and is live again$`),
+      );
       expect(c.status.failure).toMatchObject({ kind: 'abort' });
       // The step in flight finished; nothing after it started; then the rollback.
       expect(forward(c.result?.steps)).toEqual([
-        ...['preflight:', 'standby:green', 'deploy:green', 'verify:green', 'live:green'].slice(0, ['preflight:', 'standby:green', 'deploy:green', 'verify:green', 'live:green'].indexOf(k.lastForward) + 1),
+        ...['preflight:', 'standby:green', 'deploy:green', 'verify:green', 'live:green'].slice(
+          0,
+          ['preflight:', 'standby:green', 'deploy:green', 'verify:green', 'live:green'].indexOf(k.lastForward) + 1,
+        ),
         'rollback:green',
       ]);
       expect(c.status.decisions).toEqual([expect.objectContaining({ kind: 'abort', by: 'carol', reason: 'wrong build' })]);
@@ -198,7 +204,11 @@ describe('temporal workflow cancel', () => {
     const c = await runCase(temporal, t, {
       plan: fastPlan(t, { release: 'v2', currentRelease: 'v1' }),
       during: async (h) => {
-        await waitForStatus(h, 'an install on green', (s) => s.step === 'deploy' && s.cluster === 'green' && s.clusters[0]!.hosts.some((x) => x.phase === 'installing'));
+        await waitForStatus(
+          h,
+          'an install on green',
+          (s) => s.step === 'deploy' && s.cluster === 'green' && s.clusters[0]!.hosts.some((x) => x.phase === 'installing'),
+        );
         await h.cancel();
       },
     });

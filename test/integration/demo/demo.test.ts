@@ -9,7 +9,10 @@ import { tempLabDir, testBasePort } from '../../support/lab-tools';
 function listening(port: number): boolean {
   const hex = port.toString(16).toUpperCase().padStart(4, '0');
   return ['/proc/net/tcp', '/proc/net/tcp6'].some((f) =>
-    fs.readFileSync(f, 'utf8').split('\n').some((l) => l.includes(`:${hex} `) && l.trim().split(/\s+/)[3] === '0A'),
+    fs
+      .readFileSync(f, 'utf8')
+      .split('\n')
+      .some((l) => l.includes(`:${hex} `) && l.trim().split(/\s+/)[3] === '0A'),
   );
 }
 
@@ -36,7 +39,13 @@ describe('npm run demo', () => {
     const basePort = testBasePort(8);
     const temporalPort = await freePort();
     const child = spawn('npm', ['run', '--silent', 'demo'], {
-      env: { ...process.env, BG_LAB_DIR: labDir, BG_LAB_BASE_PORT: String(basePort), BG_DEMO_TEMPORAL_PORT: String(temporalPort), BG_DEMO_UI_PORT: String(await freePort()) },
+      env: {
+        ...process.env,
+        BG_LAB_DIR: labDir,
+        BG_LAB_BASE_PORT: String(basePort),
+        BG_DEMO_TEMPORAL_PORT: String(temporalPort),
+        BG_DEMO_UI_PORT: String(await freePort()),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true, // its own process group, as a terminal would have: Ctrl-C goes to the whole group
     });
@@ -75,7 +84,13 @@ describe('npm run demo', () => {
     const basePort = testBasePort(7);
     const temporalPort = await freePort();
     const child = spawn('npm', ['run', '--silent', 'demo', '--', '--yes', '--json'], {
-      env: { ...process.env, BG_LAB_DIR: labDir, BG_LAB_BASE_PORT: String(basePort), BG_DEMO_TEMPORAL_PORT: String(temporalPort), BG_DEMO_UI_PORT: String(await freePort()) },
+      env: {
+        ...process.env,
+        BG_LAB_DIR: labDir,
+        BG_LAB_BASE_PORT: String(basePort),
+        BG_DEMO_TEMPORAL_PORT: String(temporalPort),
+        BG_DEMO_UI_PORT: String(await freePort()),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -39,7 +39,12 @@ async function deployInProcess(plan: PlanInput): Promise<DeploymentResult> {
   const taskQueue = uniqueId('bake');
   return withWorker(taskQueue, t.activities, async () => {
     try {
-      return await client.workflow.execute(blueGreenDeployment, { taskQueue, workflowId: uniqueId('bake'), args: [plan], workflowExecutionTimeout: '5 minutes' });
+      return await client.workflow.execute(blueGreenDeployment, {
+        taskQueue,
+        workflowId: uniqueId('bake'),
+        args: [plan],
+        workflowExecutionTimeout: '5 minutes',
+      });
     } catch (err) {
       const result = err instanceof WorkflowFailedError ? resultOfFailedRun(err) : undefined;
       if (!result) throw err;
@@ -66,17 +71,30 @@ describe('bake on the lab under load', () => {
     const report = await load.stop();
 
     expect(result.outcome).toBe('rolled-back');
-    expect(result.reason).toMatch(/^bake of green failed: green-\d: 5xx \d+(\.\d)?% of \d+ responses in \d+ s, limit 5%\. Rolled back: green runs v1/);
+    expect(result.reason).toMatch(
+      /^bake of green failed: green-\d: 5xx \d+(\.\d)?% of \d+ responses in \d+ s, limit 5%\. Rolled back: green runs v1/,
+    );
     expect(result.bakes).toHaveLength(1);
     const b = result.bakes![0]!;
     expect(b.outcome).toBe('breached');
     // Blue was never touched: the bake stopped the run before its standby step.
-    expect(result.steps.map((s) => `${s.step}${s.cluster ? `:${s.cluster}` : ''}`)).toEqual(['preflight', 'standby:green', 'deploy:green', 'verify:green', 'live:green', 'bake:green', 'rollback:green']);
+    expect(result.steps.map((s) => `${s.step}${s.cluster ? `:${s.cluster}` : ''}`)).toEqual([
+      'preflight',
+      'standby:green',
+      'deploy:green',
+      'verify:green',
+      'live:green',
+      'bake:green',
+      'rollback:green',
+    ]);
     await expectFleetOn(plan.currentRelease);
 
     // Every failed request is a 500 the bad release answered on green; none is a connection error.
     const failures = report.failures.list;
-    expect(failures.every((f) => /^HTTP 500 from green-\d/.test(f.reason)), JSON.stringify(failures.slice(0, 3))).toBe(true);
+    expect(
+      failures.every((f) => /^HTTP 500 from green-\d/.test(f.reason)),
+      JSON.stringify(failures.slice(0, 3)),
+    ).toBe(true);
     expect(report.lostWrites).toEqual([]);
     const first = failures[0]?.at;
     const last = failures.at(-1)?.at;
@@ -96,7 +114,10 @@ describe('bake on the lab under load', () => {
     const result = await deployInProcess(plan);
     const report = await load.stop();
     expect(result.outcome, result.reason).toBe('succeeded');
-    expect(result.bakes?.map((b) => [b.cluster, b.outcome])).toEqual([['green', 'passed'], ['blue', 'passed']]);
+    expect(result.bakes?.map((b) => [b.cluster, b.outcome])).toEqual([
+      ['green', 'passed'],
+      ['blue', 'passed'],
+    ]);
     for (const b of result.bakes ?? []) {
       expect(b.samples).toBeGreaterThanOrEqual(3); // 1 s apart plus each reading, in a 5 s window
       for (const s of b.servers) expect(s.responses, `${b.cluster} ${s.server}`).toBeGreaterThan(50);
@@ -108,9 +129,16 @@ describe('bake on the lab under load', () => {
   });
 
   it('the worker is SIGKILLed mid-bake: a new worker reads the counters again and the run succeeds', async () => {
-    const plan = parsePlan(planFor(hostCurrentRelease(t.lab.hosts[0]!.name, t.lab.dir) === 'v1' ? 'v2' : 'v1', { bake: { ...bake, seconds: 8 } }));
+    const plan = parsePlan(
+      planFor(hostCurrentRelease(t.lab.hosts[0]!.name, t.lab.dir) === 'v1' ? 'v2' : 'v1', { bake: { ...bake, seconds: 8 } }),
+    );
     const taskQueue = uniqueId('bake-crash');
-    const env = { TEMPORAL_ADDRESS: inject('temporalAddress'), BG_TASK_QUEUE: taskQueue, BG_SSH_KEY: t.lab.keyPath, BG_KNOWN_HOSTS: t.lab.knownHostsPath };
+    const env = {
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      BG_TASK_QUEUE: taskQueue,
+      BG_SSH_KEY: t.lab.keyPath,
+      BG_KNOWN_HOSTS: t.lab.knownHostsPath,
+    };
     const startedAt = new Date().toISOString();
     const load = startLoad({ url: t.lab.liveUrl, rps: RPS, dbPath: t.lab.dbPath });
     let worker: WorkerProcess | undefined = await startWorkerProcess(env);
@@ -142,7 +170,10 @@ describe('bake on the lab under load', () => {
       expect(report.failures.list).toEqual([]);
       expect(report.lostWrites).toEqual([]);
       for (const h of t.lab.hosts) {
-        expect(hostRestarts(h.name, t.lab.dir).filter((r) => r.at >= startedAt && r.release === plan.release), h.name).toHaveLength(1);
+        expect(
+          hostRestarts(h.name, t.lab.dir).filter((r) => r.at >= startedAt && r.release === plan.release),
+          h.name,
+        ).toHaveLength(1);
       }
       console.log(`killed the worker at bake sample ${samplesAtKill} of green; it finished with ${green!.samples} samples`);
     } finally {
@@ -151,4 +182,3 @@ describe('bake on the lab under load', () => {
     }
   });
 });
-

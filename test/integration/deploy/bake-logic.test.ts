@@ -20,7 +20,12 @@ async function run(fleet: FakeFleet, plan: PlanInput, deps = fleet.deps()): Prom
   const taskQueue = uniqueId('tq');
   return withWorker(taskQueue, createActivities(deps), async () => {
     try {
-      const result = await temporal.client.workflow.execute(blueGreenDeployment, { taskQueue, workflowId: uniqueId('bake'), args: [plan], workflowExecutionTimeout: '2 minutes' });
+      const result = await temporal.client.workflow.execute(blueGreenDeployment, {
+        taskQueue,
+        workflowId: uniqueId('bake'),
+        args: [plan],
+        workflowExecutionTimeout: '2 minutes',
+      });
       return { result, failed: false };
     } catch (err) {
       const result = err instanceof WorkflowFailedError ? resultOfFailedRun(err) : undefined;
@@ -38,8 +43,24 @@ describe('bake after each cluster goes live', () => {
     const { result } = await run(fleet, fleet.plan({ bake }));
     expect(result.outcome).toBe('succeeded');
     expect(result.reason).toBe('every cluster runs v2 and is live; baked green, blue for 3 s each');
-    expect(steps(result)).toEqual(['preflight', 'standby:green', 'deploy:green', 'verify:green', 'live:green', 'bake:green', 'standby:blue', 'deploy:blue', 'verify:blue', 'live:blue', 'bake:blue', 'migrate']);
-    expect(result.bakes?.map((b) => [b.cluster, b.outcome])).toEqual([['green', 'passed'], ['blue', 'passed']]);
+    expect(steps(result)).toEqual([
+      'preflight',
+      'standby:green',
+      'deploy:green',
+      'verify:green',
+      'live:green',
+      'bake:green',
+      'standby:blue',
+      'deploy:blue',
+      'verify:blue',
+      'live:blue',
+      'bake:blue',
+      'migrate',
+    ]);
+    expect(result.bakes?.map((b) => [b.cluster, b.outcome])).toEqual([
+      ['green', 'passed'],
+      ['blue', 'passed'],
+    ]);
     for (const b of result.bakes ?? []) {
       expect(b.samples).toBeGreaterThanOrEqual(2);
       expect(b.samples).toBeLessThanOrEqual(4);
@@ -54,11 +75,21 @@ describe('bake after each cluster goes live', () => {
     const { result, failed } = await run(fleet, fleet.plan({ bake }));
     expect(failed).toBe(true);
     expect(result.outcome).toBe('rolled-back');
-    expect(result.reason).toMatch(/^bake of green failed: green-1: 5xx 20% of 50 responses in \d+ s, limit 5%\. Rolled back: green runs v1 and is live again/);
+    expect(result.reason).toMatch(
+      /^bake of green failed: green-1: 5xx 20% of 50 responses in \d+ s, limit 5%\. Rolled back: green runs v1 and is live again/,
+    );
     expect(result.failure).toMatchObject({ kind: 'failure', step: 'bake', cluster: 'green' });
     expect(result.bakes).toHaveLength(1);
     expect(result.bakes![0]).toMatchObject({ cluster: 'green', outcome: 'breached', samples: 1 });
-    expect(steps(result)).toEqual(['preflight', 'standby:green', 'deploy:green', 'verify:green', 'live:green', 'bake:green', 'rollback:green']);
+    expect(steps(result)).toEqual([
+      'preflight',
+      'standby:green',
+      'deploy:green',
+      'verify:green',
+      'live:green',
+      'bake:green',
+      'rollback:green',
+    ]);
     expect([...fleet.releases.values()]).toEqual(['v1', 'v1', 'v1', 'v1']);
     expect(fleet.changes.filter((c) => c.includes('blue'))).toEqual([]);
     for (const h of HOSTS) expect(fleet.pools.live.get(h)?.admin).toBe('ready');
@@ -70,8 +101,14 @@ describe('bake after each cluster goes live', () => {
     const { result } = await run(fleet, fleet.plan({ bake }));
     expect(result.outcome).toBe('rolled-back');
     expect(result.reason).toMatch(/^bake of blue failed: blue-2: 5xx 50% of 50 responses/);
-    expect(result.bakes?.map((b) => [b.cluster, b.outcome])).toEqual([['green', 'passed'], ['blue', 'breached']]);
-    expect(result.rollback?.clusters.map((c) => [c.cluster, c.outcome])).toEqual([['blue', 'rolled-back'], ['green', 'rolled-back']]);
+    expect(result.bakes?.map((b) => [b.cluster, b.outcome])).toEqual([
+      ['green', 'passed'],
+      ['blue', 'breached'],
+    ]);
+    expect(result.rollback?.clusters.map((c) => [c.cluster, c.outcome])).toEqual([
+      ['blue', 'rolled-back'],
+      ['green', 'rolled-back'],
+    ]);
     expect([...fleet.releases.values()]).toEqual(['v1', 'v1', 'v1', 'v1']);
   });
 
@@ -82,7 +119,9 @@ describe('bake after each cluster goes live', () => {
     deps.lb = (cfg) => ({ ...real(cfg), readCounters: undefined });
     const { result } = await run(fleet, fleet.plan({ bake }), deps);
     expect(result.outcome).toBe('failed');
-    expect(result.reason).toContain('Preflight refused to start; nothing was changed:\n  - the bake cannot read per-server counters from the load balancer: fake LB does not count responses per server: a bake needs HAProxy');
+    expect(result.reason).toContain(
+      'Preflight refused to start; nothing was changed:\n  - the bake cannot read per-server counters from the load balancer: fake LB does not count responses per server: a bake needs HAProxy',
+    );
     expect(fleet.changes).toEqual([]);
   });
 
@@ -99,7 +138,12 @@ describe('bake after each cluster goes live', () => {
     const taskQueue = uniqueId('tq');
     const { result, details, samplesSeen } = await withWorker(taskQueue, createActivities(fleet.deps()), async () => {
       const plan = fleet.plan({ bake: { ...bake, seconds: 30 } });
-      const handle = await temporal.client.workflow.start(blueGreenDeployment, { taskQueue, workflowId: uniqueId('bake'), args: [plan], workflowExecutionTimeout: '2 minutes' });
+      const handle = await temporal.client.workflow.start(blueGreenDeployment, {
+        taskQueue,
+        workflowId: uniqueId('bake'),
+        args: [plan],
+        workflowExecutionTimeout: '2 minutes',
+      });
       let s = await handle.query(statusQuery);
       const deadline = Date.now() + 60_000;
       while (!(s.step === 'bake' && (s.bakes?.[0]?.samples ?? 0) >= 2)) {
@@ -115,7 +159,9 @@ describe('bake after each cluster goes live', () => {
       );
       return { result, details: meta.currentDetails ?? '', samplesSeen: s.bakes![0]!.samples };
     });
-    expect(details).toMatch(/^Step \*\*bake\*\* of cluster \*\*green\*\* \(v2\): \d+ of 30 s, \d+ samples; \d+ responses; worst green-\d: 5xx 0% of \d+, rtime 2 ms, UP \(limit 5xx 5% once 50 responses\)$/);
+    expect(details).toMatch(
+      /^Step \*\*bake\*\* of cluster \*\*green\*\* \(v2\): \d+ of 30 s, \d+ samples; \d+ responses; worst green-\d: 5xx 0% of \d+, rtime 2 ms, UP \(limit 5xx 5% once 50 responses\)$/,
+    );
     expect(samplesSeen).toBeGreaterThanOrEqual(2);
     expect(result?.outcome).toBe('rolled-back');
     expect(result?.reason).toMatch(/^aborted by alice: saw something odd \(during bake of green\)/);

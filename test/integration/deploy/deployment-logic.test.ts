@@ -45,8 +45,14 @@ describe('the six steps', () => {
     expect(result?.outcome).toBe('succeeded');
     expect(result?.steps.map((s) => `${s.step}${s.cluster ? `:${s.cluster}` : ''}`)).toEqual([
       'preflight',
-      'standby:green', 'deploy:green', 'verify:green', 'live:green',
-      'standby:blue', 'deploy:blue', 'verify:blue', 'live:blue',
+      'standby:green',
+      'deploy:green',
+      'verify:green',
+      'live:green',
+      'standby:blue',
+      'deploy:blue',
+      'verify:blue',
+      'live:blue',
       'migrate',
     ]);
     expect([...fleet.releases.values()]).toEqual(['v2', 'v2', 'v2', 'v2']);

@@ -23,7 +23,9 @@ describe('one run per environment', () => {
       await waitForStatus(first, 'the promote gate', (s) => s.pendingGate !== undefined);
       const second = startDeployment(temporal.client, { ...plan, release: 'v3' }, { taskQueue });
       await expect(second).rejects.toBeInstanceOf(RunAlreadyActiveError);
-      await expect(second).rejects.toThrow(`a deployment of environment "${environment}" is already running (workflow bluegreen-${environment})`);
+      await expect(second).rejects.toThrow(
+        `a deployment of environment "${environment}" is already running (workflow bluegreen-${environment})`,
+      );
       // The first run is untouched by the refused start.
       expect((await first.query(statusQuery)).release).toBe('v2');
       await first.signal(abortSignal, { by: 'test', reason: 'done with it' });

@@ -43,7 +43,9 @@ describe('2 clusters of 500 hosts', () => {
     // Blue (second) fails on every host: hundreds of host errors to carry.
     for (const h of hosts.filter((x) => x.startsWith('blue'))) fleet.brokenOn.set(h, 'v2');
     const run = await deployAtScale(fleet);
-    console.log(`2x${PER_CLUSTER} rollback: ${run.historyLength} events, ${run.historySize} bytes of history, failure result ${JSON.stringify(run.result).length} bytes`);
+    console.log(
+      `2x${PER_CLUSTER} rollback: ${run.historyLength} events, ${run.historySize} bytes of history, failure result ${JSON.stringify(run.result).length} bytes`,
+    );
     expect(run.result.outcome).toBe('rolled-back');
     expect(run.result.rollback?.clusters.map((c) => `${c.cluster}:${c.outcome}`)).toEqual(['blue:rolled-back', 'green:rolled-back']);
     expect(new Set(fleet.releases.values())).toEqual(new Set(['v1']));
@@ -54,7 +56,9 @@ describe('2 clusters of 500 hosts', () => {
 
   it('bakes both clusters with a few events per sample, and a result far below the payload limit', async () => {
     const plain = await deployAtScale(new FakeFleet(hosts, 'v1'));
-    const run = await deployAtScale(new FakeFleet(hosts, 'v1'), { bake: { seconds: 5, sampleSeconds: 1, thresholds: { max5xxRatio: 0.01, minRequests: 50 } } });
+    const run = await deployAtScale(new FakeFleet(hosts, 'v1'), {
+      bake: { seconds: 5, sampleSeconds: 1, thresholds: { max5xxRatio: 0.01, minRequests: 50 } },
+    });
     expect(run.result.outcome).toBe('succeeded');
     const samples = (run.result.bakes ?? []).reduce((n, b) => n + b.samples, 0);
     // Per cluster: the window's opening read, then the samples; preflight reads the counters once.

@@ -20,13 +20,21 @@ afterAll(async () => {
 describe('2x10 hosts with a 1 s login shell', () => {
   it('deploys under load with no failed request, no lost write, and no failed heartbeat', async () => {
     const taskQueue = uniqueId('slow');
-    worker = await startWorkerProcess({ TEMPORAL_ADDRESS: inject('temporalAddress'), BG_TASK_QUEUE: taskQueue, BG_SSH_KEY: t.lab.keyPath, BG_KNOWN_HOSTS: t.lab.knownHostsPath, BG_LOG_LEVEL: 'WARN' });
+    worker = await startWorkerProcess({
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      BG_TASK_QUEUE: taskQueue,
+      BG_SSH_KEY: t.lab.keyPath,
+      BG_KNOWN_HOSTS: t.lab.knownHostsPath,
+      BG_LOG_LEVEL: 'WARN',
+    });
     const load = startLoad({ url: t.lab.liveUrl, rps: 200, dbPath: t.lab.dbPath });
     const plan = parsePlan({ ...t.plan, release: 'v2', currentRelease: 'v1', parallelism: 4 });
     const handle = await startDeployment(temporal.client, plan, { taskQueue, workflowId: uniqueId('slow') });
     const result = await handle.result();
     const report = await load.stop();
-    console.log(`2x10, ${SLOW_LOGIN_MS} ms login: ${JSON.stringify(result.steps.map((s) => `${s.step}${s.cluster ? `:${s.cluster}` : ''} ${s.ms} ms`))}`);
+    console.log(
+      `2x10, ${SLOW_LOGIN_MS} ms login: ${JSON.stringify(result.steps.map((s) => `${s.step}${s.cluster ? `:${s.cluster}` : ''} ${s.ms} ms`))}`,
+    );
 
     expect(result.outcome).toBe('succeeded');
     expect(report.failures.list).toEqual([]);

@@ -68,11 +68,16 @@ describe('smoke tests on the real lab', () => {
     const seen: Seen[] = [];
     // Six tests: 36 requests per cluster, enough that one connection per request would show.
     const smoke = [...Array.from({ length: 5 }, () => t.plan.smoke[0]!), { path: '/', expectStatus: 200, expectRelease: true }];
-    const c = await runCase(temporal, t, { plan: fastPlan(t, { release: 'v2', currentRelease: 'v1', smoke }), activities: recording(seen) });
+    const c = await runCase(temporal, t, {
+      plan: fastPlan(t, { release: 'v2', currentRelease: 'v1', smoke }),
+      activities: recording(seen),
+    });
     logCase('smoke coverage', c);
     for (const s of seen) {
       const direct = s.report?.testedDirectly ? `; tested directly: ${s.report.testedDirectly.join(',')}` : '';
-      console.log(`[smoke] ${s.input.hosts.join(',')}: ${s.requests} requests on ${s.connections} connections; seen ${s.report?.hostsSeen.join(',')}${direct}`);
+      console.log(
+        `[smoke] ${s.input.hosts.join(',')}: ${s.requests} requests on ${s.connections} connections; seen ${s.report?.hostsSeen.join(',')}${direct}`,
+      );
     }
     expectUsersUnharmed(c);
     expect(c.outcome).toBe('succeeded');
@@ -101,7 +106,9 @@ describe('smoke tests on the real lab', () => {
     expect(c.outcome).toBe('rolled-back');
     // Through the pool when a pool response named green-2, else by the direct request that covers a
     // host round robin skipped: either way the host and the reason are named.
-    expect(c.reason).toMatch(/^verify of green failed: smoke test GET \/smoke (through the standby pool )?failed on green-2\b.*: \/smoke: body does not contain/);
+    expect(c.reason).toMatch(
+      /^verify of green failed: smoke test GET \/smoke (through the standby pool )?failed on green-2\b.*: \/smoke: body does not contain/,
+    );
     await expectFleet(t, 'v1');
   });
 

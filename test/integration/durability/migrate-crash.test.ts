@@ -32,7 +32,12 @@ describe('the worker is SIGKILLed in the middle of a 10 s migration', () => {
       },
     });
     const taskQueue = uniqueId('migrate-crash');
-    const env = { TEMPORAL_ADDRESS: inject('temporalAddress'), BG_TASK_QUEUE: taskQueue, BG_SSH_KEY: t.lab.keyPath, BG_KNOWN_HOSTS: t.lab.knownHostsPath };
+    const env = {
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      BG_TASK_QUEUE: taskQueue,
+      BG_SSH_KEY: t.lab.keyPath,
+      BG_KNOWN_HOSTS: t.lab.knownHostsPath,
+    };
     const load = startLoad({ url: t.lab.liveUrl, rps: 150, dbPath: t.lab.dbPath });
     let worker: WorkerProcess | undefined = await startWorkerProcess(env);
     const lines = () => (fs.existsSync(runs) ? fs.readFileSync(runs, 'utf8').trim().split('\n').filter(Boolean) : []);

@@ -17,7 +17,10 @@ const temporal = useTemporal();
 /** Requests that stay in flight for `ms`, so a drain has sessions to wait for. */
 function holdSessions(url: string, count: number, ms: number): Promise<unknown> {
   return Promise.all(
-    Array.from({ length: count }, () => new Promise((resolve) => http.get(`${url}/slow?ms=${ms}`, (res) => res.resume().on('end', resolve)).on('error', resolve))),
+    Array.from(
+      { length: count },
+      () => new Promise((resolve) => http.get(`${url}/slow?ms=${ms}`, (res) => res.resume().on('end', resolve)).on('error', resolve)),
+    ),
   );
 }
 
@@ -32,7 +35,12 @@ async function deployWithKill(point: KillPoint) {
   const from = hostCurrentRelease(t.lab.hosts[0]!.name, t.lab.dir) ?? 'v1';
   const to = from === 'v1' ? 'v2' : 'v1';
   const taskQueue = uniqueId('crash');
-  const env = { TEMPORAL_ADDRESS: inject('temporalAddress'), BG_TASK_QUEUE: taskQueue, BG_SSH_KEY: t.lab.keyPath, BG_KNOWN_HOSTS: t.lab.knownHostsPath };
+  const env = {
+    TEMPORAL_ADDRESS: inject('temporalAddress'),
+    BG_TASK_QUEUE: taskQueue,
+    BG_SSH_KEY: t.lab.keyPath,
+    BG_KNOWN_HOSTS: t.lab.knownHostsPath,
+  };
   const startedAt = new Date().toISOString();
   const plan = parsePlan({
     ...t.plan,
@@ -67,7 +75,9 @@ async function deployWithKill(point: KillPoint) {
         const s = await handle.query(statusQuery).catch(() => undefined);
         const gate = s?.pendingGate?.gate;
         if (gate) {
-          await handle.executeUpdate(approveUpdate, { args: [{ gate, release: s?.release, by: 'crash-test', reason: 'approved after the worker restarted' }] });
+          await handle.executeUpdate(approveUpdate, {
+            args: [{ gate, release: s?.release, by: 'crash-test', reason: 'approved after the worker restarted' }],
+          });
           if (gate === 'promote-blue') break;
         }
         await new Promise((r) => setTimeout(r, 100));
@@ -88,7 +98,10 @@ const points: KillPoint[] = [
     when: (s) => s.step === 'standby' && s.clusters.some((c) => c.hosts.some((h) => h.phase === 'draining')),
     beforeStart: () => void holdSessions(t.lab.liveUrl, 8, 3000),
   },
-  { name: 'step 2 (deploy: a host installing or starting)', when: (s) => s.step === 'deploy' && s.clusters.some((c) => c.hosts.some((h) => h.phase === 'installing' || h.phase === 'starting')) },
+  {
+    name: 'step 2 (deploy: a host installing or starting)',
+    when: (s) => s.step === 'deploy' && s.clusters.some((c) => c.hosts.some((h) => h.phase === 'installing' || h.phase === 'starting')),
+  },
   { name: 'step 3 (verify)', when: (s) => s.step === 'verify' },
   { name: 'step 4 (live)', when: (s) => s.step === 'live' },
   { name: 'a waiting promote gate', when: (s) => s.pendingGate?.gate === 'promote-green', gate: true },

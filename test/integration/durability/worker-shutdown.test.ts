@@ -19,7 +19,14 @@ describe('the worker process', () => {
       try {
         const t0 = Date.now();
         const child = spawn(process.execPath, [compiledWorker], {
-          env: { ...process.env, TEMPORAL_ADDRESS: inject('temporalAddress'), BG_TASK_QUEUE: `shutdown-${process.pid}`, BG_SSH_KEY: keyPath, BG_KNOWN_HOSTS: path.join(dir, 'known_hosts'), BG_LOG_LEVEL: 'INFO' },
+          env: {
+            ...process.env,
+            TEMPORAL_ADDRESS: inject('temporalAddress'),
+            BG_TASK_QUEUE: `shutdown-${process.pid}`,
+            BG_SSH_KEY: keyPath,
+            BG_KNOWN_HOSTS: path.join(dir, 'known_hosts'),
+            BG_LOG_LEVEL: 'INFO',
+          },
           stdio: ['ignore', 'pipe', 'pipe'],
         });
         let out = '';

@@ -52,12 +52,18 @@ describe('per-server counters from a real HAProxy', () => {
     await send(hx!, 'b', 12);
     const after = await lb.readCounters('live');
     const f = advance(openWindow(before), after);
-    expect(f.map((x) => [x.server, x.responses, x.r5xx])).toEqual([['a', 30, 10], ['b', 12, 0], ['c', 0, 0]]);
+    expect(f.map((x) => [x.server, x.responses, x.r5xx])).toEqual([
+      ['a', 30, 10],
+      ['b', 12, 0],
+      ['c', 0, 0],
+    ]);
     const c = after.find((x) => x.server === 'c')!;
     expect(c.status).toBe('DOWN');
     expect(c.checkStatus).toBe('L7STS');
     expect(after.find((x) => x.server === 'a')).toMatchObject({ status: 'UP', checkStatus: 'L7OK' });
-    expect(judge('x', f.slice(0, 2), { max5xxRatio: 0.05, minRequests: 20, anyServerDown: true }, 2).breach).toBe('a: 5xx 33.3% of 30 responses in 2 s, limit 5%');
+    expect(judge('x', f.slice(0, 2), { max5xxRatio: 0.05, minRequests: 20, anyServerDown: true }, 2).breach).toBe(
+      'a: 5xx 33.3% of 30 responses in 2 s, limit 5%',
+    );
   });
 
   it('after HAProxy restarts (counters from 0) the window keeps what it had counted', async () => {
@@ -76,7 +82,13 @@ describe('per-server counters from a real HAProxy', () => {
 
   it('the readCounters activity returns the servers asked for, in that order, and names unknown ones', async () => {
     const { readCounters } = createActivities({ ...new FakeFleet(['a'], 'v1').deps(), lb: () => lbOf(hx!) });
-    const cfg = { type: 'haproxy', runtimeApi: { socket: hx!.socket }, liveBackend: 'live', standbyBackend: 'standby', standbyUrl: 'http://x' } as LbConfig;
+    const cfg = {
+      type: 'haproxy',
+      runtimeApi: { socket: hx!.socket },
+      liveBackend: 'live',
+      standbyBackend: 'standby',
+      standbyUrl: 'http://x',
+    } as LbConfig;
     expect((await readCounters({ lb: cfg, pool: 'live', servers: ['b', 'a'] })).map((x) => x.server)).toEqual(['b', 'a']);
     await expect(readCounters({ lb: cfg, pool: 'live', servers: ['a', 'zz'] })).rejects.toBeInstanceOf(UnknownServerError);
   });

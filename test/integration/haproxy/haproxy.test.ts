@@ -60,8 +60,16 @@ describe('HAProxy adapter on a real haproxy', () => {
   });
 
   it('sets drain, maint and ready idempotently and show stat reports each', async () => {
-    const rawStatus = async () => (await runtimeCommand({ socket: hx!.socket }, 'show stat live 4 -1')).split('\n').find((l) => l.startsWith('live,b,'))!.split(',')[17];
-    for (const [state, status] of [['drain', 'DRAIN'], ['maint', 'MAINT'], ['ready', 'UP']] as const) {
+    const rawStatus = async () =>
+      (await runtimeCommand({ socket: hx!.socket }, 'show stat live 4 -1'))
+        .split('\n')
+        .find((l) => l.startsWith('live,b,'))!
+        .split(',')[17];
+    for (const [state, status] of [
+      ['drain', 'DRAIN'],
+      ['maint', 'MAINT'],
+      ['ready', 'UP'],
+    ] as const) {
       await lb.setState('live', 'b', state);
       await lb.setState('live', 'b', state);
       if (state === 'ready') await waitUntilUp(lb, 'live', ['b'], { deadlineMs: 3000, pollMs: 100 });
@@ -172,7 +180,11 @@ describe('HAProxy adapter on a real haproxy', () => {
   });
 
   it('speaks the same protocol over a TCP Runtime API address', async () => {
-    const tcp = new HaproxyLoadBalancer({ runtimeApi: { host: '127.0.0.1', port: hx!.apiPort }, liveBackend: 'live', standbyBackend: 'standby' });
+    const tcp = new HaproxyLoadBalancer({
+      runtimeApi: { host: '127.0.0.1', port: hx!.apiPort },
+      liveBackend: 'live',
+      standbyBackend: 'standby',
+    });
     await tcp.setState('live', 'a', 'drain');
     expect(byName(await lb.readServers('live')).a!.admin).toBe('drain');
     expect(byName(await tcp.readServers('live')).a!.admin).toBe('drain');

@@ -81,7 +81,10 @@ describe('lab', () => {
   it('refuses the connection when known_hosts holds another key for the host', async () => {
     // Pretend green-2's key belongs to green-1's port: a man in the middle, as far as ssh2 can tell.
     const wrong = path.join(dir, 'wrong_known_hosts');
-    const g2 = fs.readFileSync(lab.knownHostsPath, 'utf8').split('\n').find((l) => l.startsWith(`[127.0.0.1]:${host('green-2').sshPort} `))!;
+    const g2 = fs
+      .readFileSync(lab.knownHostsPath, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(`[127.0.0.1]:${host('green-2').sshPort} `))!;
     fs.writeFileSync(wrong, g2.replace(`:${host('green-2').sshPort} `, `:${host('green-1').sshPort} `) + '\n');
     await expect(ssh('green-1', 'true', wrong)).rejects.toThrow(/verif/i);
   });
@@ -91,7 +94,11 @@ describe('lab', () => {
     expect(await ssh('green-2', `${script} current`)).toEqual({ code: 0, stdout: 'v1\n', stderr: '' });
     const first = await ssh('green-2', `${script} install v2`);
     expect(first).toMatchObject({ code: 0, stdout: 'v2\n' });
-    expect((await getJson(`http://127.0.0.1:${host('green-2').appPort}/health`)).body).toEqual({ status: 'ok', release: 'v2', host: 'green-2' });
+    expect((await getJson(`http://127.0.0.1:${host('green-2').appPort}/health`)).body).toEqual({
+      status: 'ok',
+      release: 'v2',
+      host: 'green-2',
+    });
     const restarts = hostRestarts('green-2', dir);
     expect(restarts.map((r) => r.release)).toEqual(['v1', 'v2']);
     const pid = fs.readFileSync(path.join(host('green-2').root, 'app.pid'), 'utf8');
@@ -146,7 +153,10 @@ describe('lab', () => {
     // v1 keeps writing while the schema changes under it.
     expect((await fetch(`${lab.liveUrl}/items`, { method: 'POST', body: JSON.stringify({ id: 'v1-during' }) })).status).toBe(201);
     expect(await ssh('blue-1', `${lab.hostScript} migrate`)).toMatchObject({ code: 0, stdout: 'migrated to schema version 2\n' });
-    expect(await ssh('blue-1', `${lab.hostScript} migrate`)).toMatchObject({ code: 0, stdout: 'already at schema version 2; nothing to do\n' });
+    expect(await ssh('blue-1', `${lab.hostScript} migrate`)).toMatchObject({
+      code: 0,
+      stdout: 'already at schema version 2; nothing to do\n',
+    });
     expect((await getJson(`${appUrl}/health`)).body).toEqual({ status: 'ok', release: 'v3', host: 'blue-2' });
     expect((await fetch(`${appUrl}/items`, { method: 'POST', body: JSON.stringify({ id: 'v3-after', tags: ['a'] }) })).status).toBe(201);
     expect((await getJson(`${lab.liveUrl}/items/v1-during`)).status).toBe(200);
@@ -156,7 +166,11 @@ describe('lab', () => {
 
   it('drives HAProxy through its Runtime API: drain, maint, ready, and errors as text', async () => {
     const sock = lab.haproxySocket;
-    for (const [state, status] of [['drain', 'DRAIN'], ['maint', 'MAINT'], ['ready', 'UP']] as const) {
+    for (const [state, status] of [
+      ['drain', 'DRAIN'],
+      ['maint', 'MAINT'],
+      ['ready', 'UP'],
+    ] as const) {
       expect((await haproxyCommand(sock, `set server live/blue-1 state ${state}`)).trim()).toBe('');
       await until(`blue-1 ${status}`, async () => (await serverRow(sock, 'live', 'blue-1'))?.status === status);
     }

@@ -22,10 +22,24 @@ afterAll(async () => {
 describe(`lab with ${PER_CLUSTER} hosts per cluster`, () => {
   it('answers on every host over SSH at the same time, each with its own host key', async () => {
     expect(lab.hosts).toHaveLength(2 * PER_CLUSTER);
-    expect(new Set(fs.readFileSync(lab.knownHostsPath, 'utf8').trim().split('\n').map((l) => l.split(' ')[2])).size).toBe(2 * PER_CLUSTER);
+    expect(
+      new Set(
+        fs
+          .readFileSync(lab.knownHostsPath, 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => l.split(' ')[2]),
+      ).size,
+    ).toBe(2 * PER_CLUSTER);
     const results = await Promise.all(
       lab.hosts.map((h) =>
-        sshExec({ port: h.sshPort, user: lab.user, keyPath: lab.keyPath, knownHosts: lab.knownHostsPath, command: `${lab.hostScript} current` }),
+        sshExec({
+          port: h.sshPort,
+          user: lab.user,
+          keyPath: lab.keyPath,
+          knownHosts: lab.knownHostsPath,
+          command: `${lab.hostScript} current`,
+        }),
       ),
     );
     expect(results.map((r) => [r.code, r.stdout])).toEqual(lab.hosts.map(() => [0, 'v1\n']));

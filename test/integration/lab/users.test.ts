@@ -44,23 +44,26 @@ describe('lab user', () => {
     }
   });
 
-  it.runIf(asRoot && !process.env.BG_LAB_USER)('logs in as a non-root user whose shell is /bin/sh, named in the plan and status', async () => {
-    expect(lab.user).toBe(DEFAULT_DEPLOY_USER);
-    const plan = JSON.parse(fs.readFileSync(lab.planPath, 'utf8')) as PlanInput;
-    expect(Object.values(plan.clusters).flatMap((c) => c.hosts.map((h) => h.ssh.user))).toEqual(Array(4).fill(lab.user));
-    // $0 is what sshd ran the command with: the user's login shell.
-    const r = await ssh('green-1', 'id -u; id -un; echo "$0"; ps -o comm= -p $$');
-    const [uid, name, zero, comm] = r.stdout.trim().split('\n');
-    expect(r.code).toBe(0);
-    expect(Number(uid)).not.toBe(0);
-    expect(Number(uid)).toBe(lookupUser(lab.user)!.uid);
-    expect(name).toBe(DEFAULT_DEPLOY_USER);
-    expect(zero).toMatch(/^(\/bin\/)?sh$/);
-    expect(comm).toBe('sh');
-    expect(lookupUser(lab.user)!.shell).toBe('/bin/sh');
-    const status = await labStatus(dir);
-    expect(status).toMatchObject({ user: DEFAULT_DEPLOY_USER, userShell: '/bin/sh', slowLoginMs: SLOW_MS });
-  });
+  it.runIf(asRoot && !process.env.BG_LAB_USER)(
+    'logs in as a non-root user whose shell is /bin/sh, named in the plan and status',
+    async () => {
+      expect(lab.user).toBe(DEFAULT_DEPLOY_USER);
+      const plan = JSON.parse(fs.readFileSync(lab.planPath, 'utf8')) as PlanInput;
+      expect(Object.values(plan.clusters).flatMap((c) => c.hosts.map((h) => h.ssh.user))).toEqual(Array(4).fill(lab.user));
+      // $0 is what sshd ran the command with: the user's login shell.
+      const r = await ssh('green-1', 'id -u; id -un; echo "$0"; ps -o comm= -p $$');
+      const [uid, name, zero, comm] = r.stdout.trim().split('\n');
+      expect(r.code).toBe(0);
+      expect(Number(uid)).not.toBe(0);
+      expect(Number(uid)).toBe(lookupUser(lab.user)!.uid);
+      expect(name).toBe(DEFAULT_DEPLOY_USER);
+      expect(zero).toMatch(/^(\/bin\/)?sh$/);
+      expect(comm).toBe('sh');
+      expect(lookupUser(lab.user)!.shell).toBe('/bin/sh');
+      const status = await labStatus(dir);
+      expect(status).toMatchObject({ user: DEFAULT_DEPLOY_USER, userShell: '/bin/sh', slowLoginMs: SLOW_MS });
+    },
+  );
 
   it('cannot read the lab private key, can read authorized_keys, and owns the host roots and the database dir', async () => {
     const key = await ssh('green-1', `cat ${lab.keyPath} >/dev/null && echo READ || echo DENIED`);
@@ -68,7 +71,10 @@ describe('lab user', () => {
     expect(fs.statSync(lab.keyPath).mode & 0o777).toBe(0o600);
     expect((await ssh('green-1', `test -r ${path.join(path.dirname(lab.keyPath), 'authorized_keys')} && echo READ`)).stdout).toBe('READ\n');
     const root = host('green-1').root;
-    const w = await ssh('green-1', `for d in "$BG_HOST_ROOT" "$BG_HOST_ROOT/releases" "$BG_HOST_ROOT/logs" ${path.dirname(lab.dbPath)}; do test -w "$d" || echo "not writable: $d"; done; echo done`);
+    const w = await ssh(
+      'green-1',
+      `for d in "$BG_HOST_ROOT" "$BG_HOST_ROOT/releases" "$BG_HOST_ROOT/logs" ${path.dirname(lab.dbPath)}; do test -w "$d" || echo "not writable: $d"; done; echo done`,
+    );
     expect(w.stdout).toBe('done\n');
     expect((await ssh('green-1', 'echo "$BG_HOST_ROOT"')).stdout).toBe(`${root}\n`);
   });

@@ -9,7 +9,14 @@ import { readState } from '../../../src/lab/state';
 import { createSshClient, type SshClient } from '../../../src/adapters/ssh/client';
 import { loadKnownHosts } from '../../../src/adapters/ssh/known-hosts';
 import { drainAndWait, ensureState } from '../../../src/activities/lb';
-import { LbCommandError, LbProtocolError, LbUnavailableError, UnsafeLbNameError, type LbConfig, type ServerState } from '../../../src/ports/lb';
+import {
+  LbCommandError,
+  LbProtocolError,
+  LbUnavailableError,
+  UnsafeLbNameError,
+  type LbConfig,
+  type ServerState,
+} from '../../../src/ports/lb';
 import { lbFromConfig } from '../../../src/adapters/load-balancer';
 import type { NginxLoadBalancer } from '../../../src/adapters/nginx/nginx';
 import { parsePlan } from '../../../src/plan/validate';
@@ -25,7 +32,8 @@ let p: ReturnType<typeof labPaths>;
 
 const byName = (rows: ServerState[]) => Object.fromEntries(rows.map((r) => [r.server, r]));
 /** Reloads nginx has logged (each one is a SIGHUP to its master). */
-const reloads = () => (fs.readFileSync(path.join(p.nginxDir, 'logs', 'error.log'), 'utf8').match(/signal 1 \(SIGHUP\) received/g) ?? []).length;
+const reloads = () =>
+  (fs.readFileSync(path.join(p.nginxDir, 'logs', 'error.log'), 'utf8').match(/signal 1 \(SIGHUP\) received/g) ?? []).length;
 const nginxPid = () => readState(lab.dir)!.nginxPid!;
 
 beforeAll(async () => {
@@ -59,7 +67,12 @@ describe('nginx adapter on a real nginx over SSH', () => {
     expect(Object.keys(live)).toEqual(['green-1', 'green-2', 'blue-1', 'blue-2']);
     expect(live['green-1']).toEqual({ pool: 'live', server: 'green-1', admin: 'ready', status: 'UP', sessions: 0 });
     const standby = await lb.readServers('standby');
-    expect(standby.map((s) => `${s.server} ${s.admin} ${s.status}`)).toEqual(['green-1 maint MAINT', 'green-2 maint MAINT', 'blue-1 maint MAINT', 'blue-2 maint MAINT']);
+    expect(standby.map((s) => `${s.server} ${s.admin} ${s.status}`)).toEqual([
+      'green-1 maint MAINT',
+      'green-2 maint MAINT',
+      'blue-1 maint MAINT',
+      'blue-2 maint MAINT',
+    ]);
     await expect(lb.ping()).resolves.toBeUndefined();
   });
 
@@ -94,10 +107,16 @@ describe('nginx adapter on a real nginx over SSH', () => {
     // A slow request on every live server, so one of them is on green-1 whatever the round robin
     // does; 3 s, so that they are still in flight when the drain first looks, on a busy machine too.
     let slowDoneAt = 0;
-    const slow = Promise.all(Array.from({ length: 4 }, () => request(`${lab.liveUrl}/slow?ms=3000`))).then((r) => ((slowDoneAt = Date.now()), r));
+    const slow = Promise.all(Array.from({ length: 4 }, () => request(`${lab.liveUrl}/slow?ms=3000`))).then(
+      (r) => ((slowDoneAt = Date.now()), r),
+    );
     await new Promise((r) => setTimeout(r, 200));
     const seen: number[] = [];
-    const done = await drainAndWait(lb, ['green-1', 'green-2'], { deadlineMs: 10_000, pollMs: 100, onProgress: (x) => seen.push(x.sessions['green-1']!) });
+    const done = await drainAndWait(lb, ['green-1', 'green-2'], {
+      deadlineMs: 10_000,
+      pollMs: 100,
+      onProgress: (x) => seen.push(x.sessions['green-1']!),
+    });
     const drainedAt = Date.now();
     expect(seen[0]).toBeGreaterThan(0);
     // Drained only once the old worker had sent those answers (poll and SSH add a little after).
@@ -113,15 +132,24 @@ describe('nginx adapter on a real nginx over SSH', () => {
   it('a change written but never reloaded (crash before the reload) reads as not applied, and the retry reloads it', async () => {
     const before = reloads();
     // What a worker killed between the rename and the reload leaves: the file changed, nginx not.
-    fs.writeFileSync(p.liveUpstream, fs.readFileSync(p.liveUpstream, 'utf8').replace(/(\d+); # bluegreen:blue-1 ready/, '$1 down; # bluegreen:blue-1 drain'));
-    fs.writeFileSync(`${p.liveUpstream}.bluegreen-applied`, fs.readFileSync(`${p.standbyUpstream}`, 'utf8').replace(/ down;/g, ';').replace(/ maint$/gm, ' ready'));
+    fs.writeFileSync(
+      p.liveUpstream,
+      fs.readFileSync(p.liveUpstream, 'utf8').replace(/(\d+); # bluegreen:blue-1 ready/, '$1 down; # bluegreen:blue-1 drain'),
+    );
+    fs.writeFileSync(
+      `${p.liveUpstream}.bluegreen-applied`,
+      fs
+        .readFileSync(`${p.standbyUpstream}`, 'utf8')
+        .replace(/ down;/g, ';')
+        .replace(/ maint$/gm, ' ready'),
+    );
     expect(byName(await lb.readServers('live'))['blue-1']!.admin).toBe('ready');
     expect(await ensureState(lb, 'live', ['blue-1'], 'drain')).toEqual(['blue-1']);
     expect(reloads()).toBe(before + 1);
     expect(byName(await lb.readServers('live'))['blue-1']!.admin).toBe('drain');
   });
 
-  it('a config that fails nginx -t is never reloaded: the previous file is back and the error carries nginx\'s message', async () => {
+  it("a config that fails nginx -t is never reloaded: the previous file is back and the error carries nginx's message", async () => {
     const conf = fs.readFileSync(p.nginxConf, 'utf8');
     const file = fs.readFileSync(p.liveUpstream, 'utf8');
     const before = reloads();
@@ -131,7 +159,9 @@ describe('nginx adapter on a real nginx over SSH', () => {
     try {
       const err = await lb.setState('live', 'green-2', 'drain').catch((e: unknown) => e);
       expect(err).toBeInstanceOf(LbCommandError);
-      expect((err as Error).message).toMatch(/nginx -t .* failed, so the previous file is back and nginx was not reloaded: .*unknown directive "bluegreen_bogus_directive"/);
+      expect((err as Error).message).toMatch(
+        /nginx -t .* failed, so the previous file is back and nginx was not reloaded: .*unknown directive "bluegreen_bogus_directive"/,
+      );
       expect(fs.readFileSync(p.liveUpstream, 'utf8')).toBe(file);
       expect(reloads()).toBe(before);
       expect(workers()).toBe(workersBefore);
@@ -147,7 +177,9 @@ describe('nginx adapter on a real nginx over SSH', () => {
     await expect(lb.setState('live', 'green-1', 'drain')).rejects.toThrow(LbProtocolError);
     await expect(lb.readServers('live')).rejects.toThrow(/line 6 is not a server line bluegreen writes/);
     fs.writeFileSync(p.liveUpstream, file.replace(`127.0.0.1:${lab.hosts[1]!.appPort};`, '127.0.0.1:9;'));
-    await expect(lb.setState('live', 'green-1', 'drain')).rejects.toThrow(/green-2 is at 127\.0\.0\.1:9 in the file but at 127\.0\.0\.1:\d+ in the plan/);
+    await expect(lb.setState('live', 'green-1', 'drain')).rejects.toThrow(
+      /green-2 is at 127\.0\.0\.1:9 in the file but at 127\.0\.0\.1:\d+ in the plan/,
+    );
     expect(fs.readFileSync(p.liveUpstream, 'utf8')).toContain('127.0.0.1:9;');
     fs.writeFileSync(p.liveUpstream, file);
   });
@@ -157,7 +189,9 @@ describe('nginx adapter on a real nginx over SSH', () => {
     const err = await lb.setState('live', "a'; touch /tmp/x; '", 'drain').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnsafeLbNameError);
     expect(execs).toBe(before);
-    await expect(lb.setState('live', 'zz', 'drain')).rejects.toThrow(/no such server in the file \(it has: green-1, green-2, blue-1, blue-2\)/);
+    await expect(lb.setState('live', 'zz', 'drain')).rejects.toThrow(
+      /no such server in the file \(it has: green-1, green-2, blue-1, blue-2\)/,
+    );
   });
 
   it('an LB host that refuses SSH is unavailable (retryable), and a missing upstream file is a command error', async () => {

@@ -6,7 +6,18 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { hostCurrentRelease, hostRestarts, readUpstream, startLbSshdAgain, stopLbSshd } from '../../../src/lab';
 import { useTemporal } from '../../support/temporal';
 import { useTestLab } from '../../support/test-lab';
-import { expectFleet, expectUsersUnharmed, fastPlan, logCase, plantBrokenRelease, resetFleet, runCase, upInLive, type CaseRun, type LbSample } from '../../support/fault-cases';
+import {
+  expectFleet,
+  expectUsersUnharmed,
+  fastPlan,
+  logCase,
+  plantBrokenRelease,
+  resetFleet,
+  runCase,
+  upInLive,
+  type CaseRun,
+  type LbSample,
+} from '../../support/fault-cases';
 import { sleep, waitForStatus } from '../../support/wait';
 
 const temporal = useTemporal();
@@ -47,7 +58,9 @@ describe('behind nginx', () => {
     logCase('nginx bad-health', c);
     expectUsersUnharmed(c);
     expect(c.outcome).toBe('rolled-back');
-    expect(c.reason).toMatch(/^deploy of green failed on green-[12]: green-[12] did not become healthy on bad-health within 8 s .*Rolled back: green runs v1 and is live again$/);
+    expect(c.reason).toMatch(
+      /^deploy of green failed on green-[12]: green-[12] did not become healthy on bad-health within 8 s .*Rolled back: green runs v1 and is live again$/,
+    );
     expect(releasesServed(c).has('bad-health')).toBe(false);
     await expectFleet(t, 'v1');
   });
@@ -57,7 +70,9 @@ describe('behind nginx', () => {
     logCase('nginx bad-smoke', c);
     expectUsersUnharmed(c);
     expect(c.outcome).toBe('rolled-back');
-    expect(c.reason).toMatch(/^verify of green failed: smoke test GET \/smoke through the standby pool failed on green-[12]: .*Rolled back: green runs v1 and is live again$/);
+    expect(c.reason).toMatch(
+      /^verify of green failed: smoke test GET \/smoke through the standby pool failed on green-[12]: .*Rolled back: green runs v1 and is live again$/,
+    );
     expect(c.result?.steps.some((s) => s.step === 'live')).toBe(false);
     expect(releasesServed(c).has('bad-smoke')).toBe(false);
     await expectFleet(t, 'v1');
@@ -116,7 +131,9 @@ describe('behind nginx', () => {
     logCase('nginx LB host gone', c);
     expectUsersUnharmed(c);
     expect(c.outcome).toBe('failed');
-    expect(c.reason).toMatch(/^verify of green failed: load balancer API at nginx on \S+ unavailable: SSH_REFUSED .* \(gave up after 4 attempts\)\. /);
+    expect(c.reason).toMatch(
+      /^verify of green failed: load balancer API at nginx on \S+ unavailable: SSH_REFUSED .* \(gave up after 4 attempts\)\. /,
+    );
     expect(c.reason).toMatch(
       /State left \(pools as last known: the load balancer could not be read\): green-1 v2, standby pool only; green-2 v2, standby pool only; blue-1 v1, live pool; blue-2 v1, live pool\. Users are served by blue-1, blue-2; green is kept out of the live pool\./,
     );

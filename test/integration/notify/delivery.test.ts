@@ -24,8 +24,19 @@ async function receiver(...args: Parameters<typeof startReceiver>): Promise<Rece
 
 function event(seq: number, name: NotifyEvent['event'] = 'run-started', extra: Partial<NotifyEvent> = {}): NotifyEvent {
   return {
-    schema: NOTIFICATION_SCHEMA, id: `bluegreen-t/r1/${seq}`, seq, event: name, at: '2026-11-27T22:00:00.000Z', kind: 'deployment',
-    environment: 't', workflowId: 'bluegreen-t', runId: 'r1', release: 'v2', fromRelease: 'v1', text: `event ${seq} <b>&`, ...extra,
+    schema: NOTIFICATION_SCHEMA,
+    id: `bluegreen-t/r1/${seq}`,
+    seq,
+    event: name,
+    at: '2026-11-27T22:00:00.000Z',
+    kind: 'deployment',
+    environment: 't',
+    workflowId: 'bluegreen-t',
+    runId: 'r1',
+    release: 'v2',
+    fromRelease: 'v1',
+    text: `event ${seq} <b>&`,
+    ...extra,
   };
 }
 const hook = (name: string, extra: Partial<Webhook> = {}): Webhook => ({ name, format: 'json', timeoutSeconds: 1, ...extra });
@@ -43,7 +54,9 @@ describe('webhook URLs come from the worker, never from the plan', () => {
     // Rewritten with another size: read again without a restart (JSON works too).
     fs.writeFileSync(file, JSON.stringify({ 'ops-json': 'https://a.example/rotated-url' }));
     expect((d.lookup('ops-json') as { url: URL }).url.href).toBe('https://a.example/rotated-url');
-    expect(d.lookup('team-x')).toEqual({ error: `webhook team-x is not configured on this worker: set BLUEGREEN_WEBHOOK_TEAM_X in its environment, or add team-x to ${file}` });
+    expect(d.lookup('team-x')).toEqual({
+      error: `webhook team-x is not configured on this worker: set BLUEGREEN_WEBHOOK_TEAM_X in its environment, or add team-x to ${file}`,
+    });
   });
 
   it('never echoes a value it refuses: a bad URL, a file that does not parse', () => {
@@ -57,13 +70,20 @@ describe('webhook URLs come from the worker, never from the plan', () => {
     expect(bad).toEqual({ error: 'BLUEGREEN_WEBHOOK_BAD is not an http:// or https:// URL (value not shown)' });
     expect(JSON.stringify(unparsable)).toMatch(/not valid JSON or YAML/);
     expect(JSON.stringify([bad, unparsable])).not.toMatch(/SECRET|hooks\.example/);
-    expect(webhookDirectory({}).lookup('x')).toEqual({ error: 'webhook x is not configured on this worker: set BLUEGREEN_WEBHOOK_X in its environment, or name a file with BLUEGREEN_WEBHOOKS_FILE' });
+    expect(webhookDirectory({}).lookup('x')).toEqual({
+      error:
+        'webhook x is not configured on this worker: set BLUEGREEN_WEBHOOK_X in its environment, or name a file with BLUEGREEN_WEBHOOKS_FILE',
+    });
   });
 
   it('redacts the URL, its parts and any other URL from a message', () => {
     const url = new URL('https://hooks.example:8443/services/T0/B0/XYZ?token=abc');
-    expect(redact('POST https://hooks.example:8443/services/T0/B0/XYZ?token=abc failed; hooks.example:8443 refused; see http://docs.example/x', url))
-      .toBe('POST <webhook> failed; <webhook> refused; see <url>');
+    expect(
+      redact(
+        'POST https://hooks.example:8443/services/T0/B0/XYZ?token=abc failed; hooks.example:8443 refused; see http://docs.example/x',
+        url,
+      ),
+    ).toBe('POST <webhook> failed; <webhook> refused; see <url>');
   });
 });
 
@@ -91,7 +111,24 @@ describe('a batch of events', () => {
     const json = await receiver('ok');
     const slack = await receiver('ok');
     const env = { BLUEGREEN_WEBHOOK_OPS_JSON: json.url, BLUEGREEN_WEBHOOK_OPS_SLACK: slack.url };
-    const events = [event(1), event(2, 'gate-pending', { gate: { name: 'promote-green', since: 'a', deadline: 'b', onTimeout: 'reject', commands: { approve: 'bluegreen approve t promote-green --release v2 --reason "..."', reject: 'R', approveWithTemporal: 'TA', rejectWithTemporal: 'TR' } } }), event(3, 'outcome')];
+    const events = [
+      event(1),
+      event(2, 'gate-pending', {
+        gate: {
+          name: 'promote-green',
+          since: 'a',
+          deadline: 'b',
+          onTimeout: 'reject',
+          commands: {
+            approve: 'bluegreen approve t promote-green --release v2 --reason "..."',
+            reject: 'R',
+            approveWithTemporal: 'TA',
+            rejectWithTemporal: 'TR',
+          },
+        },
+      }),
+      event(3, 'outcome'),
+    ];
     const report = await deliver(
       { webhooks: [hook('ops-json'), hook('ops-slack', { format: 'slack', events: ['gate-pending', 'outcome'] })], events },
       webhooksFromEnv(env),
@@ -101,7 +138,9 @@ describe('a batch of events', () => {
       { name: 'ops-slack', delivered: 2, failed: 0, lastFailed: false },
     ]);
     expect(json.received.map((r) => [r.body.seq, r.body.event, r.body.webhook, r.body.schema])).toEqual([
-      [1, 'run-started', 'ops-json', NOTIFICATION_SCHEMA], [2, 'gate-pending', 'ops-json', NOTIFICATION_SCHEMA], [3, 'outcome', 'ops-json', NOTIFICATION_SCHEMA],
+      [1, 'run-started', 'ops-json', NOTIFICATION_SCHEMA],
+      [2, 'gate-pending', 'ops-json', NOTIFICATION_SCHEMA],
+      [3, 'outcome', 'ops-json', NOTIFICATION_SCHEMA],
     ]);
     const first = slack.received[0]?.body as { text: string; blocks: { text?: { text: string } }[] };
     expect(first.text).toBe('t: event 2 &lt;b&gt;&amp;');
@@ -122,9 +161,22 @@ describe('a batch of events', () => {
     const ms = Date.now() - t0;
     expect(failing.hits).toBe(3 + 1 + 1);
     expect(report.webhooks).toEqual([
-      { name: 'failing', delivered: 0, failed: 3, lastFailed: true, lastError: expect.stringMatching(/^run-started: answered 500 Internal Server Error: boom at <webhook> \(1 attempt\)$/) },
+      {
+        name: 'failing',
+        delivered: 0,
+        failed: 3,
+        lastFailed: true,
+        lastError: expect.stringMatching(/^run-started: answered 500 Internal Server Error: boom at <webhook> \(1 attempt\)$/),
+      },
       { name: 'dead', delivered: 0, failed: 3, lastFailed: true, lastError: 'run-started: connection refused (ECONNREFUSED) (1 attempt)' },
-      { name: 'missing', delivered: 0, failed: 3, lastFailed: true, lastError: 'webhook missing is not configured on this worker: set BLUEGREEN_WEBHOOK_MISSING in its environment, or name a file with BLUEGREEN_WEBHOOKS_FILE' },
+      {
+        name: 'missing',
+        delivered: 0,
+        failed: 3,
+        lastFailed: true,
+        lastError:
+          'webhook missing is not configured on this worker: set BLUEGREEN_WEBHOOK_MISSING in its environment, or name a file with BLUEGREEN_WEBHOOKS_FILE',
+      },
     ]);
     // 1 s and 2 s between the first event's attempts; the rest at once.
     expect(ms).toBeGreaterThanOrEqual(3000);

@@ -47,7 +47,10 @@ describe('notifications on the real lab, from the compiled worker', () => {
     const run = async (release: string, currentRelease: string): Promise<{ id: string; result: DeploymentResult }> => {
       const id = uniqueId('notify-lab');
       const h = await temporal.client.workflow.start(blueGreenDeployment, {
-        taskQueue, workflowId: id, args: [{ ...t.plan, release, currentRelease, notify }], workflowExecutionTimeout: '4 minutes',
+        taskQueue,
+        workflowId: id,
+        args: [{ ...t.plan, release, currentRelease, notify }],
+        workflowExecutionTimeout: '4 minutes',
       });
       const result = await h.result().catch((e: { cause?: { details?: DeploymentResult[] } }) => e.cause?.details?.[0] as DeploymentResult);
       return { id, result };
@@ -61,19 +64,35 @@ describe('notifications on the real lab, from the compiled worker', () => {
 
     const events = fromEnv.received.map((r) => r.body as unknown as NotifyEvent);
     expect(events.map((e) => `${e.workflowId === ok.id ? 'ok' : 'failed'} ${e.event}`)).toEqual([
-      'ok run-started', 'ok outcome',
-      'failed run-started', 'failed step-failed', 'failed rollback-started', 'failed rollback-finished', 'failed outcome',
+      'ok run-started',
+      'ok outcome',
+      'failed run-started',
+      'failed step-failed',
+      'failed rollback-started',
+      'failed rollback-finished',
+      'failed outcome',
     ]);
     expect(events[3]?.failure).toMatchObject({ step: 'verify', cluster: t.plan.order[0] });
     expect(events[3]?.text).toMatch(/smoke test/);
     expect(fromFile.received.map((r) => (r.body as { text: string }).text.split(': ')[1])).toEqual([
-      'deploying v2 (from v1)', 'succeeded', 'deploying bad-smoke (from v2)', expect.stringMatching(/^verify of /), 'rolling back green to v2', 'rollback finished', 'rolled-back',
+      'deploying v2 (from v1)',
+      'succeeded',
+      'deploying bad-smoke (from v2)',
+      expect.stringMatching(/^verify of /),
+      'rolling back green to v2',
+      'rollback finished',
+      'rolled-back',
     ]);
     for (const r of [ok.result, failed.result]) {
       expect(r.notifications).toEqual([
         { name: 'audit', delivered: r === ok.result ? 2 : 5, failed: 0 },
         { name: 'ops-slack', delivered: r === ok.result ? 2 : 5, failed: 0 },
-        expect.objectContaining({ name: 'pager', delivered: 0, failed: 1, lastError: 'outcome: connection refused (ECONNREFUSED) (3 attempts)' }),
+        expect.objectContaining({
+          name: 'pager',
+          delivered: 0,
+          failed: 1,
+          lastError: 'outcome: connection refused (ECONNREFUSED) (3 attempts)',
+        }),
       ]);
     }
 

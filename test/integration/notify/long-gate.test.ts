@@ -36,8 +36,14 @@ describe('notifications of a gate that waits long', () => {
     const activities = createActivities({ ...fleet.deps(), webhooks: webhooksFromEnv({ BLUEGREEN_WEBHOOK_OPS: hooks.url }) });
     try {
       await withWorker(taskQueue, activities, async () => {
-        const handle = await temporal.client.workflow.start(blueGreenDeployment, { taskQueue, workflowId, args: [plan], workflowExecutionTimeout: '2 minutes' });
-        const pending = (gate: string) => hooks.received.filter((r) => r.body.event === 'gate-pending' && (r.body.gate as { name: string }).name === gate);
+        const handle = await temporal.client.workflow.start(blueGreenDeployment, {
+          taskQueue,
+          workflowId,
+          args: [plan],
+          workflowExecutionTimeout: '2 minutes',
+        });
+        const pending = (gate: string) =>
+          hooks.received.filter((r) => r.body.event === 'gate-pending' && (r.body.gate as { name: string }).name === gate);
         while (pending('promote-green').length < 2) await sleep(100);
         await handle.signal(approveSignal, { gate: 'promote-green', release: 'v2', by: 'alice' });
         while (pending('promote-blue').length < 1) await sleep(100);
@@ -61,18 +67,28 @@ describe('notifications of a gate that waits long', () => {
     const taskQueue = uniqueId('notify-can');
     const workflowId = uniqueId('notify-can');
     const plan = fleet.plan({
-      gates: { promote: { enabled: true, timeoutSeconds: 3600, onTimeout: 'wait' }, migrate: { enabled: false, timeoutSeconds: 3600, onTimeout: 'reject' } },
+      gates: {
+        promote: { enabled: true, timeoutSeconds: 3600, onTimeout: 'wait' },
+        migrate: { enabled: false, timeoutSeconds: 3600, onTimeout: 'reject' },
+      },
       notify: [{ name: 'ops' }, { name: 'down', events: ['gate-pending', 'outcome'] }],
     });
     const env = { BLUEGREEN_WEBHOOK_OPS: json.url, BLUEGREEN_WEBHOOK_DOWN: await deadUrl() };
     const activities = createActivities({ ...fleet.deps(), webhooks: webhooksFromEnv(env) });
     await withWorker(taskQueue, activities, async () => {
-      const first = await temporal.client.workflow.start(blueGreenDeployment, { taskQueue, workflowId, args: [plan], workflowExecutionTimeout: '5 minutes' });
+      const first = await temporal.client.workflow.start(blueGreenDeployment, {
+        taskQueue,
+        workflowId,
+        args: [plan],
+        workflowExecutionTimeout: '5 minutes',
+      });
       const latest = temporal.client.workflow.getHandle(workflowId);
       while (!json.received.some((r) => r.body.event === 'gate-pending')) await sleep(100);
       let sent = 0;
       while ((await latest.describe()).runId === first.firstExecutionRunId) {
-        await Promise.all(Array.from({ length: 50 }, (_, i) => latest.signal(approveSignal, { gate: 'promote-blue', by: `bot-${sent + i}` })));
+        await Promise.all(
+          Array.from({ length: 50 }, (_, i) => latest.signal(approveSignal, { gate: 'promote-blue', by: `bot-${sent + i}` })),
+        );
         sent += 50;
         await sleep(300);
         expect(sent).toBeLessThan(4 * CONTINUE_AS_NEW_AT_EVENTS);
@@ -105,7 +121,12 @@ describe('notifications of a gate that waits long', () => {
       expect(events[2]?.runId).not.toBe(first.firstExecutionRunId);
       expect(result.notifications).toEqual([
         { name: 'ops', delivered: 6, failed: 0 },
-        expect.objectContaining({ name: 'down', delivered: 0, failed: 3, lastError: 'outcome: connection refused (ECONNREFUSED) (1 attempt)' }),
+        expect.objectContaining({
+          name: 'down',
+          delivered: 0,
+          failed: 3,
+          lastError: 'outcome: connection refused (ECONNREFUSED) (1 attempt)',
+        }),
       ]);
     });
   });
@@ -118,18 +139,28 @@ describe('notifications of a gate that waits long', () => {
     // continue-as-new waits for it (up to 2 x 12 s), and the approval arrives in that wait.
     const slow = await startReceiver('slow', { slowMs: 120_000 });
     const plan = fleet.plan({
-      gates: { promote: { enabled: true, timeoutSeconds: 3600, onTimeout: 'wait' }, migrate: { enabled: false, timeoutSeconds: 3600, onTimeout: 'reject' } },
+      gates: {
+        promote: { enabled: true, timeoutSeconds: 3600, onTimeout: 'wait' },
+        migrate: { enabled: false, timeoutSeconds: 3600, onTimeout: 'reject' },
+      },
       notify: [{ name: 'slow', timeoutSeconds: 3 }],
     });
     const activities = createActivities({ ...fleet.deps(), webhooks: webhooksFromEnv({ BLUEGREEN_WEBHOOK_SLOW: slow.url }) });
     try {
       await withWorker(taskQueue, activities, async () => {
-        const first = await temporal.client.workflow.start(blueGreenDeployment, { taskQueue, workflowId, args: [plan], workflowExecutionTimeout: '5 minutes' });
+        const first = await temporal.client.workflow.start(blueGreenDeployment, {
+          taskQueue,
+          workflowId,
+          args: [plan],
+          workflowExecutionTimeout: '5 minutes',
+        });
         const latest = temporal.client.workflow.getHandle(workflowId);
         while ((await latest.query(statusQuery)).pendingGate?.gate !== 'promote-green') await sleep(100);
         let sent = 0;
         while ((await latest.describe()).historyLength < CONTINUE_AS_NEW_AT_EVENTS + 20) {
-          await Promise.all(Array.from({ length: 50 }, (_, i) => latest.signal(approveSignal, { gate: 'promote-blue', by: `bot-${sent + i}` })));
+          await Promise.all(
+            Array.from({ length: 50 }, (_, i) => latest.signal(approveSignal, { gate: 'promote-blue', by: `bot-${sent + i}` })),
+          );
           sent += 50;
           await sleep(300);
         }

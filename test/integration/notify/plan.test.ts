@@ -14,11 +14,19 @@ describe('notify in the plan', () => {
   it('is shown by plan validate, with defaults: JSON, every event, 5 s', async () => {
     const dir = tempDir('notify-plan');
     try {
-      const file = writePlan(dir, 'plan.json', fleet.plan({ notify: [{ name: 'ops-slack', format: 'slack', events: ['gate-pending', 'outcome'] }, { name: 'audit' }] }));
+      const file = writePlan(
+        dir,
+        'plan.json',
+        fleet.plan({ notify: [{ name: 'ops-slack', format: 'slack', events: ['gate-pending', 'outcome'] }, { name: 'audit' }] }),
+      );
       const r = await bg(['plan', 'validate', file]);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toContain('notify: ops-slack (slack: gate-pending, outcome), audit (json)');
-      expect(parsePlan(JSON.parse(fs.readFileSync(file, 'utf8'))).notify?.[1]).toEqual({ name: 'audit', format: 'json', timeoutSeconds: 5 });
+      expect(parsePlan(JSON.parse(fs.readFileSync(file, 'utf8'))).notify?.[1]).toEqual({
+        name: 'audit',
+        format: 'json',
+        timeoutSeconds: 5,
+      });
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -40,7 +48,14 @@ describe('notify in the plan', () => {
   });
 
   it('plan check says which webhooks this machine knows, as information for the worker', () => {
-    const plan = parsePlan(fleet.plan({ notify: [{ name: 'ops-slack', format: 'slack' }, { name: 'audit', events: ['outcome'] }] }));
+    const plan = parsePlan(
+      fleet.plan({
+        notify: [
+          { name: 'ops-slack', format: 'slack' },
+          { name: 'audit', events: ['outcome'] },
+        ],
+      }),
+    );
     const lines = describeWebhooks(plan, webhookDirectory({ BLUEGREEN_WEBHOOK_OPS_SLACK: 'https://hooks.example/secret-path' }));
     expect(lines).toEqual([
       'notify ops-slack (slack, every event): configured on this machine (BLUEGREEN_WEBHOOK_OPS_SLACK); the worker needs the same',

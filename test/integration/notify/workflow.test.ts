@@ -29,10 +29,18 @@ async function receiver(...args: Parameters<typeof startReceiver>): Promise<Rece
 }
 
 const HOSTS = ['green-1', 'green-2', 'blue-1', 'blue-2'];
-const gates = (enabled: boolean): PlanInput['gates'] => ({ promote: { enabled, timeoutSeconds: 600, onTimeout: 'reject' }, migrate: { enabled: false } });
+const gates = (enabled: boolean): PlanInput['gates'] => ({
+  promote: { enabled, timeoutSeconds: 600, onTimeout: 'reject' },
+  migrate: { enabled: false },
+});
 
 /** Runs a deployment with a worker whose environment names the webhooks; returns the run's handle. */
-async function deployment(fleet: FakeFleet, plan: PlanInput, env: Record<string, string>, fn: (h: { workflowId: string; start(): Promise<void> }) => Promise<void>) {
+async function deployment(
+  fleet: FakeFleet,
+  plan: PlanInput,
+  env: Record<string, string>,
+  fn: (h: { workflowId: string; start(): Promise<void> }) => Promise<void>,
+) {
   const taskQueue = uniqueId('notify');
   const workflowId = `bluegreen-${plan.environment}`;
   const activities = createActivities({ ...fleet.deps(), webhooks: webhooksFromEnv(env) });
@@ -40,7 +48,12 @@ async function deployment(fleet: FakeFleet, plan: PlanInput, env: Record<string,
     fn({
       workflowId,
       start: async () => {
-        await temporal.client.workflow.start(blueGreenDeployment, { taskQueue, workflowId, args: [plan], workflowExecutionTimeout: '5 minutes' });
+        await temporal.client.workflow.start(blueGreenDeployment, {
+          taskQueue,
+          workflowId,
+          args: [plan],
+          workflowExecutionTimeout: '5 minutes',
+        });
       },
     }),
   );
@@ -57,7 +70,11 @@ async function resultOf(workflowId: string): Promise<DeploymentResult> {
 const status = (workflowId: string) => temporal.client.workflow.getHandle(workflowId).query(statusQuery) as Promise<DeploymentStatus>;
 const bodies = (r: Receiver) => r.received.map((x) => x.body as unknown as NotifyEvent);
 const arrived = (r: Receiver, event: string, gate?: string) =>
-  until(`${event} ${gate ?? ''} at the receiver`, async () => bodies(r).find((b) => b.event === event && (!gate || b.gate?.name === gate)), 30_000);
+  until(
+    `${event} ${gate ?? ''} at the receiver`,
+    async () => bodies(r).find((b) => b.event === event && (!gate || b.gate?.name === gate)),
+    30_000,
+  );
 
 function shell(cmd: string, env: Record<string, string> = {}): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
@@ -92,15 +109,25 @@ describe('notifications of a run', () => {
       // The second, with the Temporal CLI command (only the name is filled in, and the address).
       const g2 = await arrived(json, 'gate-pending', 'promote-blue');
       const temporalCmd = (g2.gate?.commands?.approveWithTemporal ?? '').replace('YOUR-NAME', 'carol');
-      expect(temporalCmd).toMatch(new RegExp(`^temporal workflow update execute --workflow-id ${workflowId} --name approveGate --input '\\{"gate":"promote-blue","release":"v2","runId":"[0-9a-f-]+","by":"carol","reason":"looks good"\\}'$`));
-      const viaTemporal = await shell(`${temporalCmd.replace(/^temporal /, `'${inject('temporalCliPath')}' `)} --address ${inject('temporalAddress')}`);
+      expect(temporalCmd).toMatch(
+        new RegExp(
+          `^temporal workflow update execute --workflow-id ${workflowId} --name approveGate --input '\\{"gate":"promote-blue","release":"v2","runId":"[0-9a-f-]+","by":"carol","reason":"looks good"\\}'$`,
+        ),
+      );
+      const viaTemporal = await shell(
+        `${temporalCmd.replace(/^temporal /, `'${inject('temporalCliPath')}' `)} --address ${inject('temporalAddress')}`,
+      );
       expect(viaTemporal.code, viaTemporal.out).toBe(0);
 
       const result = await resultOf(workflowId);
       expect(result.outcome).toBe('succeeded');
       // The end of the run waited for the outcome's delivery: it is there when the result is.
       const events = bodies(json);
-      expect(events.map((e) => `${e.seq} ${e.event}${e.gate ? ` ${e.gate.name}` : ''}${e.decision ? ` ${e.decision.decision} by ${e.decision.by}` : ''}`)).toEqual([
+      expect(
+        events.map(
+          (e) => `${e.seq} ${e.event}${e.gate ? ` ${e.gate.name}` : ''}${e.decision ? ` ${e.decision.decision} by ${e.decision.by}` : ''}`,
+        ),
+      ).toEqual([
         '1 run-started',
         '2 gate-pending promote-green',
         '3 gate-decided promote-green approved by dana',
@@ -110,17 +137,33 @@ describe('notifications of a run', () => {
       ]);
       const runId = (await temporal.client.workflow.getHandle(workflowId).describe()).runId;
       for (const e of events) {
-        expect(e).toMatchObject({ schema: 'bluegreen.notification/v1', kind: 'deployment', environment: plan.environment, workflowId, runId, release: 'v2', fromRelease: 'v1', webhook: 'ops-json' });
+        expect(e).toMatchObject({
+          schema: 'bluegreen.notification/v1',
+          kind: 'deployment',
+          environment: plan.environment,
+          workflowId,
+          runId,
+          release: 'v2',
+          fromRelease: 'v1',
+          webhook: 'ops-json',
+        });
         expect(e.id).toBe(`${workflowId}/${runId}/${e.seq}`);
       }
-      expect(events[0]?.clusters).toEqual([{ name: 'green', hosts: 2 }, { name: 'blue', hosts: 2 }]);
+      expect(events[0]?.clusters).toEqual([
+        { name: 'green', hosts: 2 },
+        { name: 'blue', hosts: 2 },
+      ]);
       expect(events[0]?.text).toBe('deploying v2 (from v1): green → blue, 4 hosts; gates: promote on, migrate off');
       expect(events[4]?.decision).toEqual({ decision: 'approved', by: 'carol', reason: 'looks good' });
       expect(events[5]?.outcome).toEqual({ outcome: 'succeeded', reason: 'every cluster runs v2 and is live', migrated: false });
       // Slack: only its events, as {text, blocks}.
       const s = slack.received.map((x) => x.body as { text: string; blocks: unknown[] });
       expect(s.map((b) => b.text)).toEqual([
-        expect.stringMatching(new RegExp(`^${plan.environment}: gate promote-green is waiting for a decision on release v2 \\(rejected at .* without a decision\\)$`)),
+        expect.stringMatching(
+          new RegExp(
+            `^${plan.environment}: gate promote-green is waiting for a decision on release v2 \\(rejected at .* without a decision\\)$`,
+          ),
+        ),
         expect.stringMatching(/: gate promote-blue is waiting/),
         `${plan.environment}: succeeded: every cluster runs v2 and is live`,
       ]);
@@ -205,7 +248,12 @@ describe('notifications of a run', () => {
     const taskQueue = uniqueId('notify-rec');
     const activities = createActivities({ ...fleet.deps(), webhooks: webhooksFromEnv({ BLUEGREEN_WEBHOOK_OPS: json.url }) });
     const result = await withWorker(taskQueue, activities, () =>
-      temporal.client.workflow.execute(recoverFleet, { taskQueue, workflowId: `bluegreen-${plan.environment}`, args: [plan, 'v1'], workflowExecutionTimeout: '2 minutes' }),
+      temporal.client.workflow.execute(recoverFleet, {
+        taskQueue,
+        workflowId: `bluegreen-${plan.environment}`,
+        args: [plan, 'v1'],
+        workflowExecutionTimeout: '2 minutes',
+      }),
     );
     expect(result.outcome).toBe('succeeded');
     const events = bodies(json);
@@ -231,7 +279,12 @@ describe('notifications of a run', () => {
         { name: 'nowhere' }, // not configured on this worker
       ],
     });
-    const env = { BLUEGREEN_WEBHOOK_GOOD: good.url, BLUEGREEN_WEBHOOK_FAILING: failing.url, BLUEGREEN_WEBHOOK_SLOW: slow.url, BLUEGREEN_WEBHOOK_DOWN: dead };
+    const env = {
+      BLUEGREEN_WEBHOOK_GOOD: good.url,
+      BLUEGREEN_WEBHOOK_FAILING: failing.url,
+      BLUEGREEN_WEBHOOK_SLOW: slow.url,
+      BLUEGREEN_WEBHOOK_DOWN: dead,
+    };
     await deployment(fleet, plan, env, async ({ workflowId, start }) => {
       const t0 = Date.now();
       await start();
@@ -240,7 +293,9 @@ describe('notifications of a run', () => {
       await arrived(good, 'gate-pending', 'promote-green');
       const goodMs = Date.now() - t0;
       // The slow receiver's first event alone takes 3 x 2 s + 1 s + 2 s = 9 s to give up on.
-      console.log(`gate pending after ${gateMs} ms; its notification at the good receiver after ${goodMs} ms; slow receiver hit ${slow.hits} times`);
+      console.log(
+        `gate pending after ${gateMs} ms; its notification at the good receiver after ${goodMs} ms; slow receiver hit ${slow.hits} times`,
+      );
       expect(gateMs).toBeLessThan(6000);
       expect(goodMs).toBeLessThan(7000);
       const handle = temporal.client.workflow.getHandle(workflowId);
@@ -254,12 +309,31 @@ describe('notifications of a run', () => {
       expect(result.outcome).toBe('succeeded');
       // Bounded end wait: twice the slow webhook's worst case for one event (2 x 9 s), plus the run.
       expect(endMs).toBeLessThan(25_000);
-      expect(bodies(good).map((e) => e.event)).toEqual(['run-started', 'gate-pending', 'gate-decided', 'gate-pending', 'gate-decided', 'outcome']);
+      expect(bodies(good).map((e) => e.event)).toEqual([
+        'run-started',
+        'gate-pending',
+        'gate-decided',
+        'gate-pending',
+        'gate-decided',
+        'outcome',
+      ]);
       const byName = new Map((result.notifications ?? []).map((n) => [n.name, n]));
       expect(byName.get('good')).toEqual({ name: 'good', delivered: 6, failed: 0 });
-      expect(byName.get('failing')).toMatchObject({ delivered: 0, failed: 6, lastError: expect.stringMatching(/^outcome: answered 500 Internal Server Error: boom at <webhook> \(1 attempt\)$/) });
-      expect(byName.get('down')).toMatchObject({ delivered: 0, failed: 6, lastError: 'outcome: connection refused (ECONNREFUSED) (1 attempt)' });
-      expect(byName.get('nowhere')).toMatchObject({ delivered: 0, failed: 6, lastError: expect.stringMatching(/^webhook nowhere is not configured on this worker: set BLUEGREEN_WEBHOOK_NOWHERE/) });
+      expect(byName.get('failing')).toMatchObject({
+        delivered: 0,
+        failed: 6,
+        lastError: expect.stringMatching(/^outcome: answered 500 Internal Server Error: boom at <webhook> \(1 attempt\)$/),
+      });
+      expect(byName.get('down')).toMatchObject({
+        delivered: 0,
+        failed: 6,
+        lastError: 'outcome: connection refused (ECONNREFUSED) (1 attempt)',
+      });
+      expect(byName.get('nowhere')).toMatchObject({
+        delivered: 0,
+        failed: 6,
+        lastError: expect.stringMatching(/^webhook nowhere is not configured on this worker: set BLUEGREEN_WEBHOOK_NOWHERE/),
+      });
       const s = byName.get('slow');
       expect(s?.delivered).toBe(0);
       expect(s?.failed).toBeGreaterThanOrEqual(1);
@@ -267,14 +341,19 @@ describe('notifications of a run', () => {
       // bluegreen status shows the problem, by webhook, without a URL.
       const shown = await bg(['status', plan.environment]);
       expect(shown.code, shown.stderr).toBe(0);
-      expect(shown.stdout).toContain('NOTIFICATIONS FAILING: failing (6 failed), slow (6 failed), down (6 failed), nowhere (6 failed); see Notifications below');
+      expect(shown.stdout).toContain(
+        'NOTIFICATIONS FAILING: failing (6 failed), slow (6 failed), down (6 failed), nowhere (6 failed); see Notifications below',
+      );
       const table = shown.stdout.slice(shown.stdout.indexOf('\nNotifications\n'));
       expect(table).toMatch(/ good +│ 6 +│ 0 /);
       expect(table).toMatch(/ down +│ 0 +│ 6 +│ \d\d:\d\d:\d\d: outcome: connection refused \(ECONNREFUSED\) \(1 attempt\)/);
       expect(table).toMatch(/ slow .*no answer within 2 s/);
       const { asText, asExport } = await historyForms(handle);
       expect(asText).toContain('no answer within 2 s');
-      expectNowhere([JSON.stringify(result), shown.stdout, asText, asExport], [good.url, failing.url, slow.url, dead, good.secret, failing.secret, slow.secret, 'T0DEAD/B0/deadsecret']);
+      expectNowhere(
+        [JSON.stringify(result), shown.stdout, asText, asExport],
+        [good.url, failing.url, slow.url, dead, good.secret, failing.secret, slow.secret, 'T0DEAD/B0/deadsecret'],
+      );
     });
   });
 });

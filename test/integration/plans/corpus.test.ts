@@ -30,7 +30,11 @@ const corpus = fs
   .map((name) => {
     const file = path.join(badDir, name);
     const expectFile = file.replace(/\.(ya?ml|json)$/, '.expect');
-    const expected = fs.readFileSync(expectFile, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => l.replaceAll('{file}', file));
+    const expected = fs
+      .readFileSync(expectFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => l.replaceAll('{file}', file));
     return { name, file, expected };
   });
 
@@ -111,7 +115,11 @@ describe('bad plans started straight as a workflow', () => {
     await temporal?.close();
   });
 
-  const subset = corpus.filter((c) => WORKFLOW_SUBSET.includes(c.name.replace(/^\d+-|\.(ya?ml|json)$/g, '')) || VIA_TEMPORAL_CLI.has(c.name.replace(/^\d+-|\.(ya?ml|json)$/g, '')));
+  const subset = corpus.filter(
+    (c) =>
+      WORKFLOW_SUBSET.includes(c.name.replace(/^\d+-|\.(ya?ml|json)$/g, '')) ||
+      VIA_TEMPORAL_CLI.has(c.name.replace(/^\d+-|\.(ya?ml|json)$/g, '')),
+  );
 
   it('the subset covers both formats and the Temporal CLI', () => {
     expect(subset.length).toBe(WORKFLOW_SUBSET.length + VIA_TEMPORAL_CLI.size - 1);
@@ -133,13 +141,20 @@ describe('bad plans started straight as a workflow', () => {
               const inputFile = path.join(tmp, `${workflowId}.json`);
               fs.writeFileSync(inputFile, JSON.stringify(input));
               await run(inject('temporalCliPath'), [
-                'workflow', 'start',
-                '--address', temporal.address,
-                '--namespace', 'default',
-                '--task-queue', taskQueue,
-                '--type', 'blueGreenDeployment',
-                '--workflow-id', workflowId,
-                '--input-file', inputFile,
+                'workflow',
+                'start',
+                '--address',
+                temporal.address,
+                '--namespace',
+                'default',
+                '--task-queue',
+                taskQueue,
+                '--type',
+                'blueGreenDeployment',
+                '--workflow-id',
+                workflowId,
+                '--input-file',
+                inputFile,
               ]);
             } else {
               await temporal.client.workflow.start(blueGreenDeployment, { taskQueue, workflowId, args: [input] });
@@ -161,9 +176,15 @@ describe('bad plans started straight as a workflow', () => {
           for (const line of c.expected) expect(cause?.message, c.name).toContain(line);
           const history = await handle.fetchHistory();
           const events = history.events ?? [];
-          expect(events.some((e) => e.activityTaskScheduledEventAttributes), c.name).toBe(false);
+          expect(
+            events.some((e) => e.activityTaskScheduledEventAttributes),
+            c.name,
+          ).toBe(false);
           // Failed in its first workflow task: no retry, no timer, nothing else.
-          expect(events.filter((e) => e.workflowTaskStartedEventAttributes), c.name).toHaveLength(1);
+          expect(
+            events.filter((e) => e.workflowTaskStartedEventAttributes),
+            c.name,
+          ).toHaveLength(1);
         }
       });
     } finally {

@@ -50,8 +50,8 @@ describe('templates written as a shell user writes them', () => {
     ['rec install "{release}"', '[install][v2.4.1-rc_1]'],
     ["rec install '{release}'", '[install][v2.4.1-rc_1]'],
     ['rec "--to={release}" --dir=/srv/{release}', '[--to=v2.4.1-rc_1][--dir=/srv/v2.4.1-rc_1]'],
-    ["sh -c 'rec() { printf \"[%s]\" \"$@\"; echo; }; rec install {release}'", '[install][v2.4.1-rc_1]'],
-    ["sh -c \"rec() { printf '[%s]' \\\"\\$@\\\"; echo; }; rec install '{release}'\"", '[install][v2.4.1-rc_1]'],
+    ['sh -c \'rec() { printf "[%s]" "$@"; echo; }; rec install {release}\'', '[install][v2.4.1-rc_1]'],
+    ['sh -c "rec() { printf \'[%s]\' \\"\\$@\\"; echo; }; rec install \'{release}\'"', '[install][v2.4.1-rc_1]'],
     ['{ rec a; rec "{release}"; }', '[a]\n[v2.4.1-rc_1]'],
     ["echo 'x {release} y' | awk '{print $2}'", 'v2.4.1-rc_1'],
     ['rec {{release}} {release}', '[{release}][v2.4.1-rc_1]'],
@@ -77,10 +77,16 @@ describe('templates written as a shell user writes them', () => {
 
   it('every release the plan allows is one literal word in every quoting (all of its characters, at both ends)', () => {
     const releases = ['v2', '2.5.0-rc.1', 'a_b', 'X-._-', 'z'.repeat(64), '0..', 'v-1-'];
-    const templates = ['rec {release}', 'rec "{release}"', "rec '{release}'", "sh -c 'rec() { printf \"[%s]\" \"$@\"; echo; }; rec {release}'"];
+    const templates = [
+      'rec {release}',
+      'rec "{release}"',
+      "rec '{release}'",
+      'sh -c \'rec() { printf "[%s]" "$@"; echo; }; rec {release}\'',
+    ];
     for (const release of releases) {
       expect(validatePlan({ ...fullPlan, release }).ok, release).toBe(true);
-      for (const t of templates) for (const shell of SHELLS) expect(runIn(shell, renderCommand(t, { release })).trim()).toBe(`[${release}]`);
+      for (const t of templates)
+        for (const shell of SHELLS) expect(runIn(shell, renderCommand(t, { release })).trim()).toBe(`[${release}]`);
     }
   });
 
@@ -99,7 +105,7 @@ describe('validation runs exactly what the renderer runs', () => {
     '/opt/app/bin/deploy install {release}',
     '"$HOME/bin/app-ctl" install "{release}"',
     "deploy '{release}' | awk '{print $1}'",
-    'deploy {release} | awk \'{print}\'',
+    "deploy {release} | awk '{print}'",
     "deploy {release} | awk '{if (NF) {n++}} END {print n}'",
     "deploy {release} | awk '{{if (NF) {{n++}}}} END {{print n}}'",
     "deploy {release} | awk '{if (NF) {n++} } END {print n}'",
@@ -145,7 +151,9 @@ describe('a run with the natural template, on the in-memory fleet', () => {
   it('install "{release}" deploys the release instead of failing after green was drained', async () => {
     const fleet = new FakeFleet(['green-1', 'green-2', 'blue-1', 'blue-2'], 'v1');
     const taskQueue = uniqueId('templates');
-    const plan = fleet.plan({ commands: { install: '"$HOME/bin/app-ctl" install "{release}"', currentRelease: '"$HOME/bin/app-ctl" current' } });
+    const plan = fleet.plan({
+      commands: { install: '"$HOME/bin/app-ctl" install "{release}"', currentRelease: '"$HOME/bin/app-ctl" current' },
+    });
     const result = await withWorker(taskQueue, createActivities(fleet.deps()), () =>
       temporal.client.workflow.execute(blueGreenDeployment, { taskQueue, workflowId: uniqueId('quoted'), args: [plan] }),
     );

@@ -6,7 +6,17 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { hideHaproxyApi, restoreHaproxyApi, startSshdAgain, stopSshd } from '../../../src/lab';
 import { useTemporal } from '../../support/temporal';
 import { useTestLab } from '../../support/test-lab';
-import { faultAfterGreenDrained, useActivitiesWithSsh, expectFleet, expectUsersUnharmed, fastPlan, logCase, resetFleet, runCase, upInLive } from '../../support/fault-cases';
+import {
+  faultAfterGreenDrained,
+  useActivitiesWithSsh,
+  expectFleet,
+  expectUsersUnharmed,
+  fastPlan,
+  logCase,
+  resetFleet,
+  runCase,
+  upInLive,
+} from '../../support/fault-cases';
 import { waitForStatus } from '../../support/wait';
 
 const CONNECT_TIMEOUT_MS = 4000;
@@ -20,7 +30,10 @@ beforeEach(async () => {
 
 describe('recovery after a rollback that could not finish', () => {
   it('strand green, refuse while green-2 is unreachable, then recover every host to v1 and live under load', async () => {
-    const failed = await runCase(temporal, t, { plan: fastPlan(t, { release: 'v2', currentRelease: 'v1' }), activities: faultAfterGreenDrained(activities, () => stopSshd(t.lab.dir, 'green-2')) });
+    const failed = await runCase(temporal, t, {
+      plan: fastPlan(t, { release: 'v2', currentRelease: 'v1' }),
+      activities: faultAfterGreenDrained(activities, () => stopSshd(t.lab.dir, 'green-2')),
+    });
     logCase('deploy v2, green-2 sshd stops for good', failed);
     expectUsersUnharmed(failed);
     expect(failed.outcome).toBe('failed');
@@ -48,9 +61,16 @@ describe('recovery after a rollback that could not finish', () => {
       'blue-1 v1 UP/MAINT (admin maint)',
       'blue-2 v1 UP/MAINT (admin maint)',
     ]);
-    expect(c.status.recovery?.clusters.map((r) => `${r.cluster}:${r.action}:${r.outcome}`)).toEqual(['green:converge:done', 'blue:skip:skipped']);
+    expect(c.status.recovery?.clusters.map((r) => `${r.cluster}:${r.action}:${r.outcome}`)).toEqual([
+      'green:converge:done',
+      'blue:skip:skipped',
+    ]);
     expect(c.result?.steps.map((s) => `${s.step}${s.cluster ? `:${s.cluster}` : ''}`)).toEqual([
-      'survey', 'standby:green', 'deploy:green', 'verify:green', 'live:green',
+      'survey',
+      'standby:green',
+      'deploy:green',
+      'verify:green',
+      'live:green',
     ]);
     // Some server was UP in the live backend at every sample.
     expect(c.sampler.samples.filter((s) => !t.lab.hosts.some((h) => upInLive(s, h.name)))).toEqual([]);
@@ -78,7 +98,10 @@ describe('recovery after a rollback that could not finish', () => {
     expectUsersUnharmed(c);
     expect(c.outcome).toBe('succeeded');
     expect(c.status.fromRelease).toBe('v1/v2');
-    expect(c.status.recovery?.clusters.map((r) => `${r.cluster}:${r.action}:${r.outcome}`)).toEqual(['green:converge:done', 'blue:skip:skipped']);
+    expect(c.status.recovery?.clusters.map((r) => `${r.cluster}:${r.action}:${r.outcome}`)).toEqual([
+      'green:converge:done',
+      'blue:skip:skipped',
+    ]);
     expect(c.sampler.samples.filter((s) => !t.lab.hosts.some((h) => upInLive(s, h.name)))).toEqual([]);
     await expectFleet(t, 'v1');
   });

@@ -37,7 +37,10 @@ function expectLiveNeverEmpty(fleet: FakeFleet, startLive: Record<string, string
   for (const c of fleet.changes) {
     const [kind, pool, server, state] = c.split(':');
     if (kind === 'lb' && pool === 'live' && server && state) live[server] = state;
-    expect(Object.values(live).some((s) => s === 'ready'), `live pool empty after ${c}: ${JSON.stringify(live)}`).toBe(true);
+    expect(
+      Object.values(live).some((s) => s === 'ready'),
+      `live pool empty after ${c}: ${JSON.stringify(live)}`,
+    ).toBe(true);
   }
 }
 
@@ -61,9 +64,19 @@ describe('recoverFleet on a mixed fleet', () => {
     expect(error).toBeUndefined();
     expect(result?.outcome).toBe('succeeded');
     expect(stepsOf(result)).toEqual(['survey', 'standby:green', 'deploy:green', 'verify:green', 'live:green']);
-    expect(reason).toMatch(/^every cluster runs v1 and is live\. Converged green; blue already was on v1, live and out of standby\. Found before: green-1 v2, healthy, live MAINT \(admin maint\), standby UP; /);
-    expect(result?.recovery?.survey.find((h) => h.host === 'green-2')).toMatchObject({ release: 'v2', healthy: true, live: 'MAINT (admin maint)', standby: 'UP' });
-    expect(result?.recovery?.clusters.map((c) => `${c.cluster}:${c.action}:${c.outcome}`)).toEqual(['green:converge:done', 'blue:skip:skipped']);
+    expect(reason).toMatch(
+      /^every cluster runs v1 and is live\. Converged green; blue already was on v1, live and out of standby\. Found before: green-1 v2, healthy, live MAINT \(admin maint\), standby UP; /,
+    );
+    expect(result?.recovery?.survey.find((h) => h.host === 'green-2')).toMatchObject({
+      release: 'v2',
+      healthy: true,
+      live: 'MAINT (admin maint)',
+      standby: 'UP',
+    });
+    expect(result?.recovery?.clusters.map((c) => `${c.cluster}:${c.action}:${c.outcome}`)).toEqual([
+      'green:converge:done',
+      'blue:skip:skipped',
+    ]);
     expect(result?.fromRelease).toBe('v1/v2');
     expectConverged(fleet, 'v1');
     expect(fleet.changes.some((c) => c.includes('blue'))).toBe(false);
@@ -79,8 +92,14 @@ describe('recoverFleet on a mixed fleet', () => {
     expect(error).toBeUndefined();
     expect(stepsOf(result)).toEqual([
       'survey',
-      'standby:blue', 'deploy:blue', 'verify:blue', 'live:blue',
-      'standby:green', 'deploy:green', 'verify:green', 'live:green',
+      'standby:blue',
+      'deploy:blue',
+      'verify:blue',
+      'live:blue',
+      'standby:green',
+      'deploy:green',
+      'verify:green',
+      'live:green',
     ]);
     expectConverged(fleet, 'v1');
     // blue was back in the live pool before green was drained.
@@ -106,7 +125,9 @@ describe('recoverFleet on a mixed fleet', () => {
     const { result, error, reason } = await recover(fleet, 'v1');
     expect(error).toBeDefined();
     expect(result?.outcome).toBe('failed');
-    expect(reason).toMatch(/^Recovery refused to start; nothing was changed:\n {2}- green-2: .*refused.* \(recovery needs every host's release over SSH\)\nFound: /);
+    expect(reason).toMatch(
+      /^Recovery refused to start; nothing was changed:\n {2}- green-2: .*refused.* \(recovery needs every host's release over SSH\)\nFound: /,
+    );
     expect(reason).toMatch(/green-2 release unknown \(green-2: .*refused/);
     expect(stepsOf(result)).toEqual(['survey']);
     expect(fleet.changes).toEqual([]);
@@ -120,8 +141,12 @@ describe('recoverFleet on a mixed fleet', () => {
     const { result, reason } = await recover(fleet, 'v1');
     expect(result?.outcome).toBe('failed');
     expect(reason).toMatch(/^Recovery to v1 stopped: deploy of green failed on green-1: .*did not become healthy/);
-    expect(reason).toMatch(/Not attempted: blue\. State left: green-1 release unknown over SSH \(its health endpoint reports v1\), standby pool only; last error: green-1 did not become healthy.*; green-2 v1, standby pool only; blue-1 v2, live pool; blue-2 v2, live pool\. /);
-    expect(reason).toMatch(/Users are served by blue-1, blue-2; green is kept out of the live pool\. Fix what the error names, then run the recovery again: bluegreen recover fake --to v1 --plan PLAN\.$/);
+    expect(reason).toMatch(
+      /Not attempted: blue\. State left: green-1 release unknown over SSH \(its health endpoint reports v1\), standby pool only; last error: green-1 did not become healthy.*; green-2 v1, standby pool only; blue-1 v2, live pool; blue-2 v2, live pool\. /,
+    );
+    expect(reason).toMatch(
+      /Users are served by blue-1, blue-2; green is kept out of the live pool\. Fix what the error names, then run the recovery again: bluegreen recover fake --to v1 --plan PLAN\.$/,
+    );
     expect(result?.recovery?.clusters.map((c) => `${c.cluster}:${c.outcome}`)).toEqual(['green:failed', 'blue:not-attempted']);
     expect(fleet.changes.filter((c) => c.startsWith('lb:live:green'))).toEqual([]);
     expect(fleet.changes.some((c) => c.includes('blue'))).toBe(false);
@@ -133,13 +158,19 @@ describe('recoverFleet on a mixed fleet', () => {
     strand(fleet, 'green', 'v2');
     const taskQueue = uniqueId('tq');
     await withWorker(taskQueue, createActivities(fleet.deps()), async () => {
-      const handle = await temporal.client.workflow.start(recoverFleet, { taskQueue, workflowId: uniqueId('recover'), args: [fleet.plan(), 'v1'] });
+      const handle = await temporal.client.workflow.start(recoverFleet, {
+        taskQueue,
+        workflowId: uniqueId('recover'),
+        args: [fleet.plan(), 'v1'],
+      });
       await handle.signal(pauseSignal, { by: 'alice' });
       await waitForStatus(handle, 'the pause after the survey', (s) => s.waitingFor === 'resume');
       await handle.signal(abortSignal, { by: 'alice', reason: 'not now' });
       const err = await handle.result().catch((e: unknown) => e);
       expect(err).toBeInstanceOf(WorkflowFailedError);
-      expect((err as WorkflowFailedError).cause?.message).toMatch(/^Recovery to v1 stopped: aborted by alice: not now \(during survey\)\. Not attempted: green\. State left: green-1 v2, standby pool only; .* Users are served by blue-1, blue-2\. To go on, run the recovery again: /);
+      expect((err as WorkflowFailedError).cause?.message).toMatch(
+        /^Recovery to v1 stopped: aborted by alice: not now \(during survey\)\. Not attempted: green\. State left: green-1 v2, standby pool only; .* Users are served by blue-1, blue-2\. To go on, run the recovery again: /,
+      );
     });
     expect(fleet.changes).toEqual([]);
   });

@@ -10,7 +10,10 @@ import { describe, expect, it } from 'vitest';
 import { quietTemporalLogs, workflowBundle } from '../../support/temporal';
 
 const dir = fileURLToPath(new URL('./histories/', import.meta.url));
-const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+const files = fs
+  .readdirSync(dir)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
 
 describe('recorded histories replay without determinism errors', () => {
   it('has recorded histories to replay', () => {

@@ -4,7 +4,17 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { freezeHost, hideHaproxyApi, restoreHaproxyApi, startSshdAgain, stopSshd, thawHost } from '../../../src/lab';
 import { useTemporal } from '../../support/temporal';
 import { useTestLab } from '../../support/test-lab';
-import { faultAfterGreenDrained, useActivitiesWithSsh, expectFleet, expectUsersUnharmed, fastPlan, logCase, resetFleet, runCase, type CaseRun } from '../../support/fault-cases';
+import {
+  faultAfterGreenDrained,
+  useActivitiesWithSsh,
+  expectFleet,
+  expectUsersUnharmed,
+  fastPlan,
+  logCase,
+  resetFleet,
+  runCase,
+  type CaseRun,
+} from '../../support/fault-cases';
 import { sleep, waitForStatus } from '../../support/wait';
 
 // The worker's SSH handshake timeout is 15 s; 4 s here keeps the frozen-host case short.
@@ -41,7 +51,9 @@ describe('a host unreachable over SSH during the deploy', () => {
     logCase('sshd stopped, back for the rollback', c);
     expectUsersUnharmed(c);
     expect(c.outcome).toBe('rolled-back');
-    expect(c.reason).toMatch(/^deploy of green failed on green-2: install v2: .*refused.* \(gave up after 3 attempts\)\. Rolled back: green runs v1 and is live again$/);
+    expect(c.reason).toMatch(
+      /^deploy of green failed on green-2: install v2: .*refused.* \(gave up after 3 attempts\)\. Rolled back: green runs v1 and is live again$/,
+    );
     expect(c.status.failure).toMatchObject({ kind: 'failure', step: 'deploy', cluster: 'green', host: 'green-2' });
     await expectFleet(t, 'v1');
   });
@@ -55,14 +67,20 @@ describe('a host unreachable over SSH during the deploy', () => {
     expectUsersUnharmed(c);
     expect(c.outcome).toBe('failed');
     expect(c.reason).toMatch(/^deploy of green failed on green-2: install v2: .*refused.* \(gave up after 3 attempts\)\. /);
-    expect(c.reason).toMatch(/Rollback of green to v1 failed \(could not install v1 on green-1, green-2\): green-2: install v1: .*\(gave up after 3 attempts\)\. /);
+    expect(c.reason).toMatch(
+      /Rollback of green to v1 failed \(could not install v1 on green-1, green-2\): green-2: install v1: .*\(gave up after 3 attempts\)\. /,
+    );
     expect(c.reason).toMatch(
       /State left: green-1 v1, standby pool only; green-2 release unknown over SSH \(its health endpoint reports v1\), standby pool only; last error: green-2: install v1: [^;]*; blue-1 v1, live pool; blue-2 v1, live pool\. /,
     );
-    expect(c.reason).toMatch(/Users are served by blue-1, blue-2; green is kept out of the live pool\. Fix what the error names, then finish the rollback with a recovery: bluegreen recover \S+ --to v1 --plan PLAN\.$/);
+    expect(c.reason).toMatch(
+      /Users are served by blue-1, blue-2; green is kept out of the live pool\. Fix what the error names, then finish the rollback with a recovery: bluegreen recover \S+ --to v1 --plan PLAN\.$/,
+    );
     const green2 = c.result?.hosts.find((h) => h.host === 'green-2');
     expect(green2).toMatchObject({ release: null, reportedRelease: 'v1', pool: 'standby', phase: 'failed' });
-    expect(c.status.rollback?.clusters).toEqual([expect.objectContaining({ cluster: 'green', outcome: 'failed', attempting: 'install v1 on green-1, green-2' })]);
+    expect(c.status.rollback?.clusters).toEqual([
+      expect.objectContaining({ cluster: 'green', outcome: 'failed', attempting: 'install v1 on green-1, green-2' }),
+    ]);
     // green-2's install never ran (v1 on disk); both green hosts are out of the live pool.
     await expectFleet(t, 'v1', ['green-1', 'green-2']);
   });
@@ -80,7 +98,9 @@ describe('a host unreachable over SSH during the deploy', () => {
     expectUsersUnharmed(c);
     expect(c.outcome).toBe('rolled-back');
     expect(c.reason).toMatch(
-      new RegExp(`^deploy of green failed on green-2: install v2: .*no SSH handshake within ${CONNECT_TIMEOUT_MS} ms.* \\(gave up after 3 attempts\\)\\. Rolled back`),
+      new RegExp(
+        `^deploy of green failed on green-2: install v2: .*no SSH handshake within ${CONNECT_TIMEOUT_MS} ms.* \\(gave up after 3 attempts\\)\\. Rolled back`,
+      ),
     );
     const { timedOut } = await activityEvents(c);
     expect(timedOut).toEqual([]);
@@ -127,7 +147,9 @@ describe("the LB's Runtime API unreachable", () => {
     expectUsersUnharmed(c);
     expect(c.outcome).toBe('failed');
     expect(c.reason).toMatch(/^verify of green failed: load balancer API at .* unavailable: .* \(gave up after 4 attempts\)\. /);
-    expect(c.reason).toMatch(/Rollback of green to v1 failed \(could not read the load balancer's pools\): load balancer API at .* unavailable/);
+    expect(c.reason).toMatch(
+      /Rollback of green to v1 failed \(could not read the load balancer's pools\): load balancer API at .* unavailable/,
+    );
     expect(c.reason).toMatch(
       /State left \(pools as last known: the load balancer could not be read\): green-1 v2, standby pool only; green-2 v2, standby pool only; blue-1 v1, live pool; blue-2 v1, live pool\. Users are served by blue-1, blue-2; green is kept out of the live pool\./,
     );

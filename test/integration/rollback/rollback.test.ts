@@ -4,7 +4,17 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { hostCurrentRelease } from '../../../src/lab';
 import { useTemporal } from '../../support/temporal';
 import { useTestLab } from '../../support/test-lab';
-import { expectFleet, expectUsersUnharmed, fastPlan, logCase, plantBrokenRelease, resetFleet, runCase, upInLive, type LbSample } from '../../support/fault-cases';
+import {
+  expectFleet,
+  expectUsersUnharmed,
+  fastPlan,
+  logCase,
+  plantBrokenRelease,
+  resetFleet,
+  runCase,
+  upInLive,
+  type LbSample,
+} from '../../support/fault-cases';
 
 const temporal = useTemporal();
 const t = useTestLab(10);
@@ -17,7 +27,11 @@ const releasesServed = (c: { load: { releasesPerSecond: { releases: Record<strin
 
 describe('the release fails in the first cluster (steps 1-3): users never see it', () => {
   it('bad-health: green goes back to v1 and live; rolled back, naming the host and the health check', async () => {
-    const plan = fastPlan(t, { release: 'bad-health', currentRelease: 'v1', health: { path: '/health', timeoutSeconds: 8, intervalMs: 500 } });
+    const plan = fastPlan(t, {
+      release: 'bad-health',
+      currentRelease: 'v1',
+      health: { path: '/health', timeoutSeconds: 8, intervalMs: 500 },
+    });
     const c = await runCase(temporal, t, { plan });
     logCase('bad-health', c);
     expectUsersUnharmed(c);
@@ -29,12 +43,21 @@ describe('the release fails in the first cluster (steps 1-3): users never see it
     expect(c.reason).toMatch(/Rolled back: green runs v1 and is live again$/);
     expect(c.status.failure).toMatchObject({ kind: 'failure', step: 'deploy', cluster: 'green', host: expect.stringMatching(/^green-/) });
     expect(c.status.rollback?.clusters).toEqual([
-      expect.objectContaining({ cluster: 'green', outcome: 'rolled-back', actions: expect.arrayContaining([expect.stringMatching(/installed v1 on green-1, green-2/)]) }),
+      expect.objectContaining({
+        cluster: 'green',
+        outcome: 'rolled-back',
+        actions: expect.arrayContaining([expect.stringMatching(/installed v1 on green-1, green-2/)]),
+      }),
     ]);
     // Where it failed stays visible on the host after the rollback.
     expect(c.status.clusters[0]?.hosts.find((h) => h.name === c.status.failure?.host)?.lastError).toMatch(/did not become healthy/);
     expect(releasesServed(c).has('bad-health')).toBe(false);
-    expect(c.result?.steps.map((s) => `${s.step}:${s.cluster ?? ''}`)).toEqual(['preflight:', 'standby:green', 'deploy:green', 'rollback:green']);
+    expect(c.result?.steps.map((s) => `${s.step}:${s.cluster ?? ''}`)).toEqual([
+      'preflight:',
+      'standby:green',
+      'deploy:green',
+      'rollback:green',
+    ]);
     await expectFleet(t, 'v1');
   });
 
@@ -63,7 +86,15 @@ describe('the second cluster fails after the first went live', () => {
     expect(c.reason).toMatch(/Rolled back: blue, then green run v1 and are live again$/);
     expect(c.status.rollback?.clusters.map((r) => `${r.cluster}:${r.outcome}`)).toEqual(['blue:rolled-back', 'green:rolled-back']);
     expect(c.result?.steps.map((s) => `${s.step}:${s.cluster ?? ''}`)).toEqual([
-      'preflight:', 'standby:green', 'deploy:green', 'verify:green', 'live:green', 'standby:blue', 'deploy:blue', 'rollback:blue', 'rollback:green',
+      'preflight:',
+      'standby:green',
+      'deploy:green',
+      'verify:green',
+      'live:green',
+      'standby:blue',
+      'deploy:blue',
+      'rollback:blue',
+      'rollback:green',
     ]);
     // Users did see v2 from green (it was live), and v1 only at the end.
     expect(releasesServed(c).has('v2')).toBe(true);
@@ -135,7 +166,9 @@ describe('slow-start', () => {
     const events = (await c.handle.fetchHistory()).events ?? [];
     expect(events.filter((e) => e.activityTaskTimedOutEventAttributes)).toEqual([]);
     expect(events.filter((e) => e.activityTaskFailedEventAttributes)).toEqual([]);
-    expect(new Set(events.map((e) => e.activityTaskStartedEventAttributes?.attempt).filter((a) => a !== undefined && a !== null))).toEqual(new Set([1]));
+    expect(new Set(events.map((e) => e.activityTaskStartedEventAttributes?.attempt).filter((a) => a !== undefined && a !== null))).toEqual(
+      new Set([1]),
+    );
     for (const d of c.result!.steps.filter((s) => s.step === 'deploy')) expect(d.ms).toBeGreaterThan(5000);
     await expectFleet(t, 'slow-start');
   });

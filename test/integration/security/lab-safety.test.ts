@@ -110,13 +110,21 @@ describe('injection: hostile release values run nothing on a host', () => {
     const before = await worldSnapshot();
     const taskQueue = uniqueId('inject');
     await withWorker(taskQueue, t.activities, async () => {
-      await Promise.all(hostile().map(async (release) => {
-        const handle = await temporal.client.workflow.start(blueGreenDeployment, { taskQueue, workflowId: uniqueId('inject'), args: [{ ...t.plan, release }] });
-        const err = await handle.result().catch((e: unknown) => e);
-        expect(err, JSON.stringify(release.slice(0, 30))).toBeInstanceOf(WorkflowFailedError);
-        expect((err as WorkflowFailedError).cause?.message).toMatch(/^The plan is invalid \(1 problem\):\n {2}- plan\.release: expected a release: /);
-        expect((await handle.fetchHistory()).events?.some((e) => e.activityTaskScheduledEventAttributes)).toBe(false);
-      }));
+      await Promise.all(
+        hostile().map(async (release) => {
+          const handle = await temporal.client.workflow.start(blueGreenDeployment, {
+            taskQueue,
+            workflowId: uniqueId('inject'),
+            args: [{ ...t.plan, release }],
+          });
+          const err = await handle.result().catch((e: unknown) => e);
+          expect(err, JSON.stringify(release.slice(0, 30))).toBeInstanceOf(WorkflowFailedError);
+          expect((err as WorkflowFailedError).cause?.message).toMatch(
+            /^The plan is invalid \(1 problem\):\n {2}- plan\.release: expected a release: /,
+          );
+          expect((await handle.fetchHistory()).events?.some((e) => e.activityTaskScheduledEventAttributes)).toBe(false);
+        }),
+      );
     });
     expect(fs.existsSync(canary())).toBe(false);
     expect(await worldSnapshot()).toBe(before);
@@ -139,7 +147,9 @@ describe('injection: hostile release values run nothing on a host', () => {
           health: { timeoutSeconds: 5, intervalMs: 500 },
         }),
       ).rejects.toThrow(/release .* (is not allowed|must not be empty)/);
-      await expect(env.run(t.activities.runMigration, { host, command: t.plan.commands.migrate!, release })).rejects.toThrow(/is not allowed/);
+      await expect(env.run(t.activities.runMigration, { host, command: t.plan.commands.migrate!, release })).rejects.toThrow(
+        /is not allowed/,
+      );
     }
     expect(fs.existsSync(canary())).toBe(false);
     expect(await worldSnapshot()).toBe(before);
@@ -149,7 +159,10 @@ describe('injection: hostile release values run nothing on a host', () => {
     const before = await worldSnapshot();
     const target = hostRef('green-2').ssh;
     const results = await Promise.all(
-      hostile().map(async (release) => ({ release, r: await real.deps.ssh.exec(target, renderCommand(t.plan.commands.install, { release }), { timeoutMs: 30_000 }) })),
+      hostile().map(async (release) => ({
+        release,
+        r: await real.deps.ssh.exec(target, renderCommand(t.plan.commands.install, { release }), { timeoutMs: 30_000 }),
+      })),
     );
     for (const { release, r } of results) {
       expect(r.code, JSON.stringify(release.slice(0, 30))).toBe(2); // lab-host: "not a release name"
@@ -206,10 +219,15 @@ describe('preflight against the real HAProxy and hosts', () => {
     // Every SSH command the activities send, by port: a refused host key must not be tried again.
     const execs = new Map<number, number>();
     const ssh = pinned.deps.ssh;
-    const counting = { ...pinned.deps, ssh: { exec: (target: { host: string; port: number; user: string }, command: string, opts: Parameters<typeof ssh.exec>[2]) => {
-      execs.set(target.port, (execs.get(target.port) ?? 0) + 1);
-      return ssh.exec(target, command, opts);
-    } } };
+    const counting = {
+      ...pinned.deps,
+      ssh: {
+        exec: (target: { host: string; port: number; user: string }, command: string, opts: Parameters<typeof ssh.exec>[2]) => {
+          execs.set(target.port, (execs.get(target.port) ?? 0) + 1);
+          return ssh.exec(target, command, opts);
+        },
+      },
+    };
     try {
       const { error, handle } = await runWorkflow(createActivities(counting), t.plan);
       const message = error?.cause?.message ?? '';
@@ -300,7 +318,9 @@ describe('garbage from hosts', () => {
     const reads = await activityEvents(handle, 'inspectHosts');
     expect(reads.started.map((e) => e.activityTaskStartedEventAttributes?.attempt)).toEqual([1]);
     // Heartbeats and failures in history stay small too.
-    const historyBytes = JSON.stringify(await handle.fetchHistory(), (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v)).length;
+    const historyBytes = JSON.stringify(await handle.fetchHistory(), (_k, v: unknown) =>
+      v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v,
+    ).length;
     expect(historyBytes).toBeLessThan(200_000);
     expect(await worldSnapshot()).toBe(before);
   });

@@ -39,7 +39,12 @@ describe('secrets', () => {
     fs.rmSync(`${knownHosts}.old`, { force: true });
     const hashed = fs.readFileSync(knownHosts, 'utf8');
     expect(hashed).not.toContain('127.0.0.1');
-    expect(hashed.trim().split('\n').every((l) => l.startsWith('|1|'))).toBe(true);
+    expect(
+      hashed
+        .trim()
+        .split('\n')
+        .every((l) => l.startsWith('|1|')),
+    ).toBe(true);
     // A TLS private key the worker holds in its environment (the dev server has no TLS to use it on).
     execFileSync('openssl', ['genpkey', '-algorithm', 'ed25519', '-out', path.join(dir, 'tls.key')]);
     const tlsKey = fs.readFileSync(path.join(dir, 'tls.key'), 'utf8');
@@ -47,7 +52,11 @@ describe('secrets', () => {
     const secrets: Record<string, string> = {
       'SSH private key (plain, first body line)': fs.readFileSync(t.lab.keyPath, 'utf8').split('\n')[1]!,
       'SSH private key (encrypted, first body line)': fs.readFileSync(key, 'utf8').split('\n')[1]!,
-      'SSH private key (base64 body)': fs.readFileSync(t.lab.keyPath, 'utf8').split('\n').filter((l) => !l.startsWith('-----')).join(''),
+      'SSH private key (base64 body)': fs
+        .readFileSync(t.lab.keyPath, 'utf8')
+        .split('\n')
+        .filter((l) => !l.startsWith('-----'))
+        .join(''),
       'SSH key passphrase': PASSPHRASE,
       'Temporal API key': API_KEY,
       'database password': DB_PASSWORD,

@@ -12,10 +12,27 @@ let dir: string;
 const f = (name: string) => path.join(dir, name);
 
 function makeCert(name: string): void {
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', f(`${name}.key`), '-out', f(`${name}.crt`), '-subj', `/CN=${name}`, '-days', '1',
-  ], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      f(`${name}.key`),
+      '-out',
+      f(`${name}.crt`),
+      '-subj',
+      `/CN=${name}`,
+      '-days',
+      '1',
+    ],
+    { stdio: 'ignore' },
+  );
 }
 
 beforeAll(() => {
@@ -55,7 +72,11 @@ describe('temporalSettings', () => {
   });
 
   it('a self-hosted cluster: own CA and server name override', () => {
-    const s = temporalSettings({ TEMPORAL_ADDRESS: 'temporal.internal:7233', TEMPORAL_TLS_CA: f('ca.crt'), TEMPORAL_TLS_SERVER_NAME: 'frontend.temporal' });
+    const s = temporalSettings({
+      TEMPORAL_ADDRESS: 'temporal.internal:7233',
+      TEMPORAL_TLS_CA: f('ca.crt'),
+      TEMPORAL_TLS_SERVER_NAME: 'frontend.temporal',
+    });
     expect(s.tls).toMatchObject({ serverNameOverride: 'frontend.temporal', serverRootCACertificate: fs.readFileSync(f('ca.crt')) });
     expect(describeSettings(s)).toBe('temporal.internal:7233, namespace default, TLS (own CA), server name frontend.temporal');
   });
@@ -68,7 +89,11 @@ describe('temporalSettings', () => {
   });
 
   it('Temporal Cloud: an API key from the environment or a file implies TLS; the description hides it', () => {
-    const fromEnv = temporalSettings({ TEMPORAL_ADDRESS: 'my-ns.a1b2c.tmprl.cloud:7233', TEMPORAL_NAMESPACE: 'my-ns.a1b2c', TEMPORAL_API_KEY: 'bg-test-api-key-7f3a9c' });
+    const fromEnv = temporalSettings({
+      TEMPORAL_ADDRESS: 'my-ns.a1b2c.tmprl.cloud:7233',
+      TEMPORAL_NAMESPACE: 'my-ns.a1b2c',
+      TEMPORAL_API_KEY: 'bg-test-api-key-7f3a9c',
+    });
     expect(fromEnv).toMatchObject({ tls: true, apiKey: 'bg-test-api-key-7f3a9c', namespace: 'my-ns.a1b2c' });
     const fromFile = temporalSettings({ TEMPORAL_API_KEY_FILE: f('api-key') });
     expect(fromFile).toMatchObject({ tls: true, apiKey: 'bg-test-api-key-7f3a9c' });
@@ -81,27 +106,39 @@ describe('temporalSettings', () => {
     expect(errorOf({ TEMPORAL_TLS: '0', TEMPORAL_TLS_CA: f('ca.crt') })).toBe(
       'TEMPORAL_TLS=0 contradicts TEMPORAL_TLS_CERT/TEMPORAL_TLS_CA/TEMPORAL_TLS_SERVER_NAME: remove one or the other',
     );
-    expect(errorOf({ TEMPORAL_TLS: 'yes' })).toBe('TEMPORAL_TLS=yes: expected 1/true (use TLS) or 0/false (plain text, for a local server only)');
+    expect(errorOf({ TEMPORAL_TLS: 'yes' })).toBe(
+      'TEMPORAL_TLS=yes: expected 1/true (use TLS) or 0/false (plain text, for a local server only)',
+    );
   });
 });
 
 describe('temporalSettings refuses what it cannot use, naming the variable', () => {
   it('a file that does not exist, a directory, and an unreadable file', () => {
-    expect(errorOf({ TEMPORAL_TLS_CA: '/nonexistent/ca.pem' })).toBe('TEMPORAL_TLS_CA=/nonexistent/ca.pem: cannot read the file (no such file)');
-    expect(errorOf({ TEMPORAL_API_KEY_FILE: dir })).toBe(`TEMPORAL_API_KEY_FILE=${dir}: cannot read the file (it is a directory, not a file)`);
+    expect(errorOf({ TEMPORAL_TLS_CA: '/nonexistent/ca.pem' })).toBe(
+      'TEMPORAL_TLS_CA=/nonexistent/ca.pem: cannot read the file (no such file)',
+    );
+    expect(errorOf({ TEMPORAL_API_KEY_FILE: dir })).toBe(
+      `TEMPORAL_API_KEY_FILE=${dir}: cannot read the file (it is a directory, not a file)`,
+    );
     if (process.getuid?.() !== 0) {
       fs.copyFileSync(f('client.key'), f('locked.key'));
       fs.chmodSync(f('locked.key'), 0);
-      expect(errorOf({ TEMPORAL_TLS_CERT: f('client.crt'), TEMPORAL_TLS_KEY: f('locked.key') })).toMatch(/TEMPORAL_TLS_KEY=.*locked\.key: cannot read the file \(permission denied\)/);
+      expect(errorOf({ TEMPORAL_TLS_CERT: f('client.crt'), TEMPORAL_TLS_KEY: f('locked.key') })).toMatch(
+        /TEMPORAL_TLS_KEY=.*locked\.key: cannot read the file \(permission denied\)/,
+      );
     }
   });
 
   it('a certificate without its key, or a key without its certificate', () => {
-    expect(errorOf({ TEMPORAL_TLS_CERT: f('client.crt') })).toBe('TEMPORAL_TLS_CERT is set but TEMPORAL_TLS_KEY is not: mTLS needs the client certificate and its key');
-    expect(errorOf({ TEMPORAL_TLS_KEY: f('client.key') })).toBe('TEMPORAL_TLS_KEY is set but TEMPORAL_TLS_CERT is not: mTLS needs the client certificate and its key');
+    expect(errorOf({ TEMPORAL_TLS_CERT: f('client.crt') })).toBe(
+      'TEMPORAL_TLS_CERT is set but TEMPORAL_TLS_KEY is not: mTLS needs the client certificate and its key',
+    );
+    expect(errorOf({ TEMPORAL_TLS_KEY: f('client.key') })).toBe(
+      'TEMPORAL_TLS_KEY is set but TEMPORAL_TLS_CERT is not: mTLS needs the client certificate and its key',
+    );
   });
 
-  it('a key that is not the certificate\'s own', () => {
+  it("a key that is not the certificate's own", () => {
     expect(errorOf({ TEMPORAL_TLS_CERT: f('client.crt'), TEMPORAL_TLS_KEY: f('other.key') })).toBe(
       'TEMPORAL_TLS_KEY is not the private key of the certificate in TEMPORAL_TLS_CERT',
     );
@@ -109,13 +146,17 @@ describe('temporalSettings refuses what it cannot use, naming the variable', () 
 
   it('files swapped between variables: named, and the key is not quoted', () => {
     const message = errorOf({ TEMPORAL_TLS_CERT: f('client.key'), TEMPORAL_TLS_KEY: f('client.crt') });
-    expect(message).toMatch(/^TEMPORAL_TLS_CERT=.*client\.key: expected a PEM certificate \("-----BEGIN CERTIFICATE-----"\), found \d+ bytes of something else$/);
+    expect(message).toMatch(
+      /^TEMPORAL_TLS_CERT=.*client\.key: expected a PEM certificate \("-----BEGIN CERTIFICATE-----"\), found \d+ bytes of something else$/,
+    );
     expect(message).not.toContain(keyBody());
     expect(errorOf({ TEMPORAL_TLS_CA: f('api-key') })).not.toContain('bg-test-api-key');
   });
 
   it('API key: both variables set, an empty file, a file with several keys', () => {
-    expect(errorOf({ TEMPORAL_API_KEY: 'a', TEMPORAL_API_KEY_FILE: f('api-key') })).toMatch(/TEMPORAL_API_KEY and TEMPORAL_API_KEY_FILE are both set/);
+    expect(errorOf({ TEMPORAL_API_KEY: 'a', TEMPORAL_API_KEY_FILE: f('api-key') })).toMatch(
+      /TEMPORAL_API_KEY and TEMPORAL_API_KEY_FILE are both set/,
+    );
     expect(errorOf({ TEMPORAL_API_KEY_FILE: f('empty') })).toBe(`TEMPORAL_API_KEY_FILE=${f('empty')}: the file is empty`);
     const several = errorOf({ TEMPORAL_API_KEY_FILE: f('two-keys') });
     expect(several).toMatch(/expected one API key on one line/);
@@ -168,6 +209,8 @@ describe('worker secrets from the environment', () => {
     expect(wrong).not.toContain('bg-wrong-passphrase');
     expect(wrong).not.toContain(fs.readFileSync(key, 'utf8').split('\n')[1]);
     expect(() => secretsFromEnv({ ...base, BG_SSH_KEY_PASSPHRASE: 'a', BG_SSH_KEY_PASSPHRASE_FILE: f('passphrase') })).toThrow(/both set/);
-    expect(() => secretsFromEnv({ ...base, BG_SSH_KEY_PASSPHRASE_FILE: '/nonexistent/pass' })).toThrow('BG_SSH_KEY_PASSPHRASE_FILE=/nonexistent/pass: cannot read the file (ENOENT)');
+    expect(() => secretsFromEnv({ ...base, BG_SSH_KEY_PASSPHRASE_FILE: '/nonexistent/pass' })).toThrow(
+      'BG_SSH_KEY_PASSPHRASE_FILE=/nonexistent/pass: cannot read the file (ENOENT)',
+    );
   });
 });

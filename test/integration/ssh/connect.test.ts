@@ -69,7 +69,15 @@ describe('connection failures', () => {
     beforeAll(async () => {
       frozen = await startSshd({ clientKey: sshd.clientKey });
       cleanups.push(() => frozen.stop());
-      cleanups.push(() => stopped.forEach((pid) => { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }));
+      cleanups.push(() =>
+        stopped.forEach((pid) => {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            /* gone */
+          }
+        }),
+      );
     });
 
     it('detects a host that freezes during a command by its keepalives', async () => {
@@ -82,7 +90,11 @@ describe('connection failures', () => {
       const running = c.exec({ host: '127.0.0.1', port: frozen.port, user: sshd.user }, 'sleep 31.75', { timeoutMs: 60_000 });
       await sleep(800);
       // Freeze the per-connection sshd processes (children of the listener), not the command.
-      const children = execFileSync('pgrep', ['-P', String(frozen.pid)]).toString().trim().split(/\s+/).map(Number);
+      const children = execFileSync('pgrep', ['-P', String(frozen.pid)])
+        .toString()
+        .trim()
+        .split(/\s+/)
+        .map(Number);
       const all = children.flatMap((pid) => [pid, ...pgrepChildren(pid, 'sshd')]);
       for (const pid of all) {
         process.kill(pid, 'SIGSTOP');
@@ -117,7 +129,11 @@ describe('connection failures', () => {
 
 function pgrepChildren(pid: number, name: string): number[] {
   try {
-    return execFileSync('pgrep', ['-P', String(pid), '-x', name]).toString().trim().split(/\s+/).map(Number);
+    return execFileSync('pgrep', ['-P', String(pid), '-x', name])
+      .toString()
+      .trim()
+      .split(/\s+/)
+      .map(Number);
   } catch {
     return [];
   }

@@ -8,13 +8,7 @@ import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fingerprint, parseKnownHosts, type KnownHosts } from '../../../src/adapters/ssh/known-hosts';
 import { renderCommand } from '../../../src/activities/shell';
-import {
-  createSshClient,
-  HostKeyError,
-  SshCancelledError,
-  SshTimeoutError,
-  type SshClient,
-} from '../../../src/adapters/ssh/client';
+import { createSshClient, HostKeyError, SshCancelledError, SshTimeoutError, type SshClient } from '../../../src/adapters/ssh/client';
 import { makeKeyPair, makeTempDir, rejection, runCleanups, startSshd, type KeyPair, type Sshd } from '../../support/sshd';
 
 let sshd: Sshd;
@@ -29,7 +23,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** PIDs of processes whose command line starts with `prefix` (the wrapper shell's own line does not). */
 const pgrep = (prefix: string) => {
   try {
-    return execFileSync('pgrep', ['-f', `^${prefix}`]).toString().trim();
+    return execFileSync('pgrep', ['-f', `^${prefix}`])
+      .toString()
+      .trim();
   } catch {
     return ''; // pgrep exits 1 when nothing matches
   }
@@ -81,9 +77,7 @@ describe('exec on a host with a pinned key', () => {
   });
 
   it('runs 8 commands at once (one connection each, so sshd MaxSessions does not apply)', async () => {
-    const results = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => client.exec(target(), `echo ${i}`, { timeoutMs: 10_000 })),
-    );
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => client.exec(target(), `echo ${i}`, { timeoutMs: 10_000 })));
     expect(results.map((r) => r.stdout.trim())).toEqual(['0', '1', '2', '3', '4', '5', '6', '7']);
   });
   it('leaves a process that left the session (a restarted daemon) running after a normal exit', async () => {
@@ -149,11 +143,7 @@ describe('stopping commands', () => {
     const marker = join(work, 'timeout-marker');
     const started = Date.now();
     const err = await rejection(
-      client.exec(
-        target(),
-        `(sleep 31.71) & sh -c "trap '' TERM; sleep 31.72" & sleep 2; touch ${marker}`,
-        { timeoutMs: 500 },
-      ),
+      client.exec(target(), `(sleep 31.71) & sh -c "trap '' TERM; sleep 31.72" & sleep 2; touch ${marker}`, { timeoutMs: 500 }),
     );
     expect(err).toBeInstanceOf(SshTimeoutError);
     expect((err as SshTimeoutError).remoteStopped).toBe(true);

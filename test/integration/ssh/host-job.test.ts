@@ -22,7 +22,12 @@ let knownHostsPath: string;
 const cleanups: (() => void)[] = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const host = (): HostRef => ({ name: 'h1', cluster: 'green', ssh: { host: '127.0.0.1', port: sshd.port, user: sshd.user }, healthUrl: 'http://127.0.0.1:1/health' });
+const host = (): HostRef => ({
+  name: 'h1',
+  cluster: 'green',
+  ssh: { host: '127.0.0.1', port: sshd.port, user: sshd.user },
+  healthUrl: 'http://127.0.0.1:1/health',
+});
 let seq = 0;
 const key = () => [`test-${process.pid}-${Date.now()}-${seq++}`];
 
@@ -38,7 +43,12 @@ beforeAll(async () => {
   const keyPart = sshd.hostKey.publicLine.split(/\s+/).slice(0, 2).join(' ');
   knownHostsPath = join(work, 'known_hosts');
   writeFileSync(knownHostsPath, `[127.0.0.1]:${sshd.port} ${keyPart}\n`);
-  client = createSshClient({ privateKey: sshd.clientKey.privateKey, knownHosts: parseKnownHosts(readFileSync(knownHostsPath, 'utf8')), connectTimeoutMs: 5000, killGraceMs: 1000 });
+  client = createSshClient({
+    privateKey: sshd.clientKey.privateKey,
+    knownHosts: parseKnownHosts(readFileSync(knownHostsPath, 'utf8')),
+    connectTimeoutMs: 5000,
+    killGraceMs: 1000,
+  });
   cleanups.push(() => client.close());
 });
 afterAll(() => runCleanups(cleanups));
@@ -51,7 +61,21 @@ afterAll(() => runCleanups(cleanups));
 function sshProcess(command: string) {
   const child = spawn(
     'ssh',
-    ['-T', '-i', sshd.clientKey.privatePath, '-p', String(sshd.port), '-o', 'BatchMode=yes', '-o', `UserKnownHostsFile=${knownHostsPath}`, '-o', 'StrictHostKeyChecking=yes', `${sshd.user}@127.0.0.1`, wrapForKill(command, 1000)],
+    [
+      '-T',
+      '-i',
+      sshd.clientKey.privatePath,
+      '-p',
+      String(sshd.port),
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      `UserKnownHostsFile=${knownHostsPath}`,
+      '-o',
+      'StrictHostKeyChecking=yes',
+      `${sshd.user}@127.0.0.1`,
+      wrapForKill(command, 1000),
+    ],
     { stdio: ['pipe', 'pipe', 'pipe'] },
   );
   let out = '';
@@ -120,10 +144,13 @@ describe('host jobs', () => {
 
   it('two different jobs on one host never overlap: the second waits for the host lock and says for which job', async () => {
     const log = join(work, 'overlap.log');
-    const job = (name: string) => `echo "${name} start $(date +%s%N)" >> ${shellQuote(log)}; sleep 1; echo "${name} end $(date +%s%N)" >> ${shellQuote(log)}; echo ${name}`;
+    const job = (name: string) =>
+      `echo "${name} start $(date +%s%N)" >> ${shellQuote(log)}; sleep 1; echo "${name} end $(date +%s%N)" >> ${shellQuote(log)}; echo ${name}`;
     const [a, b] = await Promise.all([
       client.exec(host().ssh, renderJob({ id: 'a1b2c3d4e5f60002', command: job('A'), limitSeconds: 30 }), { timeoutMs: 30_000 }),
-      sleep(200).then(() => client.exec(host().ssh, renderJob({ id: 'a1b2c3d4e5f60003', command: job('B'), limitSeconds: 30 }), { timeoutMs: 30_000 })),
+      sleep(200).then(() =>
+        client.exec(host().ssh, renderJob({ id: 'a1b2c3d4e5f60003', command: job('B'), limitSeconds: 30 }), { timeoutMs: 30_000 }),
+      ),
     ]);
     expect([a.code, b.code]).toEqual([0, 0]);
     expect(b.stdout).toMatch(/waiting for the host lock: job a1b2c3d4e5f60002 \(pid \d+\) runs on this host/);
@@ -133,7 +160,12 @@ describe('host jobs', () => {
   });
 
   it("a job's non-zero exit is a HostFailure quoting the end of its output", async () => {
-    const err = await rejection(runJobOnHost(client, host(), 'seq 1 3000; echo "schema v7 failed: table locked" >&2; exit 4', key(), { timeoutMs: 30_000, what: 'migrate' }));
+    const err = await rejection(
+      runJobOnHost(client, host(), 'seq 1 3000; echo "schema v7 failed: table locked" >&2; exit 4', key(), {
+        timeoutMs: 30_000,
+        what: 'migrate',
+      }),
+    );
     expect(err).toBeInstanceOf(HostFailure);
     expect(err.message).toMatch(/^h1: "migrate" exited with code 4; output: /);
     expect(err.message).toContain('2999\n3000\nschema v7 failed: table locked');
@@ -141,7 +173,11 @@ describe('host jobs', () => {
   });
 
   it('a job that outlives its time limit is killed, whole, and reported as such', async () => {
-    const r = await client.exec(host().ssh, renderJob({ id: 'a1b2c3d4e5f60004', command: '(sleep 41.71) & sleep 41.72', limitSeconds: 2 }), { timeoutMs: 30_000 });
+    const r = await client.exec(
+      host().ssh,
+      renderJob({ id: 'a1b2c3d4e5f60004', command: '(sleep 41.71) & sleep 41.72', limitSeconds: 2 }),
+      { timeoutMs: 30_000 },
+    );
     expect(r.code).toBe(124);
     expect(r.stdout).toContain('killed: the time limit of 2 s was reached');
     const ps = await client.exec(host().ssh, 'pgrep -f "^sleep 41.7" || true', { timeoutMs: 10_000 });

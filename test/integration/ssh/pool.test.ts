@@ -16,7 +16,8 @@ const target = () => ({ host: '127.0.0.1', port: sshd.port, user: sshd.user });
 const keyPart = (k: KeyPair) => k.publicLine.split(/\s+/).slice(0, 2).join(' ');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** The client's end of the connection, as the host sees it ($SSH_CLIENT: address, port, ...). */
-const clientPort = async (c: SshClient) => (await c.exec(target(), 'echo "$SSH_CLIENT"', { timeoutMs: 10_000 })).stdout.trim().split(' ')[1];
+const clientPort = async (c: SshClient) =>
+  (await c.exec(target(), 'echo "$SSH_CLIENT"', { timeoutMs: 10_000 })).stdout.trim().split(' ')[1];
 
 beforeAll(async () => {
   sshd = await startSshd();
@@ -56,7 +57,11 @@ describe('the connection pool', () => {
     const first = await clientPort(c);
     // The host ends our session's sshd processes, children of this test's sshd (as a restart or a
     // network blip would): by PID, nothing else on the machine is touched.
-    const sessions = execFileSync('pgrep', ['-P', String(sshd.pid)]).toString().trim().split(/\s+/).map(Number);
+    const sessions = execFileSync('pgrep', ['-P', String(sshd.pid)])
+      .toString()
+      .trim()
+      .split(/\s+/)
+      .map(Number);
     expect(sessions.length).toBeGreaterThan(0);
     for (const pid of sessions) process.kill(pid, 'SIGTERM');
     await sleep(500);

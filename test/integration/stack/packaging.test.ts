@@ -30,7 +30,10 @@ interface ComposeService {
 }
 
 describe('docker-compose.yml mirrors npm run stack', () => {
-  const compose = YAML.parse(read('docker-compose.yml')) as { services: Record<string, ComposeService>; secrets: Record<string, { file: string }> };
+  const compose = YAML.parse(read('docker-compose.yml')) as {
+    services: Record<string, ComposeService>;
+    secrets: Record<string, { file: string }>;
+  };
   const s = compose.services;
 
   it('same parts and versions: PostgreSQL major, Temporal server, schema tool, Temporal Web, shards', () => {
@@ -42,10 +45,15 @@ describe('docker-compose.yml mirrors npm run stack', () => {
     expect(s['temporal-schema']!.image).toMatch(new RegExp(`^temporalio/admin-tools:${server.replace(/\./g, '\\.')}-`));
     expect(s['temporal-setup']!.image).toBe(s['temporal-schema']!.image);
     expect(s['temporal-ui']!.image).toBe(`temporalio/ui:${TEMPORAL_UI_VERSION.replace(/^v/, '')}`);
-    expect(s.temporal!.environment).toMatchObject({ DB: 'postgres12', DBNAME: 'temporal', VISIBILITY_DBNAME: 'temporal_visibility', NUM_HISTORY_SHARDS: String(NUM_HISTORY_SHARDS) });
+    expect(s.temporal!.environment).toMatchObject({
+      DB: 'postgres12',
+      DBNAME: 'temporal',
+      VISIBILITY_DBNAME: 'temporal_visibility',
+      NUM_HISTORY_SHARDS: String(NUM_HISTORY_SHARDS),
+    });
   });
 
-  it('schema set up with the server\'s own tool and files, for both databases', () => {
+  it("schema set up with the server's own tool and files, for both databases", () => {
     const cmd = String(s['temporal-schema']!.command);
     for (const step of ['create-database', 'setup-schema -v 0.0', 'update-schema -d']) expect(cmd).toContain(step);
     expect(cmd).toContain('temporal_visibility:visibility');
@@ -68,7 +76,11 @@ describe('docker-compose.yml mirrors npm run stack', () => {
     expect(w.build).toBe('.');
     expect(w.deploy?.replicas).toBeGreaterThanOrEqual(2);
     expect(w.secrets).toEqual(['bg_ssh_key', 'bg_known_hosts']);
-    expect(w.environment).toMatchObject({ BG_SSH_KEY: '/run/secrets/bg_ssh_key', BG_KNOWN_HOSTS: '/run/secrets/bg_known_hosts', BG_TASK_QUEUE: 'bluegreen' });
+    expect(w.environment).toMatchObject({
+      BG_SSH_KEY: '/run/secrets/bg_ssh_key',
+      BG_KNOWN_HOSTS: '/run/secrets/bg_known_hosts',
+      BG_TASK_QUEUE: 'bluegreen',
+    });
     expect(w.read_only).toBe(true);
     for (const v of w.volumes ?? []) expect(v, 'every mount of the worker is read-only').toMatch(/:ro$/);
     expect(Object.values(compose.secrets).map((x) => x.file)).toEqual(['./secrets/id_ed25519', './secrets/known_hosts']);
@@ -142,7 +154,11 @@ describe('the Dockerfile', () => {
   });
 
   it('its dependency set has no tsx: the production tree of package.json', () => {
-    const pkg = JSON.parse(read('package.json')) as { dependencies: Record<string, string>; files: string[]; scripts: Record<string, string> };
+    const pkg = JSON.parse(read('package.json')) as {
+      dependencies: Record<string, string>;
+      files: string[];
+      scripts: Record<string, string>;
+    };
     expect(Object.keys(pkg.dependencies)).not.toContain('tsx');
     expect(pkg.files).toEqual(['bin/', 'dist/']);
     expect(pkg.scripts.prepack).toBe('node scripts/build.mjs');
@@ -159,10 +175,17 @@ describe('npm pack', () => {
     const t0 = Date.now();
     // prepack builds dist/ first (npm run build).
     await execFileAsync('npm', ['pack', packageRoot, '--pack-destination', tmp, '--loglevel=error'], { maxBuffer: 16 << 20 });
-    tarball = path.join(tmp, fs.readdirSync(tmp).find((f) => f.endsWith('.tgz'))!);
+    tarball = path.join(
+      tmp,
+      fs.readdirSync(tmp).find((f) => f.endsWith('.tgz'))!,
+    );
     const t1 = Date.now();
     // A temp prefix: nothing is installed for the machine; the npm cache makes it quick after the first time.
-    await execFileAsync('npm', ['install', '-g', '--prefix', prefix, tarball, '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], { maxBuffer: 16 << 20 });
+    await execFileAsync(
+      'npm',
+      ['install', '-g', '--prefix', prefix, tarball, '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'],
+      { maxBuffer: 16 << 20 },
+    );
     console.log(`npm pack ${((t1 - t0) / 1000).toFixed(1)} s, npm install -g of the tarball ${((Date.now() - t1) / 1000).toFixed(1)} s`);
   }, 900_000);
   afterAll(() => {
@@ -172,7 +195,15 @@ describe('npm pack', () => {
   it('holds the bin and the compiled dist/ only: no sources, no tests, no keys', async () => {
     const { stdout } = await execFileAsync('tar', ['tzf', tarball]);
     const files = stdout.trim().split('\n').sort();
-    expect(files).toEqual(expect.arrayContaining(['package/bin/bluegreen.mjs', 'package/dist/cli.js', 'package/dist/worker.js', 'package/dist/workflow-bundle.js', 'package/package.json']));
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'package/bin/bluegreen.mjs',
+        'package/dist/cli.js',
+        'package/dist/worker.js',
+        'package/dist/workflow-bundle.js',
+        'package/package.json',
+      ]),
+    );
     expect(files.filter((f) => !/^package\/(bin\/|dist\/|package\.json$|README\.md$|LICENSE)/.test(f))).toEqual([]);
   });
 
@@ -193,12 +224,17 @@ describe('npm pack', () => {
     expect(none).toBe(3);
   });
 
-  it('its compiled worker starts from the installed package and polls the stack\'s server', async () => {
+  it("its compiled worker starts from the installed package and polls the stack's server", async () => {
     const dir = fs.mkdtempSync(path.join(tmp, 'secrets-'));
     await execFileAsync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'id_ed25519')]);
     fs.writeFileSync(path.join(dir, 'known_hosts'), '');
     const worker = await startWorkerProcess(
-      { TEMPORAL_ADDRESS: inject('temporalAddress'), BG_TASK_QUEUE: `pack-${process.pid}`, BG_SSH_KEY: path.join(dir, 'id_ed25519'), BG_KNOWN_HOSTS: path.join(dir, 'known_hosts') },
+      {
+        TEMPORAL_ADDRESS: inject('temporalAddress'),
+        BG_TASK_QUEUE: `pack-${process.pid}`,
+        BG_SSH_KEY: path.join(dir, 'id_ed25519'),
+        BG_KNOWN_HOSTS: path.join(dir, 'known_hosts'),
+      },
       path.join(prefix, 'lib', 'node_modules', 'bluegreen', 'dist', 'worker.js'),
     );
     try {

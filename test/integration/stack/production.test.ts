@@ -47,7 +47,11 @@ async function startWorkers(n: number, taskQueue: string): Promise<WorkerProcess
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls the run's status until `when` holds; fails if the run ends first. */
-async function waitFor(handle: WorkflowHandle, what: string, when: (s: DeploymentStatus) => boolean | Promise<boolean>): Promise<DeploymentStatus> {
+async function waitFor(
+  handle: WorkflowHandle,
+  what: string,
+  when: (s: DeploymentStatus) => boolean | Promise<boolean>,
+): Promise<DeploymentStatus> {
   const deadline = Date.now() + 120_000;
   for (;;) {
     const s = await handle.query(statusQuery).catch(() => undefined);
@@ -58,7 +62,8 @@ async function waitFor(handle: WorkflowHandle, what: string, when: (s: Deploymen
   }
 }
 
-const where = (s: DeploymentStatus) => `${s.step}${s.cluster ? `:${s.cluster}` : ''} (${s.clusters.flatMap((c) => c.hosts.map((h) => `${h.name}=${h.phase}`)).join(' ')})`;
+const where = (s: DeploymentStatus) =>
+  `${s.step}${s.cluster ? `:${s.cluster}` : ''} (${s.clusters.flatMap((c) => c.hosts.map((h) => `${h.name}=${h.phase}`)).join(' ')})`;
 
 interface Deployed {
   result: DeploymentResult;
@@ -101,13 +106,20 @@ function expectClean(d: Deployed): void {
   expect(d.report.requests).toBeGreaterThan(500);
   for (const h of t.lab.hosts) {
     expect(hostCurrentRelease(h.name, t.lab.dir)).toBe(d.to);
-    expect(hostRestarts(h.name, t.lab.dir).filter((r) => r.at >= d.startedAt && r.release === d.to), `${h.name} restarts`).toHaveLength(1);
+    expect(
+      hostRestarts(h.name, t.lab.dir).filter((r) => r.at >= d.startedAt && r.release === d.to),
+      `${h.name} restarts`,
+    ).toHaveLength(1);
   }
-  console.log(`${d.report.requests} requests, ${d.report.failures.count} failed, ${d.report.writesAcknowledged} writes acknowledged, ${d.report.lostWrites.length} lost`);
+  console.log(
+    `${d.report.requests} requests, ${d.report.failures.count} failed, ${d.report.writesAcknowledged} writes acknowledged, ${d.report.lostWrites.length} lost`,
+  );
 }
 
 /** An activity of the run that a worker is running now: its id, attempt and worker (pid@host). */
-async function runningActivity(handle: WorkflowHandle): Promise<{ activityId: string; type: string; attempt: number; identity: string } | undefined> {
+async function runningActivity(
+  handle: WorkflowHandle,
+): Promise<{ activityId: string; type: string; attempt: number; identity: string } | undefined> {
   const d = await handle.describe();
   const a = (d.raw.pendingActivities ?? []).find((x) => x.lastWorkerIdentity && x.lastStartedTime);
   if (!a?.activityId || !a.lastWorkerIdentity) return undefined;
@@ -142,7 +154,9 @@ describe('production path: Temporal server v1.29.1 on PostgreSQL, several worker
     expect(started?.activityTaskStartedEventAttributes?.identity).toMatch(new RegExp(`^${survivor.pid}@`));
     expect(started?.activityTaskStartedEventAttributes?.attempt).toBeGreaterThan(running!.attempt);
     // ...and every activity after it.
-    const identities = events.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.identity ?? '');
+    const identities = events
+      .filter((e) => e.activityTaskStartedEventAttributes)
+      .map((e) => e.activityTaskStartedEventAttributes!.identity ?? '');
     expect(identities.at(-1)).toMatch(new RegExp(`^${survivor.pid}@`));
     await survivor.kill();
   });
@@ -152,7 +166,11 @@ describe('production path: Temporal server v1.29.1 on PostgreSQL, several worker
     const pair = await startWorkers(2, taskQueue);
     let downMs = 0;
     const d = await deploy(taskQueue, async (handle) => {
-      const s = await waitFor(handle, 'step 2', (s) => s.step === 'deploy' && s.clusters.some((c) => c.hosts.some((h) => h.phase === 'installing' || h.phase === 'starting')));
+      const s = await waitFor(
+        handle,
+        'step 2',
+        (s) => s.step === 'deploy' && s.clusters.some((c) => c.hosts.some((h) => h.phase === 'installing' || h.phase === 'starting')),
+      );
       const t0 = Date.now();
       await killTemporalServer(stackDir, 'SIGKILL');
       console.log(`server SIGKILLed at ${where(s)}`);
@@ -199,18 +217,28 @@ describe('production path: Temporal server v1.29.1 on PostgreSQL, several worker
       if (rows.some((r) => r.workflowId === 'bluegreen-lab' && r.outcome === 'succeeded' && r.release === to)) break;
       await sleep(200);
     }
-    expect(rows.find((r) => r.workflowId === 'bluegreen-lab' && r.release === to)).toMatchObject({ outcome: 'succeeded', fromRelease: from, release: to });
+    expect(rows.find((r) => r.workflowId === 'bluegreen-lab' && r.release === to)).toMatchObject({
+      outcome: 'succeeded',
+      fromRelease: from,
+      release: to,
+    });
     // The earlier tests' runs (their own workflow ids) are found by the same search attribute.
     expect(rows.length).toBeGreaterThanOrEqual(1);
     const table = (await bluegreen(['history', 'lab'])).stdout;
     expect(table).toContain(`${from} → ${to}`);
 
     const cli = inject('temporalCliPath');
-    const listed = await execFileAsync(cli, ['workflow', 'list', '--query', "BgEnvironment='lab'", '--address', address, '-o', 'json'], { maxBuffer: 8 << 20 });
+    const listed = await execFileAsync(cli, ['workflow', 'list', '--query', "BgEnvironment='lab'", '--address', address, '-o', 'json'], {
+      maxBuffer: 8 << 20,
+    });
     const runs = (JSON.parse(listed.stdout) as { execution: { workflowId: string } }[]).map((r) => r.execution.workflowId);
     expect(runs).toContain('bluegreen-lab');
     expect(runs.length).toBe(rows.length);
-    const counted = await execFileAsync(cli, ['workflow', 'count', '--query', "BgEnvironment='lab' AND BgOutcome='succeeded'", '--address', address], { maxBuffer: 1 << 20 });
+    const counted = await execFileAsync(
+      cli,
+      ['workflow', 'count', '--query', "BgEnvironment='lab' AND BgOutcome='succeeded'", '--address', address],
+      { maxBuffer: 1 << 20 },
+    );
     expect(Number(/\d+/.exec(counted.stdout)?.[0])).toBeGreaterThanOrEqual(1);
     await worker!.kill();
   });

@@ -32,7 +32,10 @@ function processesMentioning(needle: string): number[] {
 
 function npmStack(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn('npm', ['run', '--silent', 'stack', '--', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('npm', ['run', '--silent', 'stack', '--', ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
@@ -55,15 +58,36 @@ afterAll(async () => {
 describe('npm run stack', () => {
   it('up with Temporal Web and two workers, a deployment on its workers, status, then down leaves nothing behind', async () => {
     const t0 = Date.now();
-    const up = await npmStack(['up', '--dir', dir, '--port', '0', '--ui-port', '0', '--workers', '2', '--ssh-key', t.lab.keyPath, '--known-hosts', t.lab.knownHostsPath, '--json']);
+    const up = await npmStack([
+      'up',
+      '--dir',
+      dir,
+      '--port',
+      '0',
+      '--ui-port',
+      '0',
+      '--workers',
+      '2',
+      '--ssh-key',
+      t.lab.keyPath,
+      '--known-hosts',
+      t.lab.knownHostsPath,
+      '--json',
+    ]);
     expect(up.code, up.stderr.slice(-3000)).toBe(0);
     const status = JSON.parse(up.stdout) as StackStatus & { elapsedMs: number };
-    console.log(`npm run stack -- up: ${((Date.now() - t0) / 1000).toFixed(1)} s (stack's own count ${(status.elapsedMs / 1000).toFixed(1)} s; ${JSON.stringify(status.state?.timings)})`);
+    console.log(
+      `npm run stack -- up: ${((Date.now() - t0) / 1000).toFixed(1)} s (stack's own count ${(status.elapsedMs / 1000).toFixed(1)} s; ${JSON.stringify(status.state?.timings)})`,
+    );
     expect(status.up).toBe(true);
     expect(status.temporal?.serverVersion).toBe('1.29.1');
     expect(status.workers.map((w) => w.running)).toEqual([true, true]);
     const pgDir = status.state!.pg.dir;
-    const ports = [status.state!.server.ports.frontend, status.state!.pg.port, ...(status.web ? [new URL(status.web.url).port].map(Number) : [])];
+    const ports = [
+      status.state!.server.ports.frontend,
+      status.state!.pg.port,
+      ...(status.web ? [new URL(status.web.url).port].map(Number) : []),
+    ];
 
     // Temporal Web, when it could be built, serves its app against this server.
     if (status.web) {
@@ -88,7 +112,11 @@ describe('npm run stack', () => {
     const to = from === 'v1' ? 'v2' : 'v1';
     const planFile = path.join(t.lab.dir, 'stack-cli-plan.json');
     fs.writeFileSync(planFile, JSON.stringify({ ...t.plan, release: to, currentRelease: from }));
-    const run = await execFileAsync(process.execPath, ['bin/bluegreen.mjs', 'deploy', planFile, '--wait', '--address', status.temporal!.address], { maxBuffer: 8 << 20 });
+    const run = await execFileAsync(
+      process.execPath,
+      ['bin/bluegreen.mjs', 'deploy', planFile, '--wait', '--address', status.temporal!.address],
+      { maxBuffer: 8 << 20 },
+    );
     expect(run.stdout).toMatch(/succeeded/i);
     for (const h of t.lab.hosts) expect(hostCurrentRelease(h.name, t.lab.dir)).toBe(to);
 

@@ -51,7 +51,9 @@ describe('Temporal Web', () => {
     const client = new Client({ connection: connection!, namespace: 'default' });
     const taskQueue = uniqueId('tq-web');
     const fleet = new FakeFleet(['green-1', 'green-2', 'blue-1', 'blue-2'], 'v1');
-    const plan = parsePlan(fleet.plan({ environment: 'web', gates: { promote: { enabled: true, timeoutSeconds: 600, onTimeout: 'reject' } } }));
+    const plan = parsePlan(
+      fleet.plan({ environment: 'web', gates: { promote: { enabled: true, timeoutSeconds: 600, onTimeout: 'reject' } } }),
+    );
 
     workerConnection = await NativeConnection.connect({ address: server!.address });
     worker = await Worker.create({
@@ -75,8 +77,14 @@ describe('Temporal Web', () => {
       headless: true,
       viewport: { width: 1400, height: 1000 },
       args: [
-        '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync',
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
       ],
     });
     const page = await browser.newPage();
@@ -93,11 +101,25 @@ describe('Temporal Web', () => {
       await tab.waitFor({ timeout: 30_000 });
       await tab.click();
       // Summary and details render as markdown, partly inside sandboxed iframes: read every frame's visible text.
-      const pageText = async () => (await Promise.all(page.frames().map((f) => f.locator('body').innerText().catch(() => '')))).join('\n');
-      const text = await until('the summary and the pending gate in Current Details', async () => {
-        const t = await pageText();
-        return t.includes('Deploy v2 to web (from v1)') && /Waiting for approval of gate\s+promote-green/.test(t) ? t : undefined;
-      }, 20_000);
+      const pageText = async () =>
+        (
+          await Promise.all(
+            page.frames().map((f) =>
+              f
+                .locator('body')
+                .innerText()
+                .catch(() => ''),
+            ),
+          )
+        ).join('\n');
+      const text = await until(
+        'the summary and the pending gate in Current Details',
+        async () => {
+          const t = await pageText();
+          return t.includes('Deploy v2 to web (from v1)') && /Waiting for approval of gate\s+promote-green/.test(t) ? t : undefined;
+        },
+        20_000,
+      );
       expect(text).toMatch(/Release\s+v1 → v2/);
       expect(text).toMatch(/Started by\s+alice/);
     } finally {

@@ -49,7 +49,11 @@ describe('drainAndWait (any LB)', () => {
     setTimeout(() => lb.sessions('standby', 'g1', 0), 250);
     setTimeout(() => lb.sessions('live', 'g2', 0), 350);
     // g2 is absent from standby: it has no sessions there, not an error.
-    const done = await drainAndWait(lb, ['g1', 'g2'], { deadlineMs: 5000, pollMs: 50, onProgress: (p) => seen.push(p.sessions.g1! + p.sessions.g2!) });
+    const done = await drainAndWait(lb, ['g1', 'g2'], {
+      deadlineMs: 5000,
+      pollMs: 50,
+      onProgress: (p) => seen.push(p.sessions.g1! + p.sessions.g2!),
+    });
     expect(lb.calls).toEqual(['live/g1=drain']);
     expect(seen[0]).toBe(4);
     expect(done.sessions).toEqual({ g1: 0, g2: 0 });
@@ -108,7 +112,10 @@ describe('an LB that changes several servers at once (setStates)', () => {
     }
   }
   const batchFleet = () =>
-    new BatchLb({ live: [srv('live', 'g1'), srv('live', 'g2'), srv('live', 'b1')], standby: [srv('standby', 'g1', 'maint'), srv('standby', 'g2', 'maint')] });
+    new BatchLb({
+      live: [srv('live', 'g1'), srv('live', 'g2'), srv('live', 'b1')],
+      standby: [srv('standby', 'g1', 'maint'), srv('standby', 'g2', 'maint')],
+    });
 
   it('ensureState sends one batch with only the servers that differ, and none when nothing does', async () => {
     const lb = batchFleet();

@@ -63,7 +63,9 @@ describe('renderCommand', () => {
   });
 
   it('rejects an unknown placeholder and lists the known ones', () => {
-    expect(() => renderCommand('deploy {relase}', { release: 'v2' })).toThrow(/whose only placeholders are \{release\} \(\{relase\} is not one/);
+    expect(() => renderCommand('deploy {relase}', { release: 'v2' })).toThrow(
+      /whose only placeholders are \{release\} \(\{relase\} is not one/,
+    );
   });
 
   it('turns {{ and }} into literal braces', () => {
@@ -74,7 +76,7 @@ describe('renderCommand', () => {
     expect(renderCommand("awk '{print $1}' | { read a; echo $a; }", {})).toBe("awk '{print $1}' | { read a; echo $a; }");
   });
 
-  it('substitutes a plain-word value as it is inside the template\'s quotes, and refuses any other value there', () => {
+  it("substitutes a plain-word value as it is inside the template's quotes, and refuses any other value there", () => {
     expect(renderCommand('echo "{release}" \'{release}\'', { release: 'v2.4.1' })).toBe(`echo "v2.4.1" 'v2.4.1'`);
     expect(() => renderCommand('echo "{release}"', { release: '$(id)' })).toThrow(/inside double quotes/);
     expect(() => renderCommand("echo '{release}'", { release: "x'" })).toThrow(/inside single quotes/);

@@ -49,17 +49,36 @@ afterAll(async () => {
   await new Promise((r) => server.close(r));
 });
 
-const tests = Array.from({ length: 5 }, (_, i) => ({ path: `/smoke/${i}`, expectStatus: 200, expectBodyContains: '"ok":true', expectRelease: true, timeoutSeconds: 10 }));
+const tests = Array.from({ length: 5 }, (_, i) => ({
+  path: `/smoke/${i}`,
+  expectStatus: 200,
+  expectBodyContains: '"ok":true',
+  expectRelease: true,
+  timeoutSeconds: 10,
+}));
 
 function plan(mode: 'auto' | 'direct') {
-  const hosts = names.map((name, i) => ({ name, ssh: { host: addr(i), port: 22, user: 'deploy' }, healthUrl: `http://${addr(i)}:${port}/health` }));
+  const hosts = names.map((name, i) => ({
+    name,
+    ssh: { host: addr(i), port: 22, user: 'deploy' },
+    healthUrl: `http://${addr(i)}:${port}/health`,
+  }));
   const raw: PlanInput = {
     environment: 'scale',
     release: 'v2',
     currentRelease: 'v1',
     order: ['green', 'blue'],
-    clusters: { green: { hosts }, blue: { hosts: [{ name: 'b-1', ssh: { host: '10.9.9.9', port: 22, user: 'deploy' }, healthUrl: 'http://10.9.9.9/health' }] } },
-    loadBalancer: { type: 'haproxy', runtimeApi: { socket: '/run/haproxy.sock' }, liveBackend: 'live', standbyBackend: 'standby', standbyUrl: `http://127.0.0.1:${port}` },
+    clusters: {
+      green: { hosts },
+      blue: { hosts: [{ name: 'b-1', ssh: { host: '10.9.9.9', port: 22, user: 'deploy' }, healthUrl: 'http://10.9.9.9/health' }] },
+    },
+    loadBalancer: {
+      type: 'haproxy',
+      runtimeApi: { socket: '/run/haproxy.sock' },
+      liveBackend: 'live',
+      standbyBackend: 'standby',
+      standbyUrl: `http://127.0.0.1:${port}`,
+    },
     commands: { install: 'deploy {release}', currentRelease: 'current' },
     smoke: tests,
     smokeCoverage: { mode, responderHeader: 'X-Server' },
@@ -83,7 +102,10 @@ async function run(mode: 'auto' | 'direct') {
     requests[k] = 0;
   }
   const t0 = performance.now();
-  const report = await runSmoke({ checkHealth, smokeTest, smokeSession }, input, { signal: AbortSignal.timeout(budget * 1000), progress: emptyProgress() });
+  const report = await runSmoke({ checkHealth, smokeTest, smokeSession }, input, {
+    signal: AbortSignal.timeout(budget * 1000),
+    progress: emptyProgress(),
+  });
   const seconds = (performance.now() - t0) / 1000;
   console.log(
     `smoke ${HOSTS} hosts x ${tests.length} tests, mode ${mode}: ${seconds.toFixed(3)} s (budget ${budget} s); ` +

@@ -105,7 +105,7 @@ describe('smoke runner: every host is covered', () => {
 });
 
 describe('smoke runner: connections', () => {
-  it('uses the port\'s keep-alive sessions (8 connections through the pool, 1 per host directly) and closes every one', async () => {
+  it("uses the port's keep-alive sessions (8 connections through the pool, 1 per host directly) and closes every one", async () => {
     const f = fakeHttp({ named: false });
     const sessions: { max: number; requests: number; closed: boolean }[] = [];
     f.port.smokeSession = (max) => {
@@ -138,14 +138,21 @@ describe('smoke runner: resume after a retry', () => {
     const f = fakeHttp({ named: false });
     await runSmoke(f.port, input(), control(progress));
     expect(f.calls.filter((c) => c.startsWith('pool'))).toEqual([]);
-    expect(f.calls.filter((c) => c.startsWith('direct')).sort()).toEqual(['direct:g-2:/a', 'direct:g-2:/b', 'direct:g-3:/a', 'direct:g-3:/b']);
+    expect(f.calls.filter((c) => c.startsWith('direct')).sort()).toEqual([
+      'direct:g-2:/a',
+      'direct:g-2:/b',
+      'direct:g-3:/a',
+      'direct:g-3:/b',
+    ]);
     expect(progress.direct.sort()).toEqual(hosts);
   });
 
   it('the activity resumes from its heartbeat details, and starts over on details of another kind', async () => {
     const f = fakeHttp();
     const deps = { http: { smokeTest: f.check } } as unknown as ActivityDeps; // smokeTest needs only http
-    const resumed = new MockActivityEnvironment({ heartbeatDetails: { pool: [6], covered: Object.fromEntries(hosts.map((h) => [h, [0]])), direct: [] } });
+    const resumed = new MockActivityEnvironment({
+      heartbeatDetails: { pool: [6], covered: Object.fromEntries(hosts.map((h) => [h, [0]])), direct: [] },
+    });
     await resumed.run(createActivities(deps).smokeTest, input());
     expect(f.calls).toEqual(Array.from({ length: 6 }, (_, i) => `pool:${hosts[i % 3]}:/b`));
 

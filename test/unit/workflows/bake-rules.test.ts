@@ -23,7 +23,10 @@ describe('bake deltas', () => {
   it('counts only what happened since the window opened', () => {
     const w = openWindow([c('blue-1', 5000, 40), c('blue-2', 7000, 0)]);
     const f = advance(w, [c('blue-1', 5812, 100), c('blue-2', 7300, 1)]);
-    expect(f.map((x) => [x.server, x.responses, x.r5xx])).toEqual([['blue-1', 812, 60], ['blue-2', 300, 1]]);
+    expect(f.map((x) => [x.server, x.responses, x.r5xx])).toEqual([
+      ['blue-1', 812, 60],
+      ['blue-2', 300, 1],
+    ]);
     expect(f[0]!.ratio5xx).toBeCloseTo(60 / 812);
   });
 
@@ -92,7 +95,9 @@ describe('bake verdict', () => {
     const few = advance(openWindow([c('a', 0, 0)]), [c('a', 50, 0, { rtimeMs: 900 })]);
     expect(judge('green', few, t, 3).breach).toBeUndefined();
     const many = advance(openWindow([c('a', 0, 0)]), [c('a', 500, 0, { rtimeMs: 900 })]);
-    expect(judge('green', many, t, 3).breach).toBe('a: average response time 900 ms (its last 1024 requests) after 500 responses in 3 s, limit 200 ms');
+    expect(judge('green', many, t, 3).breach).toBe(
+      'a: average response time 900 ms (its last 1024 requests) after 500 responses in 3 s, limit 200 ms',
+    );
   });
 
   it('reads HAProxy statuses: DOWN, DOWN 1/2, MAINT and NOLB serve nobody; UP 1/2 still does', () => {
@@ -100,9 +105,17 @@ describe('bake verdict', () => {
     expect(['UP', 'UP 1/2', 'DRAIN', 'no check'].some(isDown)).toBe(false);
   });
 
-  it('the run\'s final reason names the baked clusters, and says when a bake passed without judging', () => {
+  it("the run's final reason names the baked clusters, and says when a bake passed without judging", () => {
     const rec = (cluster: string, note?: string): BakeRecord => ({
-      cluster, seconds: 30, sampleSeconds: 1, thresholds, startedAt: '', samples: 30, outcome: 'passed', servers: [], ...(note ? { note } : {}),
+      cluster,
+      seconds: 30,
+      sampleSeconds: 1,
+      thresholds,
+      startedAt: '',
+      samples: 30,
+      outcome: 'passed',
+      servers: [],
+      ...(note ? { note } : {}),
     });
     expect(bakeSummary(undefined)).toBe('');
     expect(bakeSummary([rec('green'), rec('blue')])).toBe('; baked green, blue for 30 s each');
@@ -134,7 +147,8 @@ describe('bake in the plan', () => {
     expect(v.ok ? [] : v.issues).toEqual([
       {
         path: 'plan.bake.sampleSeconds',
-        expected: 'at least 15 for a 600 s bake (at most 40 samples per window keep the run\'s history bounded: each reads all 500 servers of the largest cluster, and 20000 server readings per window is the limit)',
+        expected:
+          "at least 15 for a 600 s bake (at most 40 samples per window keep the run's history bounded: each reads all 500 servers of the largest cluster, and 20000 server readings per window is the limit)",
         found: '5',
       },
     ]);
@@ -157,7 +171,8 @@ describe('bake in the plan', () => {
     expect(v.ok ? [] : v.issues).toEqual([
       {
         path: 'plan.bake',
-        expected: 'no bake with loadBalancer.type "nginx": the bake reads HAProxy\'s per-server counters, which this load balancer does not offer',
+        expected:
+          'no bake with loadBalancer.type "nginx": the bake reads HAProxy\'s per-server counters, which this load balancer does not offer',
         found: 'an object with fields seconds, thresholds',
       },
     ]);

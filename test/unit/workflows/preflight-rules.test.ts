@@ -8,7 +8,13 @@ import { FakeFleet } from '../../support/fake-fleet';
 
 const fleet = new FakeFleet(['green-1', 'green-2', 'blue-1'], 'v1');
 const plan = parsePlan(fleet.plan());
-const srv = (pool: ServerState['pool'], server: string, admin: ServerState['admin'], status: string): ServerState => ({ pool, server, admin, status, sessions: 0 });
+const srv = (pool: ServerState['pool'], server: string, admin: ServerState['admin'], status: string): ServerState => ({
+  pool,
+  server,
+  admin,
+  status,
+  sessions: 0,
+});
 
 describe('lbProblems', () => {
   it('accepts a host that is UP in the live pool and in maint in the standby pool', () => {
@@ -16,7 +22,10 @@ describe('lbProblems', () => {
   });
 
   it('names a host missing from both backends once per backend', () => {
-    expect(lbProblems([], 'green-1')).toEqual(['green-1 is not a server of the live backend', 'green-1 is not a server of the standby backend']);
+    expect(lbProblems([], 'green-1')).toEqual([
+      'green-1 is not a server of the live backend',
+      'green-1 is not a server of the standby backend',
+    ]);
   });
 
   it('refuses a host that is down or draining in the live pool, saying its admin state and status', () => {
@@ -42,7 +51,9 @@ describe('hostProblems', () => {
   });
 
   it('gives the health reason of an unhealthy host on the right release', () => {
-    expect(hostProblems('v1', seen({ release: 'v1', healthy: false, healthReason: 'status 503' }))).toEqual(['blue-1 is not healthy: status 503']);
+    expect(hostProblems('v1', seen({ release: 'v1', healthy: false, healthReason: 'status 503' }))).toEqual([
+      'blue-1 is not healthy: status 503',
+    ]);
   });
 
   it('reports a read error alone, naming the host once', () => {
@@ -56,7 +67,12 @@ describe('fleetInspection', () => {
     const input = fleetInspection(plan, 'v1');
     expect(input.hosts.map((h) => h.name)).toEqual(['green-1', 'green-2', 'blue-1']);
     expect(input.hosts).toEqual([...hostRefs(plan, 'green'), ...hostRefs(plan, 'blue')]);
-    expect(input).toMatchObject({ currentReleaseCommand: plan.commands.currentRelease, expectRelease: 'v1', healthTimeoutSeconds: 5, concurrency: 64 });
+    expect(input).toMatchObject({
+      currentReleaseCommand: plan.commands.currentRelease,
+      expectRelease: 'v1',
+      healthTimeoutSeconds: 5,
+      concurrency: 64,
+    });
   });
 
   it('leaves expectRelease out when none is given (the recovery survey takes any release)', () => {

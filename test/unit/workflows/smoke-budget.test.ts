@@ -5,14 +5,24 @@ import { planSchema, type PlanInput } from '../../../src/plan/schema';
 
 function plan(hostsPerCluster: number, over: Partial<PlanInput> = {}) {
   const hosts = (c: string) =>
-    Array.from({ length: hostsPerCluster }, (_, i) => ({ name: `${c}-${i + 1}`, ssh: { host: `${c}${i + 1}.example.net`, port: 22, user: 'deploy' }, healthUrl: `http://${c}${i + 1}.example.net:8080/health` }));
+    Array.from({ length: hostsPerCluster }, (_, i) => ({
+      name: `${c}-${i + 1}`,
+      ssh: { host: `${c}${i + 1}.example.net`, port: 22, user: 'deploy' },
+      healthUrl: `http://${c}${i + 1}.example.net:8080/health`,
+    }));
   return planSchema.parse({
     environment: 'prod',
     release: 'v2',
     currentRelease: 'v1',
     order: ['green', 'blue'],
     clusters: { green: { hosts: hosts('green') }, blue: { hosts: hosts('blue').slice(0, 2) } },
-    loadBalancer: { type: 'haproxy', runtimeApi: { socket: '/run/haproxy.sock' }, liveBackend: 'live', standbyBackend: 'standby', standbyUrl: 'http://lb.example.net:8081' },
+    loadBalancer: {
+      type: 'haproxy',
+      runtimeApi: { socket: '/run/haproxy.sock' },
+      liveBackend: 'live',
+      standbyBackend: 'standby',
+      standbyUrl: 'http://lb.example.net:8081',
+    },
     commands: { install: 'deploy {release}', currentRelease: 'current' },
     smoke: [
       { path: '/a', expectStatus: 200, timeoutSeconds: 10 },
@@ -32,7 +42,7 @@ describe('smoke budget', () => {
     expect(smokeBudgetSeconds(plan(20, { smokeCoverage: { mode: 'pool' } }), 20)).toBe(75 + 30);
   });
 
-  it('grows with hosts and tests; the activity timeout is the largest cluster\'s budget plus 2 minutes', () => {
+  it("grows with hosts and tests; the activity timeout is the largest cluster's budget plus 2 minutes", () => {
     const big = plan(500);
     expect(smokeBudgetSeconds(big, 500)).toBe(Math.ceil(1000 / 8) * 15 + Math.ceil(500 / 8) * 15 + 30);
     expect(activityOptions(big).smokeTest.startToCloseTimeout).toBe(`${smokeBudgetSeconds(big, 500) + 120} seconds`);

@@ -38,7 +38,8 @@ async function fakeSocket(answer: (command: string) => Answer): Promise<string> 
   return sockPath;
 }
 
-const lbAt = (socket: string, opts = {}) => new HaproxyLoadBalancer({ runtimeApi: { socket }, liveBackend: 'live', standbyBackend: 'standby' }, opts);
+const lbAt = (socket: string, opts = {}) =>
+  new HaproxyLoadBalancer({ runtimeApi: { socket }, liveBackend: 'live', standbyBackend: 'standby' }, opts);
 
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bg-fake-rt-'));
@@ -79,7 +80,9 @@ describe('reading replies strictly', () => {
   for (const [what, reply, message] of garbage) {
     it(`refuses ${what} with LbProtocolError quoting the start of it`, async () => {
       const socket = await fakeSocket(() => reply);
-      const err = await lbAt(socket).readServers('live').catch((e: unknown) => e);
+      const err = await lbAt(socket)
+        .readServers('live')
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(LbProtocolError);
       expect((err as Error).message).toMatch(message);
       expect((err as Error).message).toContain(`unix:${socket}`);
@@ -87,25 +90,33 @@ describe('reading replies strictly', () => {
   }
 
   it('refuses a show servers state reply it cannot read, even after good show stat', async () => {
-    const socket = await fakeSocket((c) => (c.startsWith('show stat') ? `${HEADER}${row('live', 'a', '0', 'UP')}\n` : 'Unknown command\n\n'));
+    const socket = await fakeSocket((c) =>
+      c.startsWith('show stat') ? `${HEADER}${row('live', 'a', '0', 'UP')}\n` : 'Unknown command\n\n',
+    );
     await expect(lbAt(socket).readServers('live')).rejects.toThrow(/not "show servers state" version 1 output/);
   });
 
   it('refuses when the two replies list different servers', async () => {
-    const socket = await fakeSocket((c) => (c.startsWith('show stat') ? `${HEADER}${row('live', 'a', '0', 'UP')}\n` : `${STATE_HEADER}${stateRow('live', 'x', 0)}\n`));
+    const socket = await fakeSocket((c) =>
+      c.startsWith('show stat') ? `${HEADER}${row('live', 'a', '0', 'UP')}\n` : `${STATE_HEADER}${stateRow('live', 'x', 0)}\n`,
+    );
     await expect(lbAt(socket).readServers('live')).rejects.toThrow(/list different servers/);
   });
 
   it('stops reading a reply larger than the cap', async () => {
     const socket = await fakeSocket(() => `${HEADER}${row('live', 'a', '0', 'UP').repeat(100_000)}\n`);
-    const err = await lbAt(socket, { maxReplyBytes: 64 * 1024 }).readServers('live').catch((e: unknown) => e);
+    const err = await lbAt(socket, { maxReplyBytes: 64 * 1024 })
+      .readServers('live')
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LbProtocolError);
     expect((err as Error).message).toMatch(/larger than 65536 bytes/);
   });
 
   it('treats a set command answered with any text as refused, with the text', async () => {
     const socket = await fakeSocket(() => 'Permission denied\n\n');
-    const err = await lbAt(socket).setState('live', 'a', 'drain').catch((e: unknown) => e);
+    const err = await lbAt(socket)
+      .setState('live', 'a', 'drain')
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LbCommandError);
     expect((err as Error).message).toBe('load balancer refused "set server live/a state drain": Permission denied');
   });
@@ -117,11 +128,24 @@ describe('reading replies strictly', () => {
   });
 
   it('maps srv_admin_state bits as HAProxy 2.6 defines them', () => {
-    expect([0, 4, 1, 5, 2, 0x20, 8, 0x10, 8 | 4, 9].map(adminFromBits)).toEqual(['ready', 'ready', 'maint', 'maint', 'maint', 'maint', 'drain', 'drain', 'drain', 'maint']);
+    expect([0, 4, 1, 5, 2, 0x20, 8, 0x10, 8 | 4, 9].map(adminFromBits)).toEqual([
+      'ready',
+      'ready',
+      'maint',
+      'maint',
+      'maint',
+      'maint',
+      'drain',
+      'drain',
+      'drain',
+      'maint',
+    ]);
   });
 
   it('counts requests queued for a server as its sessions (they will still be served by it)', () => {
-    expect(parseShowStat('x', 'show stat live 4 -1', 'live', `${HEADER}live,a,2,1,UP,2,,\n\n`)).toEqual([{ server: 'a', status: 'UP', sessions: 3 }]);
+    expect(parseShowStat('x', 'show stat live 4 -1', 'live', `${HEADER}live,a,2,1,UP,2,,\n\n`)).toEqual([
+      { server: 'a', status: 'UP', sessions: 3 },
+    ]);
   });
 
   it('parses a header-only reply as a backend with no servers', () => {
@@ -132,7 +156,9 @@ describe('reading replies strictly', () => {
 describe('reaching the API', () => {
   it('reports a missing socket as unavailable, with the address and errno', async () => {
     const missing = path.join(dir, 'nothing-here.sock');
-    const err = await lbAt(missing).readServers('live').catch((e: unknown) => e);
+    const err = await lbAt(missing)
+      .readServers('live')
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LbUnavailableError);
     expect(err).toMatchObject({ address: `unix:${missing}`, code: 'ENOENT' });
   });
@@ -146,7 +172,9 @@ describe('reaching the API', () => {
   it('gives up on a socket that accepts and never answers, at the reply timeout', async () => {
     const socket = await fakeSocket(() => 'hang');
     const t0 = Date.now();
-    const err = await lbAt(socket, { replyTimeoutMs: 300 }).readServers('live').catch((e: unknown) => e);
+    const err = await lbAt(socket, { replyTimeoutMs: 300 })
+      .readServers('live')
+      .catch((e: unknown) => e);
     expect(Date.now() - t0).toBeLessThan(1000);
     expect(err).toMatchObject({ name: 'LbUnavailableError', code: 'ETIMEDOUT' });
   });
@@ -159,7 +187,9 @@ describe('names are checked before anything is sent', () => {
       let connections = 0;
       const socket = await fakeSocket(() => '\n');
       fake!.on('connection', () => connections++);
-      const err = await lbAt(socket).setState('live', name, 'maint').catch((e: unknown) => e);
+      const err = await lbAt(socket)
+        .setState('live', name, 'maint')
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(UnsafeLbNameError);
       expect(connections).toBe(0);
       expect(received).toEqual([]);
@@ -167,8 +197,12 @@ describe('names are checked before anything is sent', () => {
   }
 
   it('refuses hostile backend names when the adapter is built', () => {
-    expect(() => new HaproxyLoadBalancer({ runtimeApi: { socket: '/x' }, liveBackend: 'live\nshow info', standbyBackend: 'standby' })).toThrow(UnsafeLbNameError);
-    expect(() => new HaproxyLoadBalancer({ runtimeApi: { socket: '/x' }, liveBackend: 'live', standbyBackend: 'sb;x' })).toThrow(UnsafeLbNameError);
+    expect(
+      () => new HaproxyLoadBalancer({ runtimeApi: { socket: '/x' }, liveBackend: 'live\nshow info', standbyBackend: 'standby' }),
+    ).toThrow(UnsafeLbNameError);
+    expect(() => new HaproxyLoadBalancer({ runtimeApi: { socket: '/x' }, liveBackend: 'live', standbyBackend: 'sb;x' })).toThrow(
+      UnsafeLbNameError,
+    );
   });
 
   it('refuses an unknown admin state without connecting', async () => {

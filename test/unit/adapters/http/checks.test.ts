@@ -160,7 +160,11 @@ describe('checkHealth', () => {
 
 describe('smokeTest', () => {
   it('passes when status, body and release all match', async () => {
-    const r = await smokeTest(base, { path: '/page', expectStatus: 200, expectBodyContains: 'Welcome', expectRelease: true }, { release: 'v2', timeoutMs: 2000 });
+    const r = await smokeTest(
+      base,
+      { path: '/page', expectStatus: 200, expectBodyContains: 'Welcome', expectRelease: true },
+      { release: 'v2', timeoutMs: 2000 },
+    );
     expect(r).toMatchObject({ ok: true, release: 'v2', host: 'green-1' });
   });
 
@@ -193,7 +197,13 @@ describe('waitUntilHealthy', () => {
   it('keeps polling a warming endpoint and returns once it is healthy on the release', async () => {
     warmUntil = Date.now() + 600;
     const seen: string[] = [];
-    const r = await waitUntilHealthy(`${base}/warming`, { check: checkHealth, release: 'v2', deadlineMs: 5000, intervalMs: 100, onAttempt: (a) => seen.push(a.reason) });
+    const r = await waitUntilHealthy(`${base}/warming`, {
+      check: checkHealth,
+      release: 'v2',
+      deadlineMs: 5000,
+      intervalMs: 100,
+      onAttempt: (a) => seen.push(a.reason),
+    });
     expect(r.ok).toBe(true);
     expect(r.attempts).toBeGreaterThan(1);
     expect(seen[0]).toBe('status 503: warming up');
@@ -201,7 +211,13 @@ describe('waitUntilHealthy', () => {
 
   it('fails at the deadline with the last reason, even against a hanging endpoint', async () => {
     const t0 = Date.now();
-    const err = await waitUntilHealthy(`${base}/hang`, { check: checkHealth, release: 'v2', deadlineMs: 700, intervalMs: 100, timeoutMs: 300 }).catch((e: unknown) => e);
+    const err = await waitUntilHealthy(`${base}/hang`, {
+      check: checkHealth,
+      release: 'v2',
+      deadlineMs: 700,
+      intervalMs: 100,
+      timeoutMs: 300,
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(HealthCheckFailed);
     expect((err as HealthCheckFailed).last.reason).toMatch(/^timed out after \d+ ms$/);
     expect((err as HealthCheckFailed).name).toBe('HealthCheckFailed');
@@ -209,7 +225,9 @@ describe('waitUntilHealthy', () => {
   });
 
   it('fails at the deadline naming the release that is still running', async () => {
-    const err = await waitUntilHealthy(`${base}/v1`, { check: checkHealth, release: 'v2', deadlineMs: 300, intervalMs: 100 }).catch((e: unknown) => e);
+    const err = await waitUntilHealthy(`${base}/v1`, { check: checkHealth, release: 'v2', deadlineMs: 300, intervalMs: 100 }).catch(
+      (e: unknown) => e,
+    );
     expect((err as Error).message).toMatch(/not healthy within 300 ms after \d+ attempts: expected release v2, got v1 from green-1/);
   });
 });

@@ -6,7 +6,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { effectOf, initialUpstreamFile, parseUpstreamFile, renderUpstreamFile, withStates } from '../../../../src/adapters/nginx/upstream-file';
+import {
+  effectOf,
+  initialUpstreamFile,
+  parseUpstreamFile,
+  renderUpstreamFile,
+  withStates,
+} from '../../../../src/adapters/nginx/upstream-file';
 import { parseReadReply, parseWriteReply, writeScript } from '../../../../src/adapters/nginx/remote';
 import { loadPlan } from '../../../../src/plan/load';
 
@@ -15,14 +21,23 @@ const servers = { 'web-1': '10.0.0.1:8080', 'web-2': '[fe80::1]:8080' };
 describe('the README-style nginx plan', () => {
   it('validates, with the defaults filled in', async () => {
     const plan = await loadPlan(fileURLToPath(new URL('../../../support/plans/good/nginx.yaml', import.meta.url)));
-    expect(plan.loadBalancer).toMatchObject({ type: 'nginx', pidFile: '/run/nginx.pid', healthPath: '/health', reloadCommand: 'sudo nginx -s reload' });
+    expect(plan.loadBalancer).toMatchObject({
+      type: 'nginx',
+      pidFile: '/run/nginx.pid',
+      healthPath: '/health',
+      reloadCommand: 'sudo nginx -s reload',
+    });
   });
 });
 
 describe('upstream file', () => {
   it('renders, parses back, and changes only the servers asked', () => {
     const text = initialUpstreamFile(servers, 'ready');
-    expect(text.split('\n').slice(1)).toEqual(['server 10.0.0.1:8080; # bluegreen:web-1 ready', 'server [fe80::1]:8080; # bluegreen:web-2 ready', '']);
+    expect(text.split('\n').slice(1)).toEqual([
+      'server 10.0.0.1:8080; # bluegreen:web-1 ready',
+      'server [fe80::1]:8080; # bluegreen:web-2 ready',
+      '',
+    ]);
     const lines = parseUpstreamFile(text);
     expect(renderUpstreamFile(lines)).toBe(text);
     const drained = renderUpstreamFile(withStates(lines, ['web-2'], 'drain'));
@@ -53,12 +68,24 @@ describe('upstream file', () => {
 
 describe('replies of the LB host', () => {
   const ps = (master: number) =>
-    [`  ${master}     1 nginx: master process /usr/sbin/nginx -c /x.conf`, `  501 ${master} nginx: worker process`, `  502 ${master} nginx: worker process is shutting down`, `  503 ${master} nginx: worker process is shutting down`, '  601   600 nginx: worker process is shutting down'].join('\n');
+    [
+      `  ${master}     1 nginx: master process /usr/sbin/nginx -c /x.conf`,
+      `  501 ${master} nginx: worker process`,
+      `  502 ${master} nginx: worker process is shutting down`,
+      `  503 ${master} nginx: worker process is shutting down`,
+      '  601   600 nginx: worker process is shutting down',
+    ].join('\n');
 
   it('counts the workers of this master only, and reads file and applied copy', () => {
     const out = `BG-FILE\n|# x\n|server 1.2.3.4:80; # bluegreen:a ready\nBG-END\nBG-APPLIED\n|# y\nBG-END\nBG-PID 500\nBG-PS\n${ps(500)}\nBG-END\n`;
     const r = parseReadReply(out, '/f', '/p');
-    expect(r).toEqual({ file: '# x\nserver 1.2.3.4:80; # bluegreen:a ready\n', applied: '# y\n', masterPid: 500, workers: 1, shuttingDown: 2 });
+    expect(r).toEqual({
+      file: '# x\nserver 1.2.3.4:80; # bluegreen:a ready\n',
+      applied: '# y\n',
+      masterPid: 500,
+      workers: 1,
+      shuttingDown: 2,
+    });
   });
 
   it('says nginx is not running when the pid file names no live master', () => {
@@ -72,7 +99,12 @@ describe('replies of the LB host', () => {
   });
 
   it('carries nginx -t output out of a failed change', () => {
-    expect(parseWriteReply('BG-TEST\nnginx: [emerg] unknown directive "x" in /c:3\nnginx: configuration file /c test failed\nBG-OUT test-failed\n', 10)).toEqual({
+    expect(
+      parseWriteReply(
+        'BG-TEST\nnginx: [emerg] unknown directive "x" in /c:3\nnginx: configuration file /c test failed\nBG-OUT test-failed\n',
+        10,
+      ),
+    ).toEqual({
       kind: 'test-failed',
       output: 'nginx: [emerg] unknown directive "x" in /c:3\nnginx: configuration file /c test failed',
     });
@@ -84,11 +116,20 @@ describe('the change script in a real shell', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bg-nginx-file-'));
     try {
       const file = path.join(dir, 'live.servers');
-      const before = "# it's $(touch pwned) `id` \"q\"\nserver 10.0.0.1:80; # bluegreen:a ready\n";
+      const before = '# it\'s $(touch pwned) `id` "q"\nserver 10.0.0.1:80; # bluegreen:a ready\n';
       fs.writeFileSync(file, before);
       const after = before.replace('80; # bluegreen:a ready', '80 down; # bluegreen:a maint');
       // No nginx here: a test command that passes and no reload; the pid file names this (running) process.
-      const script = writeScript({ file, pidFile: path.join(dir, 'pid'), expected: before, content: after, reload: false, testCommand: 'true', reloadCommand: 'false', confirmSeconds: 1 });
+      const script = writeScript({
+        file,
+        pidFile: path.join(dir, 'pid'),
+        expected: before,
+        content: after,
+        reload: false,
+        testCommand: 'true',
+        reloadCommand: 'false',
+        confirmSeconds: 1,
+      });
       fs.writeFileSync(path.join(dir, 'pid'), `${process.pid}\n`);
       const sh = () => spawnSync('/bin/sh', ['-c', script], { cwd: dir, encoding: 'utf8' }).stdout;
       const out = sh();

@@ -39,9 +39,7 @@ describe('fingerprint', () => {
 
 describe('parseKnownHosts', () => {
   it('skips comments and blank lines and reads plain, bracketed and list entries', () => {
-    const kh = parseKnownHosts(
-      ['# comment', '', `web1,10.0.0.1 ${keyPart(a)}`, `[web2]:2222 ${keyPart(b)} a comment`, '   '].join('\n'),
-    );
+    const kh = parseKnownHosts(['# comment', '', `web1,10.0.0.1 ${keyPart(a)}`, `[web2]:2222 ${keyPart(b)} a comment`, '   '].join('\n'));
     expect(kh.warnings).toEqual([]);
     expect(kh.entries).toHaveLength(2);
     expect(kh.entries[1]?.line).toBe(4);
@@ -55,12 +53,7 @@ describe('parseKnownHosts', () => {
 
   it('warns about unsupported key types, bad base64, a blob whose type differs from the line, and short lines', () => {
     const kh = parseKnownHosts(
-      [
-        `h ssh-dss AAAAB3NzaC1kc3M=`,
-        `h ssh-ed25519 !!!notbase64`,
-        `h ssh-rsa ${keyPart(a).split(' ')[1]}`,
-        `h ssh-ed25519`,
-      ].join('\n'),
+      [`h ssh-dss AAAAB3NzaC1kc3M=`, `h ssh-ed25519 !!!notbase64`, `h ssh-rsa ${keyPart(a).split(' ')[1]}`, `h ssh-ed25519`].join('\n'),
     );
     expect(kh.entries).toEqual([]);
     expect(kh.warnings).toHaveLength(4);
@@ -114,7 +107,10 @@ describe('verifyHostKey', () => {
   it('accepts any of several pinned keys for one host (key rotation)', () => {
     const kh = parseKnownHosts([`web1 ${keyPart(a)}`, `web1 ${keyPart(ecdsa)}`].join('\n'));
     expect(verifyHostKey(kh, 'web1', 22, ecdsa.blob)).toEqual({ ok: true });
-    expect(verifyHostKey(kh, 'web1', 22, b.blob)).toMatchObject({ reason: 'changed-key', expected: [fingerprint(a.blob), fingerprint(ecdsa.blob)] });
+    expect(verifyHostKey(kh, 'web1', 22, b.blob)).toMatchObject({
+      reason: 'changed-key',
+      expected: [fingerprint(a.blob), fingerprint(ecdsa.blob)],
+    });
   });
 
   it('matches entries hashed by ssh-keygen -H, for port 22 and [host]:port', () => {

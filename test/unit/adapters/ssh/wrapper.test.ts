@@ -15,7 +15,9 @@ function runWrapped(command: string) {
 
 const alive = (prefix: string) => {
   try {
-    return execFileSync('pgrep', ['-f', `^${prefix}`]).toString().trim();
+    return execFileSync('pgrep', ['-f', `^${prefix}`])
+      .toString()
+      .trim();
   } catch {
     return '';
   }
