@@ -57,6 +57,9 @@ export async function withWorker<T>(taskQueue: string, activities: Activities, f
       taskQueue,
       workflowBundle: await workflowBundle(),
       activities,
+      // As the real worker (src/worker.ts): heartbeat details reach the server within 3 s, so what
+      // status shows from them in a test is what an operator sees.
+      maxHeartbeatThrottleInterval: '3 seconds',
     });
     return await worker.runUntil(fn);
   } finally {
