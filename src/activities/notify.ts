@@ -3,6 +3,7 @@
 // has failed an event, the rest of the batch gets one attempt each, so a receiver that is down or
 // slow costs seconds, not minutes. It never throws for a receiver: failures are counted and reported.
 import type { Webhook } from '../plan/schema';
+import { sleep } from '../sleep';
 import type { WebhookPort } from '../ports/webhooks';
 import { NOTIFICATION_SCHEMA, type NotifyEvent, type NotifyInput, type NotifyReport, type WebhookReport } from './notify-types';
 
@@ -63,7 +64,8 @@ async function deliverTo(
     let error: string | undefined;
     let tried = 0;
     for (let a = 1; a <= attempts && !signal?.aborted; a++) {
-      if (a > 1) await pause(BACKOFF_MS[a - 2] ?? 2000, signal);
+      // A stop (worker shutdown) ends the wait early; post then returns at once, not delivered.
+      if (a > 1) await sleep(BACKOFF_MS[a - 2] ?? 2000, signal).catch(() => undefined);
       tried = a;
       const r = await port.post(found.url, body, { timeoutMs: hook.timeoutSeconds * 1000, signal });
       error = r.ok ? undefined : noUrls(r.error ?? 'failed');
@@ -80,13 +82,6 @@ async function deliverTo(
   }
   report.lastFailed = struggling;
   return report;
-}
-
-function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
-  });
 }
 
 // Slack: `text` is the notification's fallback (and all a plain incoming webhook needs); blocks

@@ -114,7 +114,7 @@ export const postWebhook: WebhookPort['post'] = async (url, body, { timeoutMs, s
       headers: { 'content-type': 'application/json', 'user-agent': 'bluegreen-notify/1' },
       body,
       redirect: 'manual',
-      signal: signal ? anyOf(signal, timeout) : timeout,
+      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
     });
     if (res.status >= 200 && res.status < 300) {
       await res.body?.cancel().catch(() => undefined);
@@ -141,17 +141,6 @@ export const postWebhook: WebhookPort['post'] = async (url, body, { timeoutMs, s
     return { ok: false, retryable: true, error: redact(describeNetworkError(err), url) };
   }
 };
-
-/** AbortSignal.any arrived in Node 20.3; package.json allows any Node 20. */
-function anyOf(a: AbortSignal, b: AbortSignal): AbortSignal {
-  if (typeof AbortSignal.any === 'function') return AbortSignal.any([a, b]);
-  const c = new AbortController();
-  for (const s of [a, b]) {
-    if (s.aborted) c.abort(s.reason);
-    else s.addEventListener('abort', () => c.abort(s.reason), { once: true });
-  }
-  return c.signal;
-}
 
 function describeNetworkError(err: unknown): string {
   // fetch says "fetch failed"; the reason is in its cause (ECONNREFUSED, ENOTFOUND, a TLS error...).
