@@ -81,6 +81,11 @@ export class LbUnavailableError extends LbError {
   }
 }
 
+/** Printable start of a reply, for error messages (never the whole of a huge or binary reply). */
+export function replyStart(reply: string, max = 120): string {
+  return reply.slice(0, max).replace(/[^\x20-\x7e\n]/g, '?');
+}
+
 /** The LB answered with something we cannot read; we refuse to guess. */
 export class LbProtocolError extends LbError {
   constructor(

@@ -3,8 +3,8 @@
 // the average response time over the server's last 1024 requests. req_tot has no per-server value
 // (it is [.FB.]), so the responses are the sum of the hrsp_* columns. Strict like the other parsers:
 // a reply without these columns is an LbProtocolError, never zeros.
-import { LbProtocolError, type ServerCounters } from '../../ports/lb';
-import { replyStart, splitCsvLine } from './runtime-api';
+import { LbProtocolError, replyStart, type ServerCounters } from '../../ports/lb';
+import { splitCsvLine } from './runtime-api';
 
 const RESPONSE_COLUMNS = ['hrsp_1xx', 'hrsp_2xx', 'hrsp_3xx', 'hrsp_4xx', 'hrsp_5xx', 'hrsp_other'] as const;
 const NUMBER_COLUMNS = [...RESPONSE_COLUMNS, 'econ', 'eresp', 'rtime'] as const;

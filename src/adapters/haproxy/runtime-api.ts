@@ -2,7 +2,7 @@
 // is everything until HAProxy closes the socket. Parsers here are strict on purpose: a reply
 // that is not exactly the expected shape is an LbProtocolError, never a best guess.
 import net from 'node:net';
-import { LbCommandError, LbProtocolError, LbUnavailableError, type AdminState } from '../../ports/lb';
+import { LbCommandError, LbProtocolError, LbUnavailableError, replyStart, type AdminState } from '../../ports/lb';
 
 export type RuntimeAddress = { socket: string } | { host: string; port: number };
 
@@ -15,11 +15,6 @@ export interface RuntimeOptions {
 
 export function describeAddress(addr: RuntimeAddress): string {
   return 'socket' in addr ? `unix:${addr.socket}` : `${addr.host}:${addr.port}`;
-}
-
-/** Printable start of a reply, for error messages (never the whole of a huge or binary reply). */
-export function replyStart(reply: string, max = 120): string {
-  return reply.slice(0, max).replace(/[^\x20-\x7e\n]/g, '?');
 }
 
 /**

@@ -7,6 +7,7 @@ import {
   LbCommandError,
   LbProtocolError,
   LbUnavailableError,
+  replyStart,
   type AdminState,
   type LoadBalancer,
   type PoolName as Pool,
@@ -49,7 +50,6 @@ export interface NginxOptions {
 }
 
 const STATES: readonly AdminState[] = ['ready', 'drain', 'maint'];
-const replyStart = (s: string, max = 200) => s.slice(0, max).replace(/[^\x20-\x7e\n]/g, '?');
 
 export class NginxLoadBalancer implements LoadBalancer {
   readonly description: string;
@@ -192,7 +192,7 @@ export class NginxLoadBalancer implements LoadBalancer {
         return parseUpstreamFile(content);
       } catch (err) {
         if (!(err instanceof UpstreamFileError)) throw err;
-        throw new LbProtocolError(this.description, `${which}: ${err.problem}`, replyStart(err.line));
+        throw new LbProtocolError(this.description, `${which}: ${err.problem}`, replyStart(err.line, 200));
       }
     };
     const onDisk = parse(reply.file, file);
@@ -235,7 +235,7 @@ export class NginxLoadBalancer implements LoadBalancer {
   }
 
   private unreadable(err: unknown, reply: string): Error {
-    if (err instanceof RemoteReplyError) return new LbProtocolError(this.description, err.problem, replyStart(reply));
+    if (err instanceof RemoteReplyError) return new LbProtocolError(this.description, err.problem, replyStart(reply, 200));
     return err instanceof Error ? err : new Error(String(err));
   }
 }
