@@ -282,6 +282,8 @@ function printSummary(result: DeploymentResult, report: LoadReport, opts: DemoOp
         reason: result.reason,
         steps: result.steps,
         requests: report.requests,
+        loadSeconds: report.seconds,
+        rps: report.rps,
         failedRequests: report.failures.count,
         failures: report.failures.list.slice(0, 20),
         lostWrites: report.lostWrites.length,

@@ -32,6 +32,7 @@ import { blueGreenDeployment, recoverFleet } from '../../src/workflows';
 import { statusQuery } from '../../src/workflows/messages';
 import type { DeploymentResult, DeploymentStatus } from '../../src/workflows/state';
 import { endOf } from './runs';
+import { expectSteadyLoad } from './load';
 import { uniqueId, withWorker, workflowBundle, type TemporalHandles } from './temporal';
 import { sleep } from './wait';
 import type { TestLab } from './test-lab';
@@ -243,7 +244,7 @@ export async function runCase(temporal: TemporalHandles, t: TestLab, opts: CaseO
 export function expectUsersUnharmed(c: CaseRun): void {
   expect(c.load.failures.list).toEqual([]);
   expect(c.load.lostWrites).toEqual([]);
-  expect(c.load.requests).toBeGreaterThan(200);
+  expectSteadyLoad(c.load);
   expect(c.sampler.errors).toEqual([]);
   expect(c.sampler.samples.length).toBeGreaterThan(c.ms / 400);
   const empty = c.sampler.samples.filter((s) => !Object.keys(s.live).some((h) => upInLive(s, h)));
