@@ -151,6 +151,10 @@ export function createConnectionPool(options: PoolOptions): ConnectionPool {
     };
     try {
       conn.connect(config);
+      // ssh2 leaves Nagle's algorithm on. A command is a few small packets each way (channel open,
+      // exec, EOF, exit status, close), and Nagle holding one back until the peer's delayed ACK
+      // cost about 40 ms each time: 90 ms for `true` over an open connection, 3 ms without it.
+      conn.setNoDelay(true);
     } catch (err) {
       fail(new SshConnectError(target, 'protocol', (err as Error).message));
     }
