@@ -159,6 +159,35 @@ describe('host jobs', () => {
     expect(Number(events[2]?.[2])).toBeGreaterThanOrEqual(Number(events[1]?.[2]));
   });
 
+  it('a job that leaves a process running (an install that restarts the app) is collected when the job ends, not the process', async () => {
+    const started = Date.now();
+    const r = await client.exec(
+      host().ssh,
+      renderJob({ id: 'a1b2c3d4e5f60006', command: '(sleep 20.61 </dev/null >/dev/null 2>&1 &); echo restarted', limitSeconds: 60 }),
+      { timeoutMs: 60_000 },
+    );
+    const ms = Date.now() - started;
+    try {
+      expect([r.code, r.stdout]).toEqual([0, 'restarted\n']);
+      expect(ms).toBeLessThan(10_000); // not the 20 s the left-over process lives
+    } finally {
+      await client.exec(host().ssh, 'pkill -f "^sleep 20.61" || true', { timeoutMs: 10_000 });
+    }
+  });
+
+  it('a second call while the job runs (a retry from another worker) waits for it and gets the same outcome; the command runs once', async () => {
+    const log = join(work, 'twice.log');
+    const job = { id: 'a1b2c3d4e5f60007', command: `echo ran >> ${shellQuote(log)}; sleep 0.5; echo polled; exit 5`, limitSeconds: 30 };
+    const [first, second] = await Promise.all([
+      client.exec(host().ssh, renderJob(job), { timeoutMs: 30_000 }),
+      sleep(150).then(() => client.exec(host().ssh, renderJob(job), { timeoutMs: 30_000 })),
+    ]);
+    expect([first.code, first.stdout]).toEqual([5, 'polled\n']);
+    expect([second.code, second.stdout]).toEqual([5, 'polled\n']);
+    expect(second.stderr).toContain('was started before; waiting for it');
+    expect(lines(log)).toEqual(['ran']);
+  });
+
   it("a job's non-zero exit is a HostFailure quoting the end of its output", async () => {
     const err = await rejection(
       runJobOnHost(client, host(), 'seq 1 3000; echo "schema v7 failed: table locked" >&2; exit 4', key(), {
