@@ -1,7 +1,7 @@
 // Waiting for a host to become healthy: one check at a time through the HTTP port, until the
 // deadline. Polling and the deadline are the activities' business; the adapter makes one request.
 import type { CheckResult, HttpPort } from '../ports/http';
-import { pollDelay, sleep } from '../sleep';
+import { pollSchedule, sleep } from '../sleep';
 
 export class HealthCheckFailed extends Error {
   override readonly name = 'HealthCheckFailed';
@@ -18,7 +18,7 @@ export class HealthCheckFailed extends Error {
 export interface WaitHealthyOptions {
   release?: string;
   deadlineMs: number;
-  /** The longest wait between two checks; the first ones come sooner (pollDelay: 50 ms, doubling). */
+  /** The longest wait between two checks; the first second polls every 25 ms, then 50 ms doubling (pollSchedule). */
   intervalMs?: number;
   /** Per attempt; capped by what is left of the deadline. */
   timeoutMs?: number;
@@ -34,6 +34,7 @@ export async function waitUntilHealthy(url: string, opts: WaitHealthyOptions): P
   const started = Date.now();
   const interval = opts.intervalMs ?? 1000;
   const perAttempt = opts.timeoutMs ?? 5000;
+  const nextDelay = pollSchedule(interval);
   let last: CheckResult | undefined;
   for (let attempt = 1; ; attempt++) {
     const budget = Math.max(1, Math.min(perAttempt, opts.deadlineMs - (Date.now() - started)));
@@ -51,6 +52,7 @@ export async function waitUntilHealthy(url: string, opts: WaitHealthyOptions): P
     const after = opts.deadlineMs - (Date.now() - started);
     if (after <= 0) throw new HealthCheckFailed(url, opts.deadlineMs, attempt, last);
     // The plan's interval is the slowest pace: an app is often up a moment after its restart.
-    await sleep(Math.min(pollDelay(attempt - 1, interval, 50), after), opts.signal);
+    await sleep(Math.min(nextDelay(), after), opts.signal);
   }
 }
+

@@ -3,7 +3,7 @@
 // adapter gets these for free.
 
 import { LbError, type AdminState, type LoadBalancer, type PoolName, type ServerState } from '../ports/lb';
-import { pollDelay, sleep } from '../sleep';
+import { pollSchedule, sleep } from '../sleep';
 
 export class UnknownServerError extends LbError {
   constructor(
@@ -143,7 +143,8 @@ export async function drainAndWait(
   const pollMs = opts.pollMs ?? 500;
   await assertLivePoolKeeps(lb, servers);
   await ensureDrained(lb, servers);
-  for (let n = 0; ; n++) {
+  const nextDelay = pollSchedule(pollMs);
+  for (;;) {
     const sessions = await sessionsOf(lb, servers);
     const progress = { elapsedMs: Date.now() - started, sessions };
     opts.onProgress?.(progress);
@@ -151,7 +152,7 @@ export async function drainAndWait(
     const left = opts.deadlineMs - (Date.now() - started);
     try {
       if (left <= 0) throw new DrainTimeoutError(opts.deadlineMs, nonZero(sessions), []);
-      await sleep(Math.min(pollDelay(n, pollMs), left), opts.signal);
+      await sleep(Math.min(nextDelay(), left), opts.signal);
     } catch (err) {
       const { restored, restoreError } = await restoreDraining(lb, servers);
       if (err instanceof DrainTimeoutError) throw new DrainTimeoutError(opts.deadlineMs, nonZero(sessions), restored, restoreError);
@@ -203,7 +204,8 @@ export async function waitUntilUp(
 ): Promise<void> {
   const started = Date.now();
   const pollMs = opts.pollMs ?? 300;
-  for (let n = 0; ; n++) {
+  const nextDelay = pollSchedule(pollMs);
+  for (;;) {
     const current = await pick(lb, pool, servers);
     const statuses = Object.fromEntries(servers.map((s) => [s, describe(current.get(s)!)]));
     opts.onProgress?.(statuses);
@@ -221,7 +223,7 @@ export async function waitUntilUp(
           servers.filter((s) => !isUp(current.get(s)!)),
         ),
       );
-    await sleep(Math.min(pollDelay(n, pollMs), left), opts.signal);
+    await sleep(Math.min(nextDelay(), left), opts.signal);
   }
 }
 

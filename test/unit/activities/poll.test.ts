@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { waitUntilHealthy } from '../../../src/activities/health';
 import type { CheckResult } from '../../../src/ports/http';
-import { pollDelay } from '../../../src/sleep';
+import { pollDelay, pollSchedule } from '../../../src/sleep';
 
 describe('pollDelay', () => {
   it('starts at the first delay, doubles, and never exceeds the cap', () => {
@@ -14,6 +14,27 @@ describe('pollDelay', () => {
 
   it('a cap below the first delay wins', () => {
     expect(pollDelay(0, 10, 50)).toBe(10);
+  });
+});
+
+describe('pollSchedule', () => {
+  it('polls every 25 ms for the first second of a wait, then from 50 ms doubling up to the cap', () => {
+    let t = 0;
+    const next = pollSchedule(400, () => t);
+    const fast: number[] = [];
+    while (t < 1000) {
+      const d = next();
+      fast.push(d);
+      t += d;
+    }
+    expect(fast).toHaveLength(40);
+    expect(new Set(fast)).toEqual(new Set([25]));
+    expect([next(), next(), next(), next(), next()]).toEqual([50, 100, 200, 400, 400]);
+  });
+
+  it('never polls faster than asked: a cap below 25 ms wins from the start', () => {
+    const next = pollSchedule(10, () => 0);
+    expect(next()).toBe(10);
   });
 });
 
