@@ -63,7 +63,7 @@ export async function runBluegreen(client: Client, worker: BenchWorker, plan: Pl
     outcome: result.outcome,
     reason: result.outcome === 'succeeded' ? undefined : result.reason,
     wallMs,
-    steps: { ...Object.fromEntries(result.steps.map((s) => [stepKey(s), s.ms])), ...(await smokeTimes(handle, plan)) },
+    steps: { ...Object.fromEntries(result.steps.map((s) => [stepKey(s), s.ms])), ...(await activityTimes(handle, plan)) },
     peakRssMb: peakRssMb(worker.process.pid),
     historyLength,
   };
@@ -114,26 +114,37 @@ export async function runBaseline(
 }
 
 /**
- * The smoke tests alone (verify also waits for UP in the standby pool): each smokeTest activity from
- * its start to its completion, by history event times, keyed smoke:<cluster> in plan order.
+ * Activities alone, by history event times (start to completion), to tell their own time from the
+ * step's: each smokeTest (verify also waits for UP in the standby pool), keyed smoke:<cluster> in plan
+ * order, each deployHosts (install and health per host, without the step's bookkeeping) keyed
+ * install:<cluster>, and preflight's inspectHosts (the hosts' SSH and HTTP reads), keyed inspect.
  */
-async function smokeTimes(
+async function activityTimes(
   handle: { fetchHistory(): Promise<{ events?: HistoryEvent[] | null }> },
   plan: Plan,
 ): Promise<Record<string, number>> {
   const ms = (e: HistoryEvent | undefined) =>
     e?.eventTime?.seconds == null ? NaN : Number(e.eventTime.seconds.toString()) * 1000 + Math.floor((e.eventTime.nanos ?? 0) / 1e6);
   const events = (await handle.fetchHistory()).events ?? [];
-  const scheduled = events
-    .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'smokeTest')
-    .map((e) => String(e.eventId));
-  const out: Record<string, number> = {};
-  scheduled.forEach((id, i) => {
+  const scheduled = (type: string) =>
+    events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === type).map((e) => String(e.eventId));
+  const took = (id: string | undefined) => {
     const started = events.find((e) => String(e.activityTaskStartedEventAttributes?.scheduledEventId) === id);
     const completed = events.find((e) => String(e.activityTaskCompletedEventAttributes?.scheduledEventId) === id);
-    const cluster = plan.order[i] ?? `#${i + 1}`;
-    if (started && completed) out[`smoke:${cluster}`] = ms(completed) - ms(started);
-  });
+    return started && completed ? ms(completed) - ms(started) : undefined;
+  };
+  const out: Record<string, number> = {};
+  const inspect = took(scheduled('inspectHosts')[0]);
+  if (inspect !== undefined) out.inspect = inspect;
+  for (const [type, key] of [
+    ['deployHosts', 'install'],
+    ['smokeTest', 'smoke'],
+  ]) {
+    scheduled(type as string).forEach((id, i) => {
+      const t = took(id);
+      if (t !== undefined) out[`${key}:${plan.order[i] ?? `#${i + 1}`}`] = t;
+    });
+  }
   return out;
 }
 
