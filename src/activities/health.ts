@@ -55,4 +55,3 @@ export async function waitUntilHealthy(url: string, opts: WaitHealthyOptions): P
     await sleep(Math.min(nextDelay(), after), opts.signal);
   }
 }
-
