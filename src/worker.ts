@@ -1,66 +1,14 @@
 // The worker process: runs deployment workflows and their activities. It alone holds the secrets
 // (SSH private key, known_hosts); they never travel in workflow input or history.
-import { existsSync, readFileSync } from 'node:fs';
+// Start-up is ordered for speed (DESIGN.md, "Worker start-up"): only Temporal's worker loads before
+// Worker.create; ssh2, the adapters and the activities load while the workflow thread starts.
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
-import { createActivities } from './activities';
-import { lbFromConfig } from './adapters/load-balancer';
-import { checkHealth, smokeSession, smokeTest } from './adapters/http/checks';
-import { knownHostsFile, loadKnownHosts } from './adapters/ssh/known-hosts';
-import { createSshClient } from './adapters/ssh/client';
-import { webhooksFromEnv } from './adapters/http/webhooks';
-import type { ActivityDeps } from './activities/deps';
+import { lateBoundActivities } from './activities/late-bound';
 import { connectionOptions, temporalSettings } from './config';
-
-export interface WorkerSecrets {
-  sshKeyPath: string;
-  knownHostsPath: string;
-  /** Passphrase of an encrypted private key (BG_SSH_KEY_PASSPHRASE or the file BG_SSH_KEY_PASSPHRASE_FILE). */
-  sshKeyPassphrase?: string;
-}
-
-export function secretsFromEnv(env = process.env): WorkerSecrets {
-  const sshKeyPath = env.BG_SSH_KEY;
-  const knownHostsPath = env.BG_KNOWN_HOSTS;
-  if (!sshKeyPath) throw new Error('BG_SSH_KEY is not set: the path of the SSH private key the worker logs in with');
-  if (!knownHostsPath) throw new Error("BG_KNOWN_HOSTS is not set: the known_hosts file with the hosts' pinned keys");
-  if (env.BG_SSH_KEY_PASSPHRASE && env.BG_SSH_KEY_PASSPHRASE_FILE)
-    throw new Error('BG_SSH_KEY_PASSPHRASE and BG_SSH_KEY_PASSPHRASE_FILE are both set: set one');
-  let sshKeyPassphrase = env.BG_SSH_KEY_PASSPHRASE || undefined;
-  if (env.BG_SSH_KEY_PASSPHRASE_FILE) {
-    try {
-      sshKeyPassphrase = readFileSync(env.BG_SSH_KEY_PASSPHRASE_FILE, 'utf8').replace(/\r?\n$/, '');
-    } catch (err) {
-      throw new Error(
-        `BG_SSH_KEY_PASSPHRASE_FILE=${env.BG_SSH_KEY_PASSPHRASE_FILE}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
-      );
-    }
-  }
-  return { sshKeyPath, knownHostsPath, sshKeyPassphrase };
-}
-
-/** The real dependencies: ssh2 with pinned host keys, the plan's LB (HAProxy's Runtime API, or nginx over SSH), HTTP checks. */
-export async function realDeps(secrets: WorkerSecrets): Promise<{ deps: ActivityDeps; close(): void }> {
-  const knownHosts = await loadKnownHosts(secrets.knownHostsPath);
-  // Lines the parser could not use would otherwise go unnoticed until a host is refused.
-  for (const w of knownHosts.warnings) console.warn(`worker: ${secrets.knownHostsPath}: ${w}`);
-  const ssh = createSshClient({
-    privateKey: readFileSync(secrets.sshKeyPath),
-    passphrase: secrets.sshKeyPassphrase,
-    knownHosts: knownHostsFile(secrets.knownHostsPath, knownHosts, (w) => console.warn(`worker: ${w}`)),
-  });
-  return {
-    // Webhook URLs are read from the environment (or the file it names) when a run notifies, not here.
-    deps: {
-      ssh,
-      lb: (config) => lbFromConfig(config, { ssh }),
-      http: { checkHealth, smokeTest, smokeSession },
-      webhooks: webhooksFromEnv(process.env),
-    },
-    close: () => ssh.close(),
-  };
-}
+import { secretsFromEnv } from './worker-secrets';
 
 /**
  * Compiled (dist/worker.js): the workflow bundle that `npm run build` wrote beside it, so start-up
@@ -76,32 +24,65 @@ export function workflowSource(): { workflowBundle: { codePath: string } } | { w
   return { workflowsPath: fileURLToPath(new URL('./workflows/index.ts', import.meta.url)) };
 }
 
+/** BG_WORKER_TIMING=1: each start-up phase, in ms since the process started, on stderr. */
+function startupClock(env: NodeJS.ProcessEnv): (phase: string) => void {
+  if (env.BG_WORKER_TIMING !== '1') return () => {};
+  return (phase) => console.error(`worker: start-up: ${phase} at ${Math.round(performance.now())} ms`);
+}
+
 export async function runWorker(env = process.env): Promise<void> {
+  const mark = startupClock(env);
+  mark('modules loaded');
   const level = (env.BG_LOG_LEVEL || 'INFO').toUpperCase();
   if (!['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'].includes(level))
     throw new Error(`BG_LOG_LEVEL=${env.BG_LOG_LEVEL}: expected one of trace, debug, info, warn, error`);
-  Runtime.install({ logger: new DefaultLogger(level as LogLevel) });
+  // A missing variable is named before anything connects or loads.
+  const secrets = secretsFromEnv(env);
   const settings = temporalSettings(env);
-  const { deps, close } = await realDeps(secretsFromEnv(env));
+  Runtime.install({ logger: new DefaultLogger(level as LogLevel) });
   const connection = await NativeConnection.connect(connectionOptions(settings));
+  mark('connected');
+  const late = lateBoundActivities();
+  let worker: Worker | undefined;
+  let adapters: { close(): void } | undefined;
+  let ran = false;
   try {
-    const worker = await Worker.create({
+    const creating = Worker.create({
       connection,
       namespace: settings.namespace,
       taskQueue: settings.taskQueue,
       ...workflowSource(),
-      activities: createActivities(deps),
+      activities: late.activities,
       // Activities heartbeat; on SIGTERM running ones get this long to notice and finish.
       shutdownGraceTime: '10 seconds',
       // Heartbeats leave at least every 3 s, so the 15 s heartbeat timeout survives a rejected one.
       maxHeartbeatThrottleInterval: '3 seconds',
     });
+    // Asked for after Worker.create has begun: its part on this thread (compiling the bundle,
+    // spawning the workflow thread) goes first, then this loads while that thread starts. The key
+    // and known_hosts are parsed here: a bad one still stops the worker before it polls.
+    const loading = import('./worker-deps').then(async ({ realActivities }) => {
+      const real = await realActivities(secrets);
+      mark('activities ready');
+      return real;
+    });
+    const [created, loaded] = await Promise.allSettled([creating, loading]);
+    if (created.status === 'fulfilled') worker = created.value;
+    if (loaded.status === 'fulfilled') adapters = loaded.value;
+    // The secrets' error first: it is the user's to fix, and was checked first before this overlap.
+    if (loaded.status === 'rejected') throw loaded.reason;
+    if (created.status === 'rejected') throw created.reason;
+    late.bind(loaded.value.activities);
+    mark('worker created');
     console.log(`worker: task queue ${settings.taskQueue} on ${settings.address} (namespace ${settings.namespace})`);
     // Worker.run() resolves after SIGINT/SIGTERM once in-flight tasks are done (graceful shutdown).
-    await worker.run();
+    ran = true;
+    await created.value.run();
   } finally {
-    close();
-    await connection.close();
+    adapters?.close();
+    // A worker created but never run keeps its hold on the connection (the SDK has no way to
+    // release it); the process exits right after, which closes both.
+    if (!worker || ran) await connection.close();
   }
 }
 

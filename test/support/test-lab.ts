@@ -4,7 +4,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { labDown, labUp, type Lab, type LabUpOptions } from '../../src/lab';
 import { loadPlanInput } from '../../src/plan/load';
 import type { PlanInput } from '../../src/plan/schema';
-import { realDeps } from '../../src/worker';
+import { realDeps } from '../../src/worker-deps';
 import { createActivities, type Activities } from '../../src/activities';
 import { tempLabDir, testBasePort } from './lab-tools';
 

@@ -24,8 +24,8 @@ export function registerPlan(program: Command, setExit: (n: number) => void): vo
     .argument('<plan>', 'plan file (YAML or JSON)')
     .action(async (path: string) => {
       const p = await readPlan(path);
-      // Loaded here only: the worker module pulls in the SSH client and Temporal's native worker.
-      const { realDeps, secretsFromEnv } = await import('../../worker');
+      // Loaded here only: the SSH client and the adapters (Temporal's worker is not needed).
+      const [{ realDeps }, { secretsFromEnv }] = await Promise.all([import('../../worker-deps'), import('../../worker-secrets')]);
       let secrets;
       try {
         secrets = secretsFromEnv();

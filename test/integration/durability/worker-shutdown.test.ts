@@ -59,4 +59,40 @@ describe('the worker process', () => {
     expect(code).toBe(1);
     expect(err).toMatch(/BG_SSH_KEY is not set/);
   });
+
+  // The key and known_hosts are parsed while Temporal's workflow thread starts (DESIGN.md, "Worker
+  // start-up"): a bad one must still stop the worker, with its own message, before it ever polls.
+  for (const bad of ['key', 'known_hosts'] as const) {
+    it(`refuses to start with an unusable ${bad}, exiting 1 before it polls`, async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bg-worker-'));
+      const keyPath = path.join(dir, 'id_ed25519');
+      if (bad === 'key') fs.writeFileSync(keyPath, 'not a key\n');
+      else execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyPath]);
+      const knownHosts = path.join(dir, bad === 'known_hosts' ? 'missing_known_hosts' : 'known_hosts');
+      if (bad === 'key') fs.writeFileSync(knownHosts, '');
+      try {
+        const child = spawn(process.execPath, [compiledWorker], {
+          env: {
+            ...process.env,
+            TEMPORAL_ADDRESS: inject('temporalAddress'),
+            BG_TASK_QUEUE: `bad-${bad}-${process.pid}`,
+            BG_SSH_KEY: keyPath,
+            BG_KNOWN_HOSTS: knownHosts,
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let out = '';
+        child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+        child.stderr.on('data', (b: Buffer) => (out += b.toString()));
+        const [code] = await once(child, 'exit');
+        expect(code, out).toBe(1);
+        expect(out).toMatch(
+          bad === 'key' ? /worker: SSH private key is unusable: / : /worker: cannot read known_hosts file .*missing_known_hosts/,
+        );
+        expect(out).not.toContain('worker: task queue');
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });

@@ -16,7 +16,7 @@ import { renderCommand, shellQuote } from '../../../src/activities/shell';
 import type { HostRef } from '../../../src/activities/types';
 import { hostCurrentRelease, hostRestarts, showStat } from '../../../src/lab';
 import { hostPaths } from '../../../src/lab/layout';
-import { realDeps } from '../../../src/worker';
+import { realDeps } from '../../../src/worker-deps';
 import { blueGreenDeployment } from '../../../src/workflows';
 import { useTestLab } from '../../support/test-lab';
 import { useTemporal, uniqueId, withWorker } from '../../support/temporal';

@@ -192,7 +192,10 @@ describe('connecting with these settings to the real dev server', () => {
 
 describe('worker secrets from the environment', () => {
   it('an encrypted SSH key: the passphrase from a variable or a file; a wrong one is refused without quoting it or the key', async () => {
-    const { realDeps, secretsFromEnv } = await import('../../../src/worker');
+    const [{ realDeps }, { secretsFromEnv }] = await Promise.all([
+      import('../../../src/worker-deps'),
+      import('../../../src/worker-secrets'),
+    ]);
     const key = f('id_ed25519');
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'bg-right-passphrase', '-f', key]);
     fs.writeFileSync(f('passphrase'), 'bg-right-passphrase\n');
