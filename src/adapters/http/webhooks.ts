@@ -2,10 +2,12 @@
 // is its credential): it lives in the worker's environment or a file only the worker reads, and no
 // message built here contains it, or any URL at all.
 import fs from 'node:fs';
-import YAML from 'yaml';
+import { createRequire } from 'node:module';
 import type { PostResult, WebhookLookup, WebhookPort } from '../../ports/webhooks';
 
 export const WEBHOOKS_FILE_VAR = 'BLUEGREEN_WEBHOOKS_FILE';
+
+const yamlParser = (): typeof import('yaml') => createRequire(import.meta.url)('yaml') as typeof import('yaml');
 
 /** `ops-slack` -> `BLUEGREEN_WEBHOOK_OPS_SLACK` (names are lowercase letters, digits and "-"). */
 export function webhookEnvVar(name: string): string {
@@ -42,8 +44,9 @@ export function webhookDirectory(env: NodeJS.ProcessEnv = process.env): WebhookD
     if (cached?.key === key) return cached;
     let parsed: unknown;
     try {
-      // YAML is a superset of JSON: one parser reads both.
-      parsed = YAML.parse(fs.readFileSync(path, 'utf8'));
+      // YAML is a superset of JSON: one parser reads both. Loaded on first use, not at the
+      // worker's start (it is on the start-up's critical path: DESIGN.md, "Worker start-up").
+      parsed = yamlParser().parse(fs.readFileSync(path, 'utf8'));
     } catch (err) {
       // The parser quotes the offending line, which may hold a URL: say only where it is.
       const line = (err as { linePos?: { line: number }[] }).linePos?.[0]?.line;
