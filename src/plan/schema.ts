@@ -3,12 +3,13 @@
 // deterministic and free of Node APIs: it is bundled into the workflow sandbox.
 import { z } from 'zod';
 import { TemplateError, parseCommandTemplate } from './command-template';
+import { LB_FILE_PATTERN, LB_NAME_PATTERN, RELEASE_PATTERN, UPSTREAM_ADDRESS_PATTERN } from './patterns';
+
+export { LB_FILE_PATTERN, LB_NAME_PATTERN, RELEASE_PATTERN, UPSTREAM_ADDRESS_PATTERN };
 
 // Values that end up in shell commands, HAProxy commands or workflow ids are held to strict
-// patterns here, so nothing hostile gets past the plan.
-export const RELEASE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+// patterns here (and in patterns.ts), so nothing hostile gets past the plan.
 const NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,39}$/;
-export const LB_NAME_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 // Starts with a letter or digit (a leading "-" could pass for an option to some tool), or is an IP.
 const HOSTNAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$|^\[?[0-9A-Fa-f:.]{2,45}\]?$/;
 const USER_PATTERN = /^[a-z_][a-z0-9_.-]{0,31}$/;
@@ -159,10 +160,6 @@ const haproxyLb = z.strictObject({
   standbyUrl: httpUrl,
 });
 
-// Paths end up in shell commands and nginx includes on the LB host: plain absolute paths only.
-export const LB_FILE_PATTERN = /^\/[A-Za-z0-9._/-]{1,255}$/;
-// host:port as nginx's `server` takes it: a hostname, an IPv4 address or a bracketed IPv6 address.
-export const UPSTREAM_ADDRESS_PATTERN = /^(?:[A-Za-z0-9][A-Za-z0-9.-]{0,252}|\[[0-9A-Fa-f:.]{2,45}\]):([1-9][0-9]{0,4})$/;
 const lbFile = z
   .string()
   .regex(LB_FILE_PATTERN, { message: 'an absolute path of letters, digits, ".", "_", "-", "/"' })

@@ -2,7 +2,8 @@
 // admin states. The activities' drain, wait and live-pool guard (src/activities/lb.ts) use only this;
 // each LB kind is an adapter folder (src/adapters/haproxy, ...) that implements it and throws the
 // errors below, whose names the workflow's retry policy knows.
-import { LB_NAME_PATTERN, type Plan } from '../plan/schema';
+import { LB_NAME_PATTERN } from '../plan/patterns';
+import type { Plan } from '../plan/schema';
 
 export type LbConfig = Plan['loadBalancer'];
 export type PoolName = 'live' | 'standby';

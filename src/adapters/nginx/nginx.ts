@@ -14,7 +14,7 @@ import {
   type ServerState,
 } from '../../ports/lb';
 import { renderCommand } from '../../activities/shell';
-import { UPSTREAM_ADDRESS_PATTERN } from '../../plan/schema';
+import { UPSTREAM_ADDRESS_PATTERN } from '../../plan/patterns';
 import { SshConnectError, SshTimeoutError, targetName } from '../ssh/errors';
 import type { SshTarget } from '../../ports/ssh';
 import { httpProbe, type Probe } from './probe';

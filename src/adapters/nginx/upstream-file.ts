@@ -7,7 +7,7 @@
 //   server 10.0.1.12:8080 down; # bluegreen:web-g2 drain
 // nginx has no names for upstream servers; the marker keeps the name (and drain vs maint, which
 // nginx cannot tell apart) in the file, and `down` keeps the server visible while out of the pool.
-import { LB_NAME_PATTERN, UPSTREAM_ADDRESS_PATTERN } from '../../plan/schema';
+import { LB_NAME_PATTERN, UPSTREAM_ADDRESS_PATTERN } from '../../plan/patterns';
 import type { AdminState } from '../../ports/lb';
 
 export interface ServerLine {
