@@ -1,6 +1,6 @@
 // The worker process: runs deployment workflows and their activities. It alone holds the secrets
 // (SSH private key, known_hosts); they never travel in workflow input or history.
-// Start-up is ordered for speed (DESIGN.md, "Worker start-up"): this module loads Node built-ins
+// Start-up is ordered for speed (DESIGN.md, "Start-up on two threads"): this module loads Node built-ins
 // only, checks the environment, starts Temporal's workflow thread, and only then loads Temporal's
 // worker (src/worker-run.ts), which loads ssh2, the adapters and the activities last.
 import { existsSync } from 'node:fs';

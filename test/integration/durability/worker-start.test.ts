@@ -1,5 +1,5 @@
 // The compiled worker starts Temporal's workflow thread before it loads Temporal's worker, and
-// Worker.create adopts that thread (DESIGN.md, "Worker start-up"); when the worker's options are not
+// Worker.create adopts that thread (DESIGN.md, "Start-up on two threads"); when the worker's options are not
 // the ones the thread was started with, the SDK starts its own and nothing else changes.
 import { once } from 'node:events';
 import { execFileSync, spawn } from 'node:child_process';
