@@ -1,5 +1,6 @@
 // The light status client's protobuf codec against @temporalio/proto's own classes: what theirs
 // encodes, ours decodes to the same values (unknown fields skipped), and what ours encodes, theirs reads.
+import Long from 'long';
 import { describe, expect, it } from 'vitest';
 import { google, temporal } from '@temporalio/proto';
 import {
@@ -14,20 +15,20 @@ import { fields, ProtoWriter, toInt, WireError } from '../../../src/client/lite/
 const api = temporal.api;
 const json = (v: unknown) => ({ metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from(JSON.stringify(v)) });
 // Year 2128: seconds beyond 32 bits, so a 64-bit varint.
-const LATE = { seconds: 5_000_000_000, nanos: 123_456_789 };
+const LATE = { seconds: Long.fromNumber(5_000_000_000), nanos: 123_456_789 };
 const LATE_MS = 5_000_000_000_000 + 123;
 
 describe('decoding what @temporalio/proto encodes', () => {
   it('DescribeWorkflowExecutionResponse: run, status, times, task queue and pending activities; other fields skipped', () => {
     const bytes = api.workflowservice.v1.DescribeWorkflowExecutionResponse.encode({
-      executionConfig: { taskQueue: { name: 'ignored' }, workflowRunTimeout: { seconds: 60 } },
+      executionConfig: { taskQueue: { name: 'ignored' }, workflowRunTimeout: { seconds: Long.fromNumber(60) } },
       workflowExecutionInfo: {
         execution: { workflowId: 'bluegreen-prod', runId: 'run-1' },
         type: { name: 'blueGreenDeployment' },
-        startTime: { seconds: 1_700_000_000, nanos: 999_999_999 },
+        startTime: { seconds: Long.fromNumber(1_700_000_000), nanos: 999_999_999 },
         closeTime: LATE,
         status: api.enums.v1.WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING,
-        historyLength: 4_294_967_297,
+        historyLength: Long.fromNumber(4_294_967_297),
         memo: { fields: { note: json('hello') } },
         searchAttributes: { indexedFields: { BgEnvironment: json('prod') } },
         taskQueue: 'bluegreen',
@@ -42,7 +43,7 @@ describe('decoding what @temporalio/proto encodes', () => {
           lastHeartbeatTime: LATE,
           attempt: 3,
           lastFailure: { message: 'boom', applicationFailureInfo: { type: 'X' } },
-          currentRetryInterval: { seconds: 2 },
+          currentRetryInterval: { seconds: Long.fromNumber(2) },
         },
         { activityId: '8', activityType: { name: 'smokeTest' }, attempt: -1 },
       ],
