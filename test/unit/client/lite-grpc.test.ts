@@ -130,7 +130,7 @@ describe('unary gRPC over node:http2', () => {
   });
 
   it('a server whose certificate the given CA did not sign: no connection, after the connect deadline', async () => {
-    const err = await openChannel(options({ connectTimeoutMs: 500, tls: { serverNameOverride: 'frontend.test', serverRootCACertificate: read('stranger.crt') } })).catch(
+    const err = await openChannel(options({ connectTimeoutMs: 1500, tls: { serverNameOverride: 'frontend.test', serverRootCACertificate: read('stranger.crt') } })).catch(
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(ConnectError);
@@ -139,7 +139,7 @@ describe('unary gRPC over node:http2', () => {
   });
 
   it('the wrong server name and plain text to a TLS port fail too', async () => {
-    const wrongName = await openChannel(options({ connectTimeoutMs: 300, tls: { serverNameOverride: 'other.test', serverRootCACertificate: read('server.crt') } })).catch(
+    const wrongName = await openChannel(options({ connectTimeoutMs: 1500, tls: { serverNameOverride: 'other.test', serverRootCACertificate: read('server.crt') } })).catch(
       (e: unknown) => e,
     );
     expect(wrongName).toBeInstanceOf(ConnectError);
