@@ -27,7 +27,11 @@ const DESCRIBE_TIMEOUT_MS = 10_000;
 const QUERY_DEADLINE_MS = 10_000;
 
 /** Thrown inside this module for anything the light path leaves to the full client. */
-class NotCovered extends Error {}
+class NotCovered extends Error {
+  constructor(why: string, cause?: unknown) {
+    super(cause === undefined ? why : `${why}: ${cause instanceof Error ? cause.message : String(cause)}`);
+  }
+}
 
 /** The status of ENV's latest run if it is running and the light path can say it exactly; else undefined. */
 export async function liteRunView(settings: TemporalSettings, environment: string): Promise<RunView | undefined> {
@@ -42,7 +46,10 @@ export async function liteRunView(settings: TemporalSettings, environment: strin
   try {
     return await viewOf(channel, settings, environment);
   } catch (err) {
-    if (err instanceof NotCovered) return undefined;
+    if (err instanceof NotCovered) {
+      if (process.env.BG_DEBUG) console.error(`status: left to the full client: ${err.message}`);
+      return undefined;
+    }
     throw err;
   } finally {
     channel.close();
@@ -59,11 +66,11 @@ async function viewOf(channel: Channel, settings: TemporalSettings, environment:
     // A missing namespace is NOT_FOUND too, but the full client words it differently: leave it to it.
     if (err instanceof GrpcError && err.code === GRPC.NOT_FOUND && !err.status?.details.some((x) => /NamespaceNotFound/.test(x.typeUrl)))
       throw noRunOf(settings, environment, workflowId);
-    throw new NotCovered();
+    throw new NotCovered('describe failed', err);
   }
   const info = d.info;
   // A closed run's status comes from its result in history: the full client's path.
-  if (!info || info.status !== RUNNING || !info.startTime || !info.execution.runId) throw new NotCovered();
+  if (!info || info.status !== RUNNING || !info.startTime || !info.execution.runId) throw new NotCovered(`run status ${info?.status}`);
   const runId = info.execution.runId;
   const view: RunView = {
     environment,
@@ -79,11 +86,12 @@ async function viewOf(channel: Channel, settings: TemporalSettings, environment:
     const reply = decodeQueryResponse(
       await channel.call(SERVICE, 'QueryWorkflow', encodeQueryRequest(settings.namespace, { workflowId, runId }, MESSAGE_NAMES.statusQuery), QUERY_DEADLINE_MS),
     );
-    if (reply.rejectedStatus !== undefined || !reply.result) throw new NotCovered();
+    if (reply.rejectedStatus !== undefined || !reply.result) throw new NotCovered('query rejected or empty');
     view.status = jsonOf(reply.result[0]) as DeploymentStatus;
     if (progress.length > 0) view.progress = progress;
   } catch (err) {
-    if (!(err instanceof GrpcError && err.code === GRPC.DEADLINE_EXCEEDED)) throw new NotCovered();
+    if (err instanceof NotCovered) throw err;
+    if (!(err instanceof GrpcError && err.code === GRPC.DEADLINE_EXCEEDED)) throw new NotCovered('query failed', err);
     // The full client's words for a query that timed out (a ServiceError wrapping the gRPC one).
     const e = unansweredQuery(workflowId, info.taskQueue, QUERY_DEADLINE_MS, 'Failed to query Workflow');
     view.failure = e.message;
@@ -108,10 +116,10 @@ function jsonOf(p: Payload | undefined): unknown {
   if (!p) return undefined;
   const encoding = p.metadata.encoding?.toString('utf8');
   if (encoding === 'binary/null') return undefined;
-  if (encoding !== 'json/plain') throw new NotCovered();
+  if (encoding !== 'json/plain') throw new NotCovered(`payload encoding ${encoding}`);
   try {
     return JSON.parse(p.data.toString('utf8'));
-  } catch {
-    throw new NotCovered();
+  } catch (err) {
+    throw new NotCovered('payload is not JSON', err);
   }
 }

@@ -126,17 +126,23 @@ function unary(session: http2.ClientHttp2Session, o: ChannelOptions, path: strin
         reject(err);
       } else resolve(body as Buffer);
     };
-    const timer = setTimeout(() => done(new GrpcError(GRPC.DEADLINE_EXCEEDED, 'Deadline exceeded')), timeoutMs);
+    const deadlineAt = Date.now() + timeoutMs;
+    const deadlineExceeded = () => new GrpcError(GRPC.DEADLINE_EXCEEDED, 'Deadline exceeded');
+    const timer = setTimeout(() => done(deadlineExceeded()), timeoutMs);
+    // The server resets the stream at the same deadline, and its reset may beat our timer: past the
+    // deadline, a stream that ends without a status has missed it, as the timer would have said.
+    const late = () => Date.now() >= deadlineAt;
     stream.on('response', (h) => (headers = h));
     stream.on('trailers', (t) => (trailers = t));
     stream.on('data', (c: Buffer) => chunks.push(c));
-    stream.on('error', (err) => done(new GrpcError(GRPC.UNAVAILABLE, err.message)));
+    stream.on('error', (err) => done(late() ? deadlineExceeded() : new GrpcError(GRPC.UNAVAILABLE, err.message)));
     stream.on('close', () => {
       if (settled) return;
       // Trailers-only replies (errors, mostly) carry the status in the headers.
       const all = { ...headers, ...trailers };
       const httpStatus = Number(headers[':status'] ?? 0);
       if (all['grpc-status'] === undefined) {
+        if (late()) return done(deadlineExceeded());
         return done(new GrpcError(GRPC.UNAVAILABLE, `no gRPC status in the reply (HTTP ${httpStatus || 'none'})`));
       }
       const code = Number(all['grpc-status']);

@@ -121,6 +121,22 @@ describe('bluegreen status ENV: the light read path', () => {
     expect(lu.stderr).toMatch(/cannot reach Temporal at 127\.0\.0\.1:1/);
   });
 
+  it('a run no worker answers: the same view, error and exit code as the full client, after the same 10 s', async () => {
+    const fleet = new FakeFleet(HOSTS, 'v1');
+    const env = uniqueEnv('lite-noworker');
+    const plan = writePlan(dir, 'noworker.json', fleet.plan({ environment: env }));
+    expect((await bg(['deploy', plan, '--task-queue', uniqueId('nobody-polls')])).code).toBe(0);
+    try {
+      const [lt, ft] = await Promise.all([light(['status', env]), full(['status', env])]);
+      expect(lt.code).toBe(1);
+      expect(lt.stderr).toBe(ft.stderr);
+      expect(lt.stderr).toMatch(/did not answer the status query within 10 s: .*\nnext: make sure a worker polls task queue "nobody-polls/);
+      expect(timeless(lt.stdout)).toBe(timeless(ft.stdout));
+    } finally {
+      await temporal.client.workflow.getHandle(`bluegreen-${env}`).terminate('test done');
+    }
+  });
+
   it('a closed run is left to the full client (its result is in history)', async () => {
     const fleet = new FakeFleet(HOSTS, 'v1');
     const env = uniqueEnv('lite-closed');

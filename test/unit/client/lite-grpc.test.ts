@@ -63,6 +63,10 @@ beforeAll(async () => {
           'grpc-message': encodeURIComponent('workflow not found for ID: bluegreen-x (100%)'),
           'grpc-status-details-bin': Buffer.from(details).toString('base64'),
         }, { endStream: true });
+      } else if (method === 'Reset') {
+        // As a Go server does at the caller's deadline (grpc-timeout): reset the stream, no status.
+        const ms = Number(/^(\d+)m$/.exec(String(headers['grpc-timeout']))?.[1]);
+        setTimeout(() => stream.close(http2.constants.NGHTTP2_CANCEL), ms > 1000 ? 0 : ms);
       }
       // Anything else: never answered (a missed deadline).
     });
@@ -124,6 +128,18 @@ describe('unary gRPC over node:http2', () => {
     try {
       const err = await channel.call('svc.v1.Service', 'Silent', Buffer.alloc(0), 300).catch((e: unknown) => e);
       expect(err).toMatchObject({ code: 4 });
+    } finally {
+      channel.close();
+    }
+  });
+
+  it('a stream reset: DEADLINE_EXCEEDED at the deadline (the server keeps it too), UNAVAILABLE before it', async () => {
+    const channel = await openChannel(options());
+    try {
+      const atDeadline = await channel.call('svc.v1.Service', 'Reset', Buffer.alloc(0), 200).catch((e: unknown) => e);
+      expect(atDeadline).toMatchObject({ code: 4 });
+      const early = await channel.call('svc.v1.Service', 'Reset', Buffer.alloc(0), 5000).catch((e: unknown) => e);
+      expect(early).toMatchObject({ code: 14 });
     } finally {
       channel.close();
     }
