@@ -65,7 +65,12 @@ try {
     const median = ((xs[RUNS / 2 - 1] as number) + (xs[RUNS / 2] as number)) / 2;
     return `median ${median.toFixed(0)} ms (min ${(xs[0] as number).toFixed(0)}, max ${(xs.at(-1) as number).toFixed(0)})`;
   };
-  console.log(`load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}, ${os.cpus().length} cores`);
+  console.log(
+    `load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}, ${os.cpus().length} cores`,
+  );
   for (const checkout of checkouts) {
     const version = await time(checkout, ['--version'], [0, 2]);
     const status = await time(checkout, ['status', 'timing']);

@@ -23,7 +23,12 @@ export interface LiveProgress {
 export const PROGRESS_ACTIVITIES: readonly string[] = ['deployHosts', 'smokeTest'];
 
 /** The progress one pending activity's first heartbeat detail describes, or undefined if it is not one. */
-export function progressOf(activity: string, attempt: number, lastHeartbeat: string | undefined, details: unknown): LiveProgress | undefined {
+export function progressOf(
+  activity: string,
+  attempt: number,
+  lastHeartbeat: string | undefined,
+  details: unknown,
+): LiveProgress | undefined {
   const common = { activity, attempt, lastHeartbeat };
   if (activity === 'deployHosts' && isDeployProgress(details)) {
     return {

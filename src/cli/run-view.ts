@@ -67,7 +67,9 @@ export async function loadRunView(session: Session, run: RunRef): Promise<RunVie
 
 export async function queryStatus(session: Session, run: RunRef, deadlineMs = QUERY_DEADLINE_MS): Promise<DeploymentStatus> {
   try {
-    return await session.connection.withDeadline(Date.now() + deadlineMs, () => run.handle.query<DeploymentStatus>(MESSAGE_NAMES.statusQuery));
+    return await session.connection.withDeadline(Date.now() + deadlineMs, () =>
+      run.handle.query<DeploymentStatus>(MESSAGE_NAMES.statusQuery),
+    );
   } catch (err) {
     throw unansweredQuery(run.workflowId, run.taskQueue, deadlineMs, messageOf(err));
   }

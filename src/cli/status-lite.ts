@@ -38,7 +38,13 @@ export async function liteRunView(settings: TemporalSettings, environment: strin
   const { address, tls, apiKey } = connectionOptions(settings);
   let channel: Channel;
   try {
-    channel = await openChannel({ address, tls: tls || undefined, apiKey, namespace: settings.namespace, connectTimeoutMs: CONNECT_TIMEOUT_MS });
+    channel = await openChannel({
+      address,
+      tls: tls || undefined,
+      apiKey,
+      namespace: settings.namespace,
+      connectTimeoutMs: CONNECT_TIMEOUT_MS,
+    });
   } catch (err) {
     if (err instanceof ConnectError) throw unreachable(settings, err.message);
     throw err;
@@ -60,7 +66,12 @@ async function viewOf(channel: Channel, settings: TemporalSettings, environment:
   const workflowId = workflowIdFor(environment);
   let d: DescribeResponse;
   try {
-    const reply = await channel.call(SERVICE, 'DescribeWorkflowExecution', encodeDescribeRequest(settings.namespace, { workflowId }), DESCRIBE_TIMEOUT_MS);
+    const reply = await channel.call(
+      SERVICE,
+      'DescribeWorkflowExecution',
+      encodeDescribeRequest(settings.namespace, { workflowId }),
+      DESCRIBE_TIMEOUT_MS,
+    );
     d = decodeDescribeResponse(reply);
   } catch (err) {
     // A missing namespace is NOT_FOUND too, but the full client words it differently: leave it to it.
@@ -84,7 +95,12 @@ async function viewOf(channel: Channel, settings: TemporalSettings, environment:
   const progress = progressFrom(d);
   try {
     const reply = decodeQueryResponse(
-      await channel.call(SERVICE, 'QueryWorkflow', encodeQueryRequest(settings.namespace, { workflowId, runId }, MESSAGE_NAMES.statusQuery), QUERY_DEADLINE_MS),
+      await channel.call(
+        SERVICE,
+        'QueryWorkflow',
+        encodeQueryRequest(settings.namespace, { workflowId, runId }, MESSAGE_NAMES.statusQuery),
+        QUERY_DEADLINE_MS,
+      ),
     );
     if (reply.rejectedStatus !== undefined || !reply.result) throw new NotCovered('query rejected or empty');
     view.status = jsonOf(reply.result[0]) as DeploymentStatus;

@@ -30,9 +30,7 @@ const full = (args: string[], env: Record<string, string> = {}) => bg(args, { BG
 
 /** Durations measured against "now" (a gate pending for 3.2s, the current step's time) differ between two calls. */
 const timeless = (text: string) =>
-  text
-    .replace(/\b\d+(\.\d)?(ms|s)\b|\b\d+m\d\ds\b|\b\d+h\d\dm\b|\b\d+d\d\dh\b/g, '<t>')
-    .replace(/[ ─]+/g, ' ');
+  text.replace(/\b\d+(\.\d)?(ms|s)\b|\b\d+m\d\ds\b|\b\d+h\d\dm\b|\b\d+d\d\dh\b/g, '<t>').replace(/[ ─]+/g, ' ');
 
 describe('bluegreen status ENV: the light read path', () => {
   it('at a gate: text and --json are exactly those of the full client, without loading the SDK', async () => {
@@ -74,7 +72,11 @@ describe('bluegreen status ENV: the light read path', () => {
       if (target.port === 10_001 && /install/.test(command)) await released;
       return exec(target, command, ...rest);
     };
-    const plan = writePlan(dir, 'progress.json', fleet.plan({ environment: env, parallelism: 2, health: { path: '/health', timeoutSeconds: 60, intervalMs: 100 } }));
+    const plan = writePlan(
+      dir,
+      'progress.json',
+      fleet.plan({ environment: env, parallelism: 2, health: { path: '/health', timeoutSeconds: 60, intervalMs: 100 } }),
+    );
     await withWorker(taskQueue, createActivities(deps), async () => {
       expect((await bg(['deploy', plan, '--task-queue', taskQueue])).code).toBe(0);
       type View = { progress?: { activity: string; done: number; inFlight: string[]; lastHeartbeat?: string }[] };

@@ -55,14 +55,21 @@ beforeAll(async () => {
         stream.end(frame);
       } else if (method === 'Missing') {
         // Trailers-only, as servers answer errors: status, percent-encoded message and binary details.
-        const details = google.rpc.Status.encode({ code: 5, message: 'not here', details: [{ type_url: 'type.googleapis.com/x.NotFoundFailure', value: Buffer.from([1]) }] }).finish();
-        stream.respond({
-          ':status': 200,
-          'content-type': 'application/grpc',
-          'grpc-status': '5',
-          'grpc-message': encodeURIComponent('workflow not found for ID: bluegreen-x (100%)'),
-          'grpc-status-details-bin': Buffer.from(details).toString('base64'),
-        }, { endStream: true });
+        const details = google.rpc.Status.encode({
+          code: 5,
+          message: 'not here',
+          details: [{ type_url: 'type.googleapis.com/x.NotFoundFailure', value: Buffer.from([1]) }],
+        }).finish();
+        stream.respond(
+          {
+            ':status': 200,
+            'content-type': 'application/grpc',
+            'grpc-status': '5',
+            'grpc-message': encodeURIComponent('workflow not found for ID: bluegreen-x (100%)'),
+            'grpc-status-details-bin': Buffer.from(details).toString('base64'),
+          },
+          { endStream: true },
+        );
       } else if (method === 'Reset') {
         // As a Go server does at the caller's deadline (grpc-timeout): reset the stream, no status.
         const ms = Number(/^(\d+)m$/.exec(String(headers['grpc-timeout']))?.[1]);
@@ -81,7 +88,11 @@ afterAll(async () => {
 
 const options = (over: Partial<ChannelOptions> = {}): ChannelOptions => ({
   address: `127.0.0.1:${port}`,
-  tls: { serverNameOverride: 'frontend.test', serverRootCACertificate: read('server.crt'), clientCertPair: { crt: read('client.crt'), key: read('client.key') } },
+  tls: {
+    serverNameOverride: 'frontend.test',
+    serverRootCACertificate: read('server.crt'),
+    clientCertPair: { crt: read('client.crt'), key: read('client.key') },
+  },
   apiKey: 'key-123',
   namespace: 'team-a',
   connectTimeoutMs: 2000,
@@ -146,18 +157,18 @@ describe('unary gRPC over node:http2', () => {
   });
 
   it('a server whose certificate the given CA did not sign: no connection, after the connect deadline', async () => {
-    const err = await openChannel(options({ connectTimeoutMs: 1500, tls: { serverNameOverride: 'frontend.test', serverRootCACertificate: read('stranger.crt') } })).catch(
-      (e: unknown) => e,
-    );
+    const err = await openChannel(
+      options({ connectTimeoutMs: 1500, tls: { serverNameOverride: 'frontend.test', serverRootCACertificate: read('stranger.crt') } }),
+    ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConnectError);
     expect((err as Error).message).toBe('Failed to connect before the deadline');
     expect((err as ConnectError).last).toMatch(/certificate/i);
   });
 
   it('the wrong server name and plain text to a TLS port fail too', async () => {
-    const wrongName = await openChannel(options({ connectTimeoutMs: 1500, tls: { serverNameOverride: 'other.test', serverRootCACertificate: read('server.crt') } })).catch(
-      (e: unknown) => e,
-    );
+    const wrongName = await openChannel(
+      options({ connectTimeoutMs: 1500, tls: { serverNameOverride: 'other.test', serverRootCACertificate: read('server.crt') } }),
+    ).catch((e: unknown) => e);
     expect(wrongName).toBeInstanceOf(ConnectError);
     expect((wrongName as ConnectError).last).toMatch(/other\.test|altnames/i);
     const plain = await openChannel(options({ connectTimeoutMs: 300, tls: undefined }))

@@ -39,7 +39,11 @@ describe('decoding what @temporalio/proto encodes', () => {
           activityId: '7',
           activityType: { name: 'deployHosts' },
           state: api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED,
-          heartbeatDetails: { payloads: [{ ...json({ cluster: 'green', done: ['g1'] }), metadata: { encoding: Buffer.from('json/plain'), x: Buffer.from([0, 255]) } }] },
+          heartbeatDetails: {
+            payloads: [
+              { ...json({ cluster: 'green', done: ['g1'] }), metadata: { encoding: Buffer.from('json/plain'), x: Buffer.from([0, 255]) } },
+            ],
+          },
           lastHeartbeatTime: LATE,
           attempt: 3,
           lastFailure: { message: 'boom', applicationFailureInfo: { type: 'X' } },
@@ -107,11 +111,15 @@ describe('decoding what @temporalio/proto encodes', () => {
 
 describe('requests @temporalio/proto reads back', () => {
   it('DescribeWorkflowExecutionRequest: namespace and execution, with and without a run id', () => {
-    const r = api.workflowservice.v1.DescribeWorkflowExecutionRequest.decode(encodeDescribeRequest('ns-é', { workflowId: 'bluegreen-lab' }));
+    const r = api.workflowservice.v1.DescribeWorkflowExecutionRequest.decode(
+      encodeDescribeRequest('ns-é', { workflowId: 'bluegreen-lab' }),
+    );
     expect(r.namespace).toBe('ns-é');
     expect(r.execution?.workflowId).toBe('bluegreen-lab');
     expect(r.execution?.runId).toBe('');
-    const pinned = api.workflowservice.v1.DescribeWorkflowExecutionRequest.decode(encodeDescribeRequest('default', { workflowId: 'w', runId: 'r-1' }));
+    const pinned = api.workflowservice.v1.DescribeWorkflowExecutionRequest.decode(
+      encodeDescribeRequest('default', { workflowId: 'w', runId: 'r-1' }),
+    );
     expect(pinned.execution?.runId).toBe('r-1');
   });
 
@@ -126,7 +134,10 @@ describe('requests @temporalio/proto reads back', () => {
   });
 
   it('varints up to 2^53 and nested messages survive a round trip through their reader', () => {
-    const bytes = new ProtoWriter().uint(6, 2 ** 53).message(1, new ProtoWriter().string(1, 'w')).finish();
+    const bytes = new ProtoWriter()
+      .uint(6, 2 ** 53)
+      .message(1, new ProtoWriter().string(1, 'w'))
+      .finish();
     const info = api.workflow.v1.WorkflowExecutionInfo.decode(bytes);
     expect(info.historyLength.toString()).toBe(String(2 ** 53));
     expect(info.execution?.workflowId).toBe('w');
