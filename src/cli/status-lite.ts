@@ -46,7 +46,11 @@ export async function liteRunView(settings: TemporalSettings, environment: strin
       connectTimeoutMs: CONNECT_TIMEOUT_MS,
     });
   } catch (err) {
-    if (err instanceof ConnectError) throw unreachable(settings, err.message);
+    if (err instanceof ConnectError) {
+      // The full client does not say why either; the last attempt's error helps with TLS set-ups.
+      if (process.env.BG_DEBUG) console.error(`status: last connection attempt: ${err.last}`);
+      throw unreachable(settings, err.message);
+    }
     throw err;
   }
   try {
