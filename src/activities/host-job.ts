@@ -27,6 +27,9 @@ const DETACH = `
 if command -v setsid >/dev/null 2>&1; then detach() { exec setsid "$@"; }
 elif command -v perl >/dev/null 2>&1; then detach() { exec perl -e 'use POSIX; POSIX::setsid(); exec @ARGV or exit 127' "$@"; }
 else detach() { return 127; }; fi
+# Sets t to whole seconds on a clock that only moves forward: /proc/uptime by a builtin read (Linux,
+# no program started), else date(1). Only differences of it are used, within one boot.
+now() { if read -r t _ < /proc/uptime 2>/dev/null; then t=\${t%%.*}; else t=$(date +%s); fi; }
 # kill -0 also succeeds on a zombie, which a container without a reaping init may keep around.
 # Builtins only (read, not cat): the runner calls this in its wait loop.
 alive() {
@@ -50,7 +53,7 @@ d=$1; lock=$2; limit=$3; cmd=$4; id=$5
 echo $$ > "$d/pid"
 finish() { echo "$1" > "$d/rc"; exit 0; }
 note() { echo "bluegreen-job: $*" >> "$d/out"; }
-start=$(date +%s); said=; empty=0
+now; start=$t; said=; empty=0
 while ! mkdir "$lock" 2>/dev/null; do
   holder=; read -r holder < "$lock/pid" 2>/dev/null
   other=; read -r other < "$lock/job" 2>/dev/null
@@ -64,7 +67,8 @@ while ! mkdir "$lock" 2>/dev/null; do
     if [ "$empty" -ge 10 ]; then note "removing a host lock that names no holder"; rm -rf "$lock"; continue; fi
   else empty=0; fi
   if [ -z "$said" ]; then note "waiting for the host lock: job $other (pid $holder) runs on this host"; said=1; fi
-  if [ $(( $(date +%s) - start )) -ge "$limit" ]; then
+  now
+  if [ $((t - start)) -ge "$limit" ]; then
     note "gave up after $limit s waiting for the host lock held by job $other (pid $holder)"
     finish ${RUNNER_FAILED}
   fi
@@ -76,7 +80,8 @@ detach /bin/sh -c "$cmd" </dev/null >> "$d/out" 2>&1 &
 cpid=$!
 (
   while sleep 1 && alive "$cpid"; do
-    if [ $(( $(date +%s) - start )) -ge "$limit" ]; then
+    now
+    if [ $((t - start)) -ge "$limit" ]; then
       : > "$d/timedout"; kill -TERM -"$cpid" 2>/dev/null
       i=0; while alive "$cpid" && [ "$i" -lt 5 ]; do sleep 1; i=$((i + 1)); done
       kill -KILL -"$cpid" 2>/dev/null; exit 0
@@ -139,7 +144,7 @@ nap() {
   elif [ "$polls" -le 70 ]; then sleep 0.1 2>/dev/null || sleep 1
   else sleep 1; fi
 }
-since=$(date +%s)
+now; since=$t
 while :; do
   done_rc
   pid=; [ -f "$d/pid" ] && read -r pid < "$d/pid" 2>/dev/null
@@ -149,11 +154,11 @@ while :; do
       tail -c "$tailbytes" "$d/out" 2>/dev/null
       fail "job $id (pid $pid) ended without recording its exit status (killed, or the host rebooted)"
     fi
-  elif [ $(( $(date +%s) - since )) -ge 20 ]; then
+  elif now && [ $((t - since)) -ge 20 ]; then
     # Claimed but never started (its claimer died in between): start it now, and wait for it.
     mv "$d" "$d.abandoned.$$" 2>/dev/null && rm -rf "$d.abandoned.$$"
     if claim; then wait "$child"; done_rc; fi
-    since=$(date +%s)
+    now; since=$t
   fi
   nap
 done

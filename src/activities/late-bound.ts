@@ -18,6 +18,7 @@ export const ACTIVITY_NAMES = [
   'smokeTest',
   'runMigration',
   'notify',
+  'checkPlan',
 ] as const satisfies readonly (keyof Activities)[];
 
 type ActivityName = (typeof ACTIVITY_NAMES)[number];

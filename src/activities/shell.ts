@@ -4,7 +4,7 @@
 // names and in logs.
 
 // One definition with the plan schema, which checks the same releases before a run starts.
-import { RELEASE_PATTERN } from '../plan/patterns';
+import { RELEASE_PATTERN } from '../plan/names';
 import { TemplateError, parseCommandTemplate, renderSegments, shellQuote } from '../plan/command-template';
 
 export { RELEASE_PATTERN };

@@ -1,29 +1,12 @@
-// What every command shares: settings from the environment overridden by the global options, a
-// client connection, and the run of an environment (its workflow id is derived from the name).
-import os from 'node:os';
+// What the commands that use the full Temporal client share: a connection, and the run of an
+// environment (its workflow id is derived from the name).
 import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
-import { connectionOptions, temporalSettings, webLink, workflowIdFor, type TemporalSettings } from '../config';
+import { connectionOptions, webLink, workflowIdFor, type TemporalSettings } from '../config';
 import type { blueGreenDeployment } from '../workflows';
 import { CliError, EXIT, messageOf } from './errors';
+import { checkEnvironment, noRunOf, settingsFrom, unreachable, type GlobalOptions } from './options';
 
-export interface GlobalOptions {
-  address?: string;
-  namespace?: string;
-  taskQueue?: string;
-}
-
-export function settingsFrom(opts: GlobalOptions, env: NodeJS.ProcessEnv = process.env): TemporalSettings {
-  try {
-    return temporalSettings({
-      ...env,
-      ...(opts.address ? { TEMPORAL_ADDRESS: opts.address } : {}),
-      ...(opts.namespace ? { TEMPORAL_NAMESPACE: opts.namespace } : {}),
-      ...(opts.taskQueue ? { BG_TASK_QUEUE: opts.taskQueue } : {}),
-    });
-  } catch (err) {
-    throw new CliError(messageOf(err), EXIT.usage, 'fix the TEMPORAL_* environment variables (see README: Worker settings)');
-  }
-}
+export { checkEnvironment, osUser, settingsFrom, type GlobalOptions } from './options';
 
 export interface Session {
   settings: TemporalSettings;
@@ -37,11 +20,7 @@ export async function connect(settings: TemporalSettings): Promise<Session> {
   try {
     connection = await Connection.connect({ ...connectionOptions(settings), connectTimeout: '5 seconds' });
   } catch (err) {
-    throw new CliError(
-      `cannot reach Temporal at ${settings.address}: ${messageOf(err)}`,
-      EXIT.failed,
-      'start a server (temporal server start-dev, see README), or point to yours with --address / TEMPORAL_ADDRESS',
-    );
+    throw unreachable(settings, messageOf(err));
   }
   const client = new Client({ connection, namespace: settings.namespace });
   return { settings, client, connection, close: () => connection.close() };
@@ -55,19 +34,6 @@ export async function withSession<T>(opts: GlobalOptions, fn: (s: Session) => Pr
   } finally {
     await session.close();
   }
-}
-
-const ENV_PATTERN = /^[a-z0-9][a-z0-9-]{0,39}$/;
-
-export function checkEnvironment(env: string): string {
-  if (!ENV_PATTERN.test(env)) {
-    throw new CliError(
-      `"${env}" is not an environment name (lowercase letters, digits and "-", up to 40)`,
-      EXIT.usage,
-      'use the "environment" of your plan, e.g. bluegreen status lab',
-    );
-  }
-  return env;
 }
 
 export type DeploymentHandle = WorkflowHandle<typeof blueGreenDeployment>;
@@ -114,21 +80,8 @@ export async function findRun(session: Session, environment: string, runId?: str
           `see its runs with: bluegreen history ${environment}`,
         );
       }
-      throw new CliError(
-        `no deployment run for environment "${environment}" (workflow ${workflowId}) in namespace ${session.settings.namespace} at ${session.settings.address}`,
-        EXIT.notFound,
-        `start one with: bluegreen deploy PLAN   (or check --address / --namespace)`,
-      );
+      throw noRunOf(session.settings, environment, workflowId);
     }
     throw err;
-  }
-}
-
-/** Who is at the keyboard: the OS user, for --by defaults. */
-export function osUser(): string {
-  try {
-    return os.userInfo().username || process.env.USER || 'unknown';
-  } catch {
-    return process.env.USER || 'unknown';
   }
 }

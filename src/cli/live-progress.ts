@@ -2,26 +2,11 @@
 // only when its deploy activity ends; until then the progress lives in the activity's heartbeat
 // details, which Temporal keeps with the pending activity (describe → pendingActivities). Read-only.
 import { fromPayloadsAtIndex } from '@temporalio/common';
-import { isDeployProgress, isSmokeProgress } from '../activities/types';
 import type { RunRef, Session } from './context';
 import { messageOf } from './errors';
+import { PROGRESS_ACTIVITIES, progressOf, type LiveProgress } from './progress-of';
 
-export interface LiveProgress {
-  /** The activity: deployHosts (step deploy) or smokeTest (step verify). */
-  activity: string;
-  cluster?: string;
-  /** Hosts healthy on the release (deploy), or smoke requests passed (verify). */
-  done: number;
-  /** Hosts of the cluster (deploy), when the details say. */
-  total?: number;
-  inFlight: string[];
-  failed: string[];
-  /** Hosts tested directly (verify). */
-  direct?: number;
-  attempt: number;
-  /** When the activity last heartbeated (the details are at most that old). */
-  lastHeartbeat?: string;
-}
+export type { LiveProgress } from './progress-of';
 
 interface Timestamp {
   seconds?: { toString(): string } | number | null;
@@ -43,24 +28,13 @@ export async function readLiveProgress(
     const out: LiveProgress[] = [];
     for (const a of d.raw.pendingActivities ?? []) {
       const activity = a.activityType?.name ?? '';
-      if (activity !== 'deployHosts' && activity !== 'smokeTest') continue;
+      if (!PROGRESS_ACTIVITIES.includes(activity)) continue;
       let payloads = a.heartbeatDetails?.payloads ?? [];
       if (payloads.length === 0) continue;
       for (const codec of [...converter.payloadCodecs].reverse()) payloads = await codec.decode(payloads);
       const details: unknown = fromPayloadsAtIndex(converter.payloadConverter, 0, payloads);
-      const common = { activity, attempt: a.attempt ?? 1, lastHeartbeat: toIso(a.lastHeartbeatTime) };
-      if (activity === 'deployHosts' && isDeployProgress(details)) {
-        out.push({
-          ...common,
-          cluster: details.cluster,
-          done: details.done.length,
-          total: details.total,
-          inFlight: details.inFlight ?? [],
-          failed: details.failed ?? [],
-        });
-      } else if (activity === 'smokeTest' && isSmokeProgress(details)) {
-        out.push({ ...common, done: details.pool.reduce((x, y) => x + y, 0), direct: details.direct.length, inFlight: [], failed: [] });
-      }
+      const p = progressOf(activity, a.attempt ?? 1, toIso(a.lastHeartbeatTime), details);
+      if (p) out.push(p);
     }
     return { progress: out };
   } catch (err) {

@@ -2,9 +2,10 @@
 // result once it has ended (the result rides in the failure's details for a rolled-back run).
 import { WorkflowFailedError } from '@temporalio/client';
 import { resultOfFailedRun } from '../client/result';
-import { statusQuery } from '../workflows/messages';
+import { MESSAGE_NAMES } from '../workflows/message-names';
 import type { DeploymentResult, DeploymentStatus } from '../workflows/state';
-import { CliError, EXIT, messageOf } from './errors';
+import { CliError, messageOf } from './errors';
+import { unansweredQuery } from './options';
 import type { RunRef, Session } from './context';
 import { readLiveProgress, type LiveProgress } from './live-progress';
 
@@ -66,13 +67,11 @@ export async function loadRunView(session: Session, run: RunRef): Promise<RunVie
 
 export async function queryStatus(session: Session, run: RunRef, deadlineMs = QUERY_DEADLINE_MS): Promise<DeploymentStatus> {
   try {
-    return await session.connection.withDeadline(Date.now() + deadlineMs, () => run.handle.query(statusQuery));
-  } catch (err) {
-    throw new CliError(
-      `the run ${run.workflowId} did not answer the status query within ${deadlineMs / 1000} s: ${messageOf(err)}`,
-      EXIT.failed,
-      `make sure a worker polls task queue "${run.taskQueue}" (npm run worker, see README), then try again`,
+    return await session.connection.withDeadline(Date.now() + deadlineMs, () =>
+      run.handle.query<DeploymentStatus>(MESSAGE_NAMES.statusQuery),
     );
+  } catch (err) {
+    throw unansweredQuery(run.workflowId, run.taskQueue, deadlineMs, messageOf(err));
   }
 }
 

@@ -1,14 +1,17 @@
 // The deployment plan: the only input of a run. The same schema runs in the CLI (before a run
-// starts) and inside the workflow (for runs started straight from the Temporal CLI), so it must stay
-// deterministic and free of Node APIs: it is bundled into the workflow sandbox.
+// starts) and in the worker's checkPlan local activity (for runs started straight from the Temporal
+// CLI). Runs recorded before that check the plan in the workflow sandbox on replay, so it must stay
+// deterministic and free of Node APIs.
 import { z } from 'zod';
 import { TemplateError, parseCommandTemplate } from './command-template';
-import { LB_FILE_PATTERN, LB_NAME_PATTERN, RELEASE_PATTERN, UPSTREAM_ADDRESS_PATTERN } from './patterns';
+import { RELEASE_PATTERN } from './names';
+import { LB_FILE_PATTERN, LB_NAME_PATTERN, UPSTREAM_ADDRESS_PATTERN } from './patterns';
 
-export { LB_FILE_PATTERN, LB_NAME_PATTERN, RELEASE_PATTERN, UPSTREAM_ADDRESS_PATTERN };
+export { RELEASE_PATTERN, poolLabel } from './names';
+export { LB_FILE_PATTERN, LB_NAME_PATTERN, UPSTREAM_ADDRESS_PATTERN };
 
 // Values that end up in shell commands, HAProxy commands or workflow ids are held to strict
-// patterns here (and in patterns.ts), so nothing hostile gets past the plan.
+// patterns here (and in names.ts and patterns.ts), so nothing hostile gets past the plan.
 const NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,39}$/;
 // Starts with a letter or digit (a leading "-" could pass for an option to some tool), or is an IP.
 const HOSTNAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$|^\[?[0-9A-Fa-f:.]{2,45}\]?$/;
@@ -347,12 +350,6 @@ function checkLoadBalancer(plan: RawPlan, issue: (path: (string | number)[], mes
   for (const name of hosts) if (!(name in lb.servers)) issue(['loadBalancer', 'servers'], `an address for every host; "${name}" has none`);
   for (const name of Object.keys(lb.servers))
     if (!hosts.has(name)) issue(['loadBalancer', 'servers', name], `the name of a host in the plan; "${name}" is not one`);
-}
-
-/** What a pool is called on this LB, for messages: "backend be_live" or "upstream file /etc/...". */
-export function poolLabel(lb: Plan['loadBalancer'], pool: 'live' | 'standby'): string {
-  if (lb.type === 'haproxy') return `${pool} backend ${pool === 'live' ? lb.liveBackend : lb.standbyBackend}`;
-  return `${pool} upstream file ${pool === 'live' ? lb.liveUpstreamFile : lb.standbyUpstreamFile}`;
 }
 
 function allHosts(plan: RawPlan): Host[] {

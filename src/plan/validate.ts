@@ -2,12 +2,9 @@
 // what was found. Deterministic and Node-free: the workflow uses it too.
 import type { z } from 'zod';
 import { planSchema, recoveryPlanSchema, type Plan } from './schema';
+import { PlanError, type PlanIssue } from './plan-error';
 
-export interface PlanIssue {
-  path: string;
-  expected: string;
-  found: string;
-}
+export { PlanError, formatPlanIssues, type PlanIssue } from './plan-error';
 
 export type PlanValidation = { ok: true; plan: Plan } | { ok: false; issues: PlanIssue[] };
 
@@ -15,18 +12,6 @@ export function validatePlan(input: unknown, schema: typeof planSchema = planSch
   const result = schema.safeParse(input);
   if (result.success) return { ok: true, plan: result.data };
   return { ok: false, issues: result.error.issues.flatMap((i) => describeIssue(i, input)).map(hideWebhookUrls) };
-}
-
-export function formatPlanIssues(issues: PlanIssue[]): string {
-  const lines = issues.map((i) => `  - ${i.path}: expected ${i.expected}, found ${i.found}`);
-  return `The plan is invalid (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${lines.join('\n')}`;
-}
-
-export class PlanError extends Error {
-  constructor(readonly issues: PlanIssue[]) {
-    super(formatPlanIssues(issues));
-    this.name = 'PlanError';
-  }
 }
 
 /** Validates or throws a PlanError whose message lists every problem. */

@@ -5,7 +5,8 @@ import type { Activities } from '../activities';
 import { SMOKE_CONCURRENCY, smokePoolRounds } from '../plan/smoke-budget';
 import type { Plan } from '../plan/schema';
 
-type Name = keyof Activities;
+// checkPlan runs as a local activity, before the plan (and so these options) exists: plan-check.ts.
+type Name = Exclude<keyof Activities, 'checkPlan'>;
 type Input<N extends Name> = Parameters<Activities[N]>[0];
 type Output<N extends Name> = Awaited<ReturnType<Activities[N]>>;
 

@@ -1,6 +1,7 @@
 // Messages an operator sends to a deployment run, and the shape of what it answers.
 // Payloads are plain JSON so `temporal workflow signal --input '{...}'` works as well as our CLI.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { MESSAGE_NAMES as N } from './message-names';
 import type { DeploymentStatus } from './state';
 
 /** Who decided and why; every decision is recorded in the status. */
@@ -22,17 +23,17 @@ export interface GateDecision extends Decider {
   runId?: string;
 }
 
-export const approveSignal = defineSignal<[GateDecision]>('approve');
-export const rejectSignal = defineSignal<[GateDecision]>('reject');
-export const abortSignal = defineSignal<[Decider]>('abort');
-export const pauseSignal = defineSignal<[Decider]>('pause');
-export const resumeSignal = defineSignal<[Decider]>('resume');
+export const approveSignal = defineSignal<[GateDecision]>(N.approveSignal);
+export const rejectSignal = defineSignal<[GateDecision]>(N.rejectSignal);
+export const abortSignal = defineSignal<[Decider]>(N.abortSignal);
+export const pauseSignal = defineSignal<[Decider]>(N.pauseSignal);
+export const resumeSignal = defineSignal<[Decider]>(N.resumeSignal);
 
-export const statusQuery = defineQuery<DeploymentStatus>('status');
+export const statusQuery = defineQuery<DeploymentStatus>(N.statusQuery);
 
 /** Approve through an Update: rejected (with a reason, before reaching history) unless the gate is pending. */
-export const approveUpdate = defineUpdate<DecisionAck, [GateDecision]>('approveGate');
-export const rejectUpdate = defineUpdate<DecisionAck, [GateDecision]>('rejectGate');
+export const approveUpdate = defineUpdate<DecisionAck, [GateDecision]>(N.approveUpdate);
+export const rejectUpdate = defineUpdate<DecisionAck, [GateDecision]>(N.rejectUpdate);
 
 export interface DecisionAck {
   gate: string;

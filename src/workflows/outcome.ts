@@ -12,7 +12,7 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { Plan } from '../plan/schema';
-import { PlanError } from '../plan/validate';
+import { PlanError } from '../plan/plan-error';
 import { bakeSummary } from './bake-rules';
 import { AbortRequested, GateRejected } from './control';
 import { OUTCOME } from './search-attributes';

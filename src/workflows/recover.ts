@@ -12,12 +12,13 @@ import {
   setCurrentDetails,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import { RELEASE_PATTERN, type Plan } from '../plan/schema';
-import { parseRecoveryPlan } from '../plan/validate';
+import { RELEASE_PATTERN } from '../plan/names';
+import type { Plan } from '../plan/schema';
 import { activityCaller } from './activity-calls';
 import { Control } from './control';
 import { Notifier } from './notifier';
-import { finish, noteCancellation, planOrFail, recordStop } from './outcome';
+import { finish, noteCancellation, recordStop } from './outcome';
+import { loadPlan } from './plan-check';
 import { describeSurveyHost, readSurvey, releasesFound, type SurveyReading } from './recovery-rules';
 import { describeFleet, poolOf, settleState } from './rollback';
 import { ENVIRONMENT, FROM_RELEASE, RELEASE } from './search-attributes';
@@ -29,7 +30,7 @@ import { clusterOf, hostsOf, initialStatus, type DeploymentResult, type StepName
  * every host ends on. Two arguments, so that the Temporal CLI can pass the plan file as it is.
  */
 export async function recoverFleet(planInput: unknown, to: unknown): Promise<DeploymentResult> {
-  const plan = validateInput(planInput, to);
+  const plan = await validateInput(planInput, to);
   const target = plan.release;
   const status = initialStatus(plan);
   status.kind = 'recovery';
@@ -104,7 +105,7 @@ export async function recoverFleet(planInput: unknown, to: unknown): Promise<Dep
   );
 }
 
-function validateInput(planInput: unknown, to: unknown): Plan {
+async function validateInput(planInput: unknown, to: unknown): Promise<Plan> {
   if (typeof to !== 'string' || !RELEASE_PATTERN.test(to)) {
     throw ApplicationFailure.nonRetryable(
       `recoverFleet needs the release to converge to as its second argument (1-64 letters, digits, ".", "_", "-"), found ${JSON.stringify(to)?.slice(0, 80) ?? 'nothing'}`,
@@ -112,7 +113,7 @@ function validateInput(planInput: unknown, to: unknown): Plan {
     );
   }
   // The target becomes the plan's release, so every step (deploy, smoke test) runs against it.
-  return { ...planOrFail(() => parseRecoveryPlan(planInput)), release: to, currentRelease: to };
+  return { ...(await loadPlan(planInput, 'recovery')), release: to, currentRelease: to };
 }
 
 /** A step with recovery's own Temporal Web details ("v1 → v1" would say nothing). */

@@ -3,7 +3,8 @@
 // order (the part that keeps the live pool from ever being emptied) is readable and testable alone.
 import type { HostInspection } from '../activities/types';
 import type { ServerState } from '../ports/lb';
-import { poolLabel, type Plan } from '../plan/schema';
+import { poolLabel } from '../plan/names';
+import type { Plan } from '../plan/schema';
 import type { RecoveryRecord, SurveyHost } from './state';
 
 export interface SurveyReading {

@@ -1,10 +1,12 @@
 // bluegreen approve|reject ENV GATE, abort|pause|resume ENV: every decision carries who and why.
 import type { Command } from 'commander';
-import { WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
-import { abortSignal, approveUpdate, pauseSignal, rejectUpdate, resumeSignal, statusQuery, type Decider } from '../../workflows/messages';
+import { MESSAGE_NAMES } from '../../workflows/message-names';
+import type { DecisionAck, Decider, GateDecision } from '../../workflows/messages';
+import type { DeploymentStatus } from '../../workflows/state';
 import { canAsk, confirm } from '../confirm';
 import { CliError, EXIT, messageOf } from '../errors';
-import { findRun, osUser, withSession, type GlobalOptions, type RunRef } from '../context';
+import type { RunRef } from '../context';
+import { osUser, type GlobalOptions } from '../options';
 
 interface Options {
   by?: string;
@@ -51,11 +53,13 @@ export function registerDecide(program: Command, globals: () => GlobalOptions, s
       .option('-y, --yes', 'do not ask for confirmation (for scripts; required when not on a terminal)')
       .action(async (env: string, gate: string, opts: DecideOptions) => {
         const d = decider(opts);
+        // The client is loaded when a decision is made, not when the CLI starts.
+        const { findRun, withSession } = await import('../context');
         await withSession(globals(), async (session) => {
           const run = await findRun(session, env, opts.run);
           mustBeRunning(run, opts.run !== undefined);
           const status = await session.connection
-            .withDeadline(Date.now() + UPDATE_DEADLINE_MS, () => run.handle.query(statusQuery))
+            .withDeadline(Date.now() + UPDATE_DEADLINE_MS, () => run.handle.query<DeploymentStatus>(MESSAGE_NAMES.statusQuery))
             .catch((err: unknown) => {
               throw new CliError(
                 `cannot read run ${run.runId} to show what you would decide: ${messageOf(err)}`,
@@ -100,10 +104,10 @@ export function registerDecide(program: Command, globals: () => GlobalOptions, s
           }
           // Bound to what was shown: this run and this release. The run refuses it if either changed.
           const decision = { gate, ...d, runId: run.runId, release: opts.release ?? status.release };
-          const update = kind === 'approve' ? approveUpdate : rejectUpdate;
+          const update = kind === 'approve' ? MESSAGE_NAMES.approveUpdate : MESSAGE_NAMES.rejectUpdate;
           try {
             const ack = await session.connection.withDeadline(Date.now() + UPDATE_DEADLINE_MS, () =>
-              run.handle.executeUpdate(update, { args: [decision] }),
+              run.handle.executeUpdate<DecisionAck, [GateDecision]>(update, { args: [decision] }),
             );
             console.log(
               `${ack.decision} gate ${ack.gate} of ${env} release ${ack.release} (run ${run.runId}) as ${ack.by}${d.reason ? `: ${d.reason}` : ''}`,
@@ -114,6 +118,7 @@ export function registerDecide(program: Command, globals: () => GlobalOptions, s
                 : `The run rolls back; follow it: bluegreen status ${env} --watch`,
             );
           } catch (err) {
+            const { WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } = await import('@temporalio/client');
             if (err instanceof WorkflowUpdateFailedError) {
               throw new CliError(
                 `${kind} refused by the run: ${messageOf(err.cause ?? err)}`,
@@ -136,16 +141,16 @@ export function registerDecide(program: Command, globals: () => GlobalOptions, s
 
   const signals = {
     abort: {
-      signal: abortSignal,
+      signal: MESSAGE_NAMES.abortSignal,
       what: 'stop at the next safe point and roll back',
       done: 'abort requested: the run stops at the next safe point and rolls back',
     },
     pause: {
-      signal: pauseSignal,
+      signal: MESSAGE_NAMES.pauseSignal,
       what: 'hold the run at the next safe point (between steps)',
       done: 'pause requested: the run holds at the next safe point',
     },
-    resume: { signal: resumeSignal, what: 'let a paused run go on', done: 'resume sent: a paused run goes on' },
+    resume: { signal: MESSAGE_NAMES.resumeSignal, what: 'let a paused run go on', done: 'resume sent: a paused run goes on' },
   } as const;
   for (const [name, s] of Object.entries(signals)) {
     program
@@ -156,10 +161,11 @@ export function registerDecide(program: Command, globals: () => GlobalOptions, s
       .option('--reason <text>', 'why; recorded in the run')
       .action(async (env: string, opts: Options) => {
         const d = decider(opts);
+        const { findRun, withSession } = await import('../context');
         await withSession(globals(), async (session) => {
           const run = await findRun(session, env);
           mustBeRunning(run);
-          await run.handle.signal(s.signal, d);
+          await run.handle.signal<[Decider]>(s.signal, d);
           console.log(`${s.done} (${env}, run ${run.runId}, by ${d.by}${d.reason ? `: ${d.reason}` : ''})`);
           console.log(`Follow it: bluegreen status ${env} --watch`);
         });

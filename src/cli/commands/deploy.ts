@@ -1,9 +1,7 @@
 // bluegreen deploy PLAN [--wait]: validates the plan, starts the run, prints its id and web link.
 import type { Command } from 'commander';
 import { CliError, EXIT, messageOf } from '../errors';
-import { osUser, withSession, type GlobalOptions } from '../context';
-import { describePlan, readPlan } from '../plan-file';
-import { announceAndFollow } from '../started-run';
+import { osUser, type GlobalOptions } from '../options';
 
 interface Options {
   wait?: boolean;
@@ -22,6 +20,12 @@ export function registerDeploy(program: Command, globals: () => GlobalOptions, s
     .option('--by <name>', 'who starts it, recorded in the run (default: your OS user)')
     .option('--interval <seconds>', 'refresh interval for --wait', '1')
     .action(async (planPath: string, opts: Options) => {
+      // Loaded here, not at start: other commands need neither plan validation nor the client.
+      const [{ describePlan, readPlan }, { withSession }, { announceAndFollow }] = await Promise.all([
+        import('../plan-file'),
+        import('../context'),
+        import('../started-run'),
+      ]);
       const plan = await readPlan(planPath);
       await withSession(globals(), async (session) => {
         const { taskQueue } = session.settings;

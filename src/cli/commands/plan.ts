@@ -1,10 +1,6 @@
 // bluegreen plan validate PLAN | plan check PLAN
 import type { Command } from 'commander';
 import { CliError, EXIT, messageOf } from '../errors';
-import { table } from '../format';
-import { describePlan, readPlan } from '../plan-file';
-import { describeWebhooks } from '../notify-check';
-import { checkPlan } from '../preflight-check';
 
 export function registerPlan(program: Command, setExit: (n: number) => void): void {
   const plan = program.command('plan').description('check a plan file before deploying it');
@@ -14,6 +10,7 @@ export function registerPlan(program: Command, setExit: (n: number) => void): vo
     .description('check the plan against the schema; exit 0 if valid, 1 with every problem (path, expected, found)')
     .argument('<plan>', 'plan file (YAML or JSON)')
     .action(async (path: string) => {
+      const { describePlan, readPlan } = await import('../plan-file');
       const p = await readPlan(path, EXIT.failed);
       console.log(`${path}: valid plan\n${describePlan(p)}`);
     });
@@ -23,6 +20,12 @@ export function registerPlan(program: Command, setExit: (n: number) => void): vo
     .description("preflight only, touching nothing: read the LB pools and every host's release and health, and say what a run would change")
     .argument('<plan>', 'plan file (YAML or JSON)')
     .action(async (path: string) => {
+      const [{ describePlan, readPlan }, { table }, { describeWebhooks }, { checkPlan }] = await Promise.all([
+        import('../plan-file'),
+        import('../format'),
+        import('../notify-check'),
+        import('../preflight-check'),
+      ]);
       const p = await readPlan(path);
       // Loaded here only: the SSH client and the adapters (Temporal's worker is not needed).
       const [{ realDeps }, { secretsFromEnv }] = await Promise.all([import('../../worker-deps'), import('../../worker-secrets')]);

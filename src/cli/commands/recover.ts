@@ -1,11 +1,8 @@
 // bluegreen recover ENV --to RELEASE --plan PLAN [--wait]: starts a recovery of a fleet a failed
 // rollback left mixed (recoverFleet), on the environment's workflow id, and follows it like deploy.
 import type { Command } from 'commander';
-import { RELEASE_PATTERN } from '../../plan/schema';
 import { CliError, EXIT, messageOf } from '../errors';
-import { checkEnvironment, osUser, withSession, type GlobalOptions } from '../context';
-import { readPlan } from '../plan-file';
-import { announceAndFollow } from '../started-run';
+import { checkEnvironment, osUser, type GlobalOptions } from '../options';
 
 interface Options {
   to: string;
@@ -31,6 +28,13 @@ export function registerRecover(program: Command, globals: () => GlobalOptions, 
     .option('--interval <seconds>', 'refresh interval for --wait', '1')
     .action(async (environment: string, opts: Options) => {
       checkEnvironment(environment);
+      // Loaded here, not at start: other commands need neither plan validation nor the client.
+      const [{ RELEASE_PATTERN }, { readPlan }, { withSession }, { announceAndFollow }] = await Promise.all([
+        import('../../plan/schema'),
+        import('../plan-file'),
+        import('../context'),
+        import('../started-run'),
+      ]);
       if (!RELEASE_PATTERN.test(opts.to)) {
         throw new CliError(
           `"${opts.to}" is not a release (1-64 letters, digits, ".", "_", "-")`,

@@ -1,10 +1,10 @@
-// bluegreen status [ENV] [--watch] [--json]
+// bluegreen status [ENV] [--watch] [--json]. Registered cheaply; what runs is loaded when it runs.
+// A plain `status ENV` of a running run takes the light read path (status-lite.ts); everything
+// else, and whatever that path does not cover, uses the full Temporal client.
 import type { Command } from 'commander';
 import { CliError, EXIT } from '../errors';
-import { checkEnvironment, findRun, withSession, type GlobalOptions, type Session } from '../context';
-import { exitFor, follow } from '../follow';
-import { loadRunView } from '../run-view';
-import { renderStatus } from '../status-view';
+import { show } from '../status-show';
+import { checkEnvironment, settingsFrom, type GlobalOptions } from '../options';
 
 interface Options {
   watch?: boolean;
@@ -24,40 +24,13 @@ export function registerStatus(program: Command, globals: () => GlobalOptions, s
       const intervalMs = Number(opts.interval) * 1000;
       if (!Number.isFinite(intervalMs) || intervalMs < 100)
         throw new CliError(`--interval ${opts.interval}: expected seconds ≥ 0.1`, EXIT.usage);
-      await withSession(globals(), async (session) => {
-        const environment = env ? checkEnvironment(env) : await theRunningEnvironment(session);
-        const run = await findRun(session, environment);
-        if (opts.watch) {
-          const last = await follow(session, run, { intervalMs, json: Boolean(opts.json) });
-          setExit(exitFor(last));
-          return;
-        }
-        const view = await loadRunView(session, run);
-        console.log(opts.json ? JSON.stringify(view, null, 2) : renderStatus(view));
-        if (!view.status && view.hint) {
-          console.error(`error: ${view.failure}\nnext: ${view.hint}`);
-          setExit(EXIT.failed);
-        }
-      });
+      if (env !== undefined && !opts.watch && process.env.BG_STATUS_CLIENT !== 'full') {
+        const settings = settingsFrom(globals());
+        const { liteRunView } = await import('../status-lite');
+        const view = await liteRunView(settings, checkEnvironment(env));
+        if (view) return show(view, Boolean(opts.json), setExit);
+      }
+      const { fullStatus } = await import('./status-full');
+      await fullStatus(globals(), env, { intervalMs, json: Boolean(opts.json), watch: Boolean(opts.watch) }, setExit);
     });
-}
-
-async function theRunningEnvironment(session: Session): Promise<string> {
-  const envs: string[] = [];
-  for await (const wf of session.client.workflow.list({
-    query: `WorkflowType = 'blueGreenDeployment' AND ExecutionStatus = 'Running'`,
-  })) {
-    const env = wf.workflowId.replace(/^bluegreen-/, '');
-    if (!envs.includes(env)) envs.push(env);
-    if (envs.length > 20) break;
-  }
-  if (envs.length === 1) return envs[0] as string;
-  if (envs.length === 0) {
-    throw new CliError(
-      'no deployment is running now',
-      EXIT.notFound,
-      'name an environment to see its last run (bluegreen status ENV), or see past runs with bluegreen history ENV',
-    );
-  }
-  throw new CliError(`${envs.length} deployments are running: ${envs.join(', ')}`, EXIT.usage, `name one: bluegreen status ${envs[0]}`);
 }
