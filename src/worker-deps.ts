@@ -1,7 +1,7 @@
 // The worker's real dependencies: ssh2 with pinned host keys, the plan's LB (HAProxy's Runtime API,
 // or nginx over SSH), HTTP checks, webhooks. The worker loads this module with a dynamic import
 // once Worker.create has begun, so ssh2 and the adapters load while it registers with Temporal
-// (DESIGN.md, "Start-up on two threads"); `plan check` loads it without Temporal's worker at all.
+// (DESIGN.md, "Worker start-up"); `plan check` loads it without Temporal's worker at all.
 import { readFileSync } from 'node:fs';
 import { createActivities } from './activities';
 import { lbFromConfig } from './adapters/load-balancer';

@@ -13,7 +13,6 @@ import { withHeartbeat, resumedFrom } from './heartbeat';
 import { HostFailure, hostJobId, runJobOnHost } from './remote';
 import { deliver } from './notify';
 import type { NotifyInput, NotifyReport } from './notify-types';
-import { PlanError, parsePlan, parseRecoveryPlan } from '../plan/validate';
 import type { Plan } from '../plan/schema';
 import {
   isDeployProgress,
@@ -46,6 +45,8 @@ export function createActivities({ ssh, lb, http, webhooks }: ActivityDeps) {
      * workflow (~50-90 ms of the first workflow task). The result is the plan with its defaults.
      */
     async checkPlan({ input, kind }: CheckPlanInput): Promise<Plan> {
+      // Loaded on the first call, not at the worker's start (zod is 50-80 ms of it).
+      const { PlanError, parsePlan, parseRecoveryPlan } = await import('../plan/validate');
       try {
         return kind === 'recovery' ? parseRecoveryPlan(input) : parsePlan(input);
       } catch (err) {

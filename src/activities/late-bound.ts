@@ -1,6 +1,6 @@
 // The worker registers its activities with Temporal before their implementations exist: ssh2, the
-// adapters and this directory's code load while Worker.create runs (DESIGN.md, "Start-up on two
-// threads"). It binds the real functions before it polls, so no task ever reaches an unbound one;
+// adapters and this directory's code load while Worker.create runs (DESIGN.md, "Worker
+// start-up"). It binds the real functions before it polls, so no task ever reaches an unbound one;
 // the names are known here without loading any of that code.
 import type { createActivities } from './index';
 

@@ -10,7 +10,7 @@ import { execJob, jobId, jobLimitSeconds, renderJob } from './host-job';
 import { assertSafeRelease, describeValue, renderCommand } from './shell';
 import { sleep } from '../sleep';
 import type { HostRef } from './types';
-import { RELEASE_PATTERN } from '../plan/schema';
+import { RELEASE_PATTERN } from '../plan/names';
 
 /** Output quoted in an error: the end of it, where scripts say what went wrong. */
 export const TAIL_CHARS = 2000;

@@ -45,7 +45,7 @@ export function webhookDirectory(env: NodeJS.ProcessEnv = process.env): WebhookD
     let parsed: unknown;
     try {
       // YAML is a superset of JSON: one parser reads both. Loaded on first use, not at the
-      // worker's start (it is on the start-up's critical path: DESIGN.md, "Start-up on two threads").
+      // worker's start (it is on the start-up's critical path: DESIGN.md, "Worker start-up").
       parsed = yamlParser().parse(fs.readFileSync(path, 'utf8'));
     } catch (err) {
       // The parser quotes the offending line, which may hold a URL: say only where it is.

@@ -60,8 +60,8 @@ describe('the worker process', () => {
     expect(err).toMatch(/BG_SSH_KEY is not set/);
   });
 
-  // The key and known_hosts are parsed while the worker registers with Temporal (DESIGN.md, "Start-up
-  // on two threads"): a bad one must still stop the worker, with its own message, before it polls.
+  // The key and known_hosts are parsed while the worker registers with Temporal (DESIGN.md, "Worker
+  // start-up"): a bad one must still stop the worker, with its own message, before it polls.
   for (const bad of ['key', 'known_hosts'] as const) {
     it(`refuses to start with an unusable ${bad}, exiting 1 before it polls`, async () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bg-worker-'));
