@@ -48,6 +48,7 @@ export async function benchCase(o: CaseOptions): Promise<CaseReport> {
   }
   const removeLab = o.onInterrupt(bl.down);
   report.loginMs = bl.loginMs;
+  o.log(`${name}: lab warmed (one login and one health request per host) in ${bl.warmMs} ms`);
   try {
     let current = 'v1';
     for (const runner of o.order) {
