@@ -184,7 +184,8 @@ describe('host jobs', () => {
     ]);
     expect([first.code, first.stdout]).toEqual([5, 'polled\n']);
     expect([second.code, second.stdout]).toEqual([5, 'polled\n']);
-    expect(second.stderr).toContain('was started before; waiting for it');
+    // One of them started it (usually the first; on a busy machine the second may claim it first).
+    expect([first.stderr, second.stderr].filter((e) => e.includes('was started before; waiting for it'))).toHaveLength(1);
     expect(lines(log)).toEqual(['ran']);
   });
 
