@@ -13,7 +13,6 @@ import { withHeartbeat, resumedFrom } from './heartbeat';
 import { HostFailure, hostJobId, runJobOnHost } from './remote';
 import { deliver } from './notify';
 import type { NotifyInput, NotifyReport } from './notify-types';
-import type { Plan } from '../plan/schema';
 import {
   isDeployProgress,
   type DeployProgress,
@@ -29,7 +28,6 @@ import {
   type SmokeReport,
   type WaitUpInput,
   type CountersInput,
-  type CheckPlanInput,
 } from './types';
 
 export function createActivities({ ssh, lb, http, webhooks }: ActivityDeps) {
@@ -39,22 +37,6 @@ export function createActivities({ ssh, lb, http, webhooks }: ActivityDeps) {
     post: async () => ({ ok: false, retryable: false, error: 'no webhook settings' }),
   };
   return {
-    /**
-     * The plan checked against its schema, run as a local activity at the start of a run: here zod
-     * is loaded once per worker, where in the workflow sandbox it was evaluated again for every new
-     * workflow (~50-90 ms of the first workflow task). The result is the plan with its defaults.
-     */
-    async checkPlan({ input, kind }: CheckPlanInput): Promise<Plan> {
-      // Loaded on the first call, not at the worker's start (zod is 50-80 ms of it).
-      const { PlanError, parsePlan, parseRecoveryPlan } = await import('../plan/validate');
-      try {
-        return kind === 'recovery' ? parseRecoveryPlan(input) : parsePlan(input);
-      } catch (err) {
-        if (err instanceof PlanError) throw ApplicationFailure.nonRetryable(err.message, 'PlanError', { issues: err.issues });
-        throw err;
-      }
-    },
-
     async readLoadBalancer(config: LbConfig): Promise<ServerState[]> {
       return readPools(lb(config));
     },

@@ -18,7 +18,6 @@ export const ACTIVITY_NAMES = [
   'smokeTest',
   'runMigration',
   'notify',
-  'checkPlan',
 ] as const satisfies readonly (keyof Activities)[];
 
 type ActivityName = (typeof ACTIVITY_NAMES)[number];

@@ -167,10 +167,3 @@ export interface CountersInput {
   pool: PoolName;
   servers: string[];
 }
-
-export interface CheckPlanInput {
-  /** The run's input, as it came (from our CLI, the Temporal CLI, or a continue-as-new). */
-  input: unknown;
-  /** Recovery accepts release == currentRelease (plan/schema.ts says why). */
-  kind: 'deployment' | 'recovery';
-}

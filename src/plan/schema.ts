@@ -1,7 +1,6 @@
 // The deployment plan: the only input of a run. The same schema runs in the CLI (before a run
-// starts) and in the worker's checkPlan local activity (for runs started straight from the Temporal
-// CLI). Runs recorded before that check the plan in the workflow sandbox on replay, so it must stay
-// deterministic and free of Node APIs.
+// starts) and inside the workflow (for runs started straight from the Temporal CLI), so it must stay
+// deterministic and free of Node APIs: it is bundled into the workflow sandbox.
 import { z } from 'zod';
 import { TemplateError, parseCommandTemplate } from './command-template';
 import { RELEASE_PATTERN } from './names';

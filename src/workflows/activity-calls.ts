@@ -5,8 +5,7 @@ import type { Activities } from '../activities';
 import { SMOKE_CONCURRENCY, smokePoolRounds } from '../plan/smoke-budget';
 import type { Plan } from '../plan/schema';
 
-// checkPlan runs as a local activity, before the plan (and so these options) exists: plan-check.ts.
-type Name = Exclude<keyof Activities, 'checkPlan'>;
+type Name = keyof Activities;
 type Input<N extends Name> = Parameters<Activities[N]>[0];
 type Output<N extends Name> = Awaited<ReturnType<Activities[N]>>;
 

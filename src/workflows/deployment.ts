@@ -11,11 +11,11 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import { parsePlan } from '../plan/validate';
 import { activityCaller } from './activity-calls';
-import { loadPlan } from './plan-check';
 import { AbortRequested, Control } from './control';
 import { Notifier, type NotifierCarry } from './notifier';
-import { finish, recordMigrationFailure, noteCancellation, recordStop, succeeded } from './outcome';
+import { finish, recordMigrationFailure, noteCancellation, planOrFail, recordStop, succeeded } from './outcome';
 import { rollback } from './rollback';
 import { ENVIRONMENT, FROM_RELEASE, RELEASE } from './search-attributes';
 import {
@@ -53,7 +53,7 @@ export interface Resumed {
 }
 
 export async function blueGreenDeployment(input: unknown, resumed?: Resumed): Promise<DeploymentResult> {
-  const { ctx, touched, resumeAt } = await startRun(input, resumed);
+  const { ctx, touched, resumeAt } = startRun(input, resumed);
   const { plan, status } = ctx;
   try {
     if (!resumed) await forwardStep(ctx, 'preflight', undefined, () => preflight(ctx)); // 0
@@ -88,8 +88,8 @@ export async function blueGreenDeployment(input: unknown, resumed?: Resumed): Pr
 }
 
 /** The run's context, fresh or carried over from the run it continues; where a resumed run picks up. */
-async function startRun(input: unknown, resumed: Resumed | undefined): Promise<{ ctx: StepContext; touched: string[]; resumeAt: number }> {
-  const plan = await loadPlan(input, 'deployment');
+function startRun(input: unknown, resumed: Resumed | undefined): { ctx: StepContext; touched: string[]; resumeAt: number } {
+  const plan = planOrFail(() => parsePlan(input));
   const status = resumed?.status ?? initialStatus(plan);
   const control = new Control(plan, status, resumed?.runIds ?? []);
   const call = activityCaller(plan);

@@ -17,8 +17,8 @@ import type { Plan } from '../plan/schema';
 import { activityCaller } from './activity-calls';
 import { Control } from './control';
 import { Notifier } from './notifier';
-import { finish, noteCancellation, recordStop } from './outcome';
-import { loadPlan } from './plan-check';
+import { parseRecoveryPlan } from '../plan/validate';
+import { finish, noteCancellation, planOrFail, recordStop } from './outcome';
 import { describeSurveyHost, readSurvey, releasesFound, type SurveyReading } from './recovery-rules';
 import { describeFleet, poolOf, settleState } from './rollback';
 import { ENVIRONMENT, FROM_RELEASE, RELEASE } from './search-attributes';
@@ -30,7 +30,7 @@ import { clusterOf, hostsOf, initialStatus, type DeploymentResult, type StepName
  * every host ends on. Two arguments, so that the Temporal CLI can pass the plan file as it is.
  */
 export async function recoverFleet(planInput: unknown, to: unknown): Promise<DeploymentResult> {
-  const plan = await validateInput(planInput, to);
+  const plan = validateInput(planInput, to);
   const target = plan.release;
   const status = initialStatus(plan);
   status.kind = 'recovery';
@@ -105,7 +105,7 @@ export async function recoverFleet(planInput: unknown, to: unknown): Promise<Dep
   );
 }
 
-async function validateInput(planInput: unknown, to: unknown): Promise<Plan> {
+function validateInput(planInput: unknown, to: unknown): Plan {
   if (typeof to !== 'string' || !RELEASE_PATTERN.test(to)) {
     throw ApplicationFailure.nonRetryable(
       `recoverFleet needs the release to converge to as its second argument (1-64 letters, digits, ".", "_", "-"), found ${JSON.stringify(to)?.slice(0, 80) ?? 'nothing'}`,
@@ -113,7 +113,7 @@ async function validateInput(planInput: unknown, to: unknown): Promise<Plan> {
     );
   }
   // The target becomes the plan's release, so every step (deploy, smoke test) runs against it.
-  return { ...(await loadPlan(planInput, 'recovery')), release: to, currentRelease: to };
+  return { ...planOrFail(() => parseRecoveryPlan(planInput)), release: to, currentRelease: to };
 }
 
 /** A step with recovery's own Temporal Web details ("v1 → v1" would say nothing). */

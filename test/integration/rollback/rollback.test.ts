@@ -111,7 +111,8 @@ describe('the second cluster fails after the first went live', () => {
     const blueBack = s.findIndex((x, i) => i > blueOut && allUp(x, blue)); // blue restored on v1
     const greenLeaves = s.findIndex((x, i) => i > blueOut && !allUp(x, green)); // green moved back
     expect(blueBack).toBeGreaterThan(blueOut);
-    expect(greenLeaves).toBeGreaterThan(blueBack);
+    // At the earliest in the sample that shows blue back: a fast rollback can do both between two samples.
+    expect(greenLeaves).toBeGreaterThanOrEqual(blueBack);
     expect(allUp(s.at(-1)!, [...green, ...blue])).toBe(true);
     // One cluster at a time: never a green and a blue host out of the live pool together.
     const both = s.filter((x) => green.some((h) => !upInLive(x, h)) && blue.some((h) => !upInLive(x, h)));
