@@ -6,12 +6,14 @@ import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { haproxyFromConfig } from '../../src/adapters/haproxy/load-balancer';
 import { isUp } from '../../src/activities/lb';
-import { loadKnownHosts } from '../../src/adapters/ssh/known-hosts';
+import { loadKnownHosts, type KnownHosts } from '../../src/adapters/ssh/known-hosts';
 import { hostCurrentRelease, labDown, labUp, type LabUpResult } from '../../src/lab';
 import { loadPlanInput } from '../../src/plan/load';
 import type { Plan, PlanInput } from '../../src/plan/schema';
 import { parsePlan } from '../../src/plan/validate';
 import { connect } from './ssh-conns';
+import { eachBounded } from '../../src/activities/fleet';
+import { checkHealth } from '../../src/adapters/http/checks';
 
 export interface BenchLab {
   lab: LabUpResult;
@@ -59,21 +61,29 @@ export async function upLab(hostsPerCluster: number, basePort: number, slowLogin
   }
 }
 
-async function measureLogin(lab: LabUpResult): Promise<number> {
+/** The lab's hosts, its key and known_hosts, as a runner would read them. */
+async function labAccess(lab: LabUpResult) {
   const input = (await loadPlanInput(lab.planPath)) as PlanInput;
-  const first = Object.values(input.clusters)[0]?.hosts[0];
-  if (!first) throw new Error('the lab plan has no host');
-  const t = performance.now();
-  const c = await connect(
-    { ...first.ssh, port: first.ssh.port ?? 22 },
-    readFileSync(lab.keyPath),
-    await loadKnownHosts(lab.knownHostsPath),
-  );
+  const hosts = Object.values(input.clusters).flatMap((c) => c.hosts);
+  return { hosts, key: readFileSync(lab.keyPath), knownHosts: await loadKnownHosts(lab.knownHostsPath) };
+}
+
+/** One SSH login to `host` and `true` on it. */
+async function loginOnce(host: PlanInput['clusters'][string]['hosts'][number], key: Buffer, knownHosts: KnownHosts): Promise<void> {
+  const c = await connect({ ...host.ssh, port: host.ssh.port ?? 22 }, key, knownHosts);
   try {
     await c.exec('true', 30_000);
   } finally {
     c.close();
   }
+}
+
+async function measureLogin(lab: LabUpResult): Promise<number> {
+  const { hosts, key, knownHosts } = await labAccess(lab);
+  const first = hosts[0];
+  if (!first) throw new Error('the lab plan has no host');
+  const t = performance.now();
+  await loginOnce(first, key, knownHosts);
   return Math.round(performance.now() - t);
 }
 
@@ -83,24 +93,17 @@ async function measureLogin(lab: LabUpResult): Promise<number> {
  * 1-2 s longer, in either order), so every host gets one login and one health request first.
  */
 async function warmLab(lab: LabUpResult): Promise<number> {
-  const input = (await loadPlanInput(lab.planPath)) as PlanInput;
-  const hosts = Object.values(input.clusters).flatMap((c) => c.hosts);
-  const key = readFileSync(lab.keyPath);
-  const knownHosts = await loadKnownHosts(lab.knownHostsPath);
+  const { hosts, key, knownHosts } = await labAccess(lab);
   const t = performance.now();
-  let next = 0;
-  const lane = async () => {
-    for (let h = hosts[next++]; h; h = hosts[next++]) {
-      const c = await connect({ ...h.ssh, port: h.ssh.port ?? 22 }, key, knownHosts);
-      try {
-        await c.exec('true', 30_000);
-      } finally {
-        c.close();
-      }
-      await fetch(h.healthUrl).then((r) => r.arrayBuffer());
-    }
-  };
-  await Promise.all(Array.from({ length: 8 }, lane));
+  await eachBounded(
+    hosts,
+    8,
+    () => false,
+    async (h) => {
+      await loginOnce(h, key, knownHosts);
+      await checkHealth(h.healthUrl, { timeoutMs: 10_000 });
+    },
+  );
   return Math.round(performance.now() - t);
 }
 
