@@ -119,6 +119,10 @@ const scenarios: Record<string, Scenario> = {
     return h.workflowId;
   },
 };
+// Recorded again after steps 1 and 4 became one LB activity each (patch one-lb-call-per-step): the
+// older files keep the two-activity runs replaying, these the new ones.
+scenarios['succeeded-one-lb-call-per-step'] = scenarios['succeeded-with-gates']!;
+scenarios['rolled-back-one-lb-call-per-step'] = scenarios['rolled-back-smoke-failure']!;
 
 async function main() {
   Runtime.install({ logger: new DefaultLogger('ERROR') });

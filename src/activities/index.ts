@@ -69,7 +69,7 @@ export function createActivities({ ssh, lb, http, webhooks }: ActivityDeps) {
       );
     },
 
-    async drainFromLive({ lb: config, servers, deadlineSeconds }: DrainInput): Promise<void> {
+    async drainFromLive({ lb: config, servers, deadlineSeconds, enterStandby }: DrainInput): Promise<void> {
       const balancer = lb(config);
       const ctx = Context.current();
       // Refuses before touching anything if no UP server would remain live (EmptyLivePoolError).
@@ -80,9 +80,14 @@ export function createActivities({ ssh, lb, http, webhooks }: ActivityDeps) {
         onProgress: (p) => ctx.heartbeat({ sessions: p.sessions }),
       });
       await ensureState(balancer, 'live', servers, 'maint');
+      if (enterStandby) await ensureState(balancer, 'standby', servers, 'ready');
     },
 
-    async enterPool({ lb: config, pool, servers, deadlineSeconds }: WaitUpInput): Promise<void> {
+    async enterPool({ lb: config, pool, servers, deadlineSeconds, leaveStandby }: WaitUpInput): Promise<void> {
+      if (leaveStandby && (pool !== 'live' || deadlineSeconds <= 0)) {
+        // Out of standby only once UP in live: the cluster must never be in neither pool.
+        throw ApplicationFailure.nonRetryable('leaveStandby needs pool live and a deadline to wait for UP', 'PlanError');
+      }
       const balancer = lb(config);
       const ctx = Context.current();
       await ensureState(balancer, pool, servers, 'ready');
@@ -95,6 +100,7 @@ export function createActivities({ ssh, lb, http, webhooks }: ActivityDeps) {
           onProgress: (statuses) => ctx.heartbeat({ statuses }),
         });
       }
+      if (leaveStandby) await ensureState(balancer, 'standby', servers, 'maint');
     },
 
     async leavePool({ lb: config, pool, servers }: LeavePoolInput): Promise<void> {

@@ -91,6 +91,8 @@ export interface DrainInput {
   lb: LbConfig;
   servers: string[];
   deadlineSeconds: number;
+  /** Once drained (maint in live), make them ready in the standby pool too: all of step 1 in one call. */
+  enterStandby?: boolean;
 }
 
 export interface LeavePoolInput {
@@ -104,6 +106,8 @@ export interface WaitUpInput {
   pool: PoolName;
   servers: string[];
   deadlineSeconds: number;
+  /** pool live only: once UP there, take them out of the standby pool (maint): all of step 4 in one call. */
+  leaveStandby?: boolean;
 }
 
 export type SmokeCoverage = NonNullable<Plan['smokeCoverage']>;

@@ -25,7 +25,6 @@ import {
   live,
   migrate,
   openBakeWindow,
-  preflight,
   promoteGate,
   resumeForwardStep,
   resumeStep,
@@ -34,6 +33,7 @@ import {
   verify,
   type StepContext,
 } from './steps';
+import { preflight } from './preflight';
 import { initialStatus, type DeploymentResult, type DeploymentStatus } from './state';
 
 /** Run ids a deployment remembers across continue-as-new (decisions naming one of them apply). */

@@ -22,7 +22,8 @@ import { finish, noteCancellation, planOrFail, recordStop } from './outcome';
 import { describeSurveyHost, readSurvey, releasesFound, type SurveyReading } from './recovery-rules';
 import { describeFleet, poolOf, settleState } from './rollback';
 import { ENVIRONMENT, FROM_RELEASE, RELEASE } from './search-attributes';
-import { deploy, errorMessage, hostRefs, live, readFleet, standby, step, verify, type StepContext } from './steps';
+import { readFleet } from './preflight';
+import { deploy, errorMessage, hostRefs, live, standby, step, verify, type StepContext } from './steps';
 import { clusterOf, hostsOf, initialStatus, type DeploymentResult, type StepName } from './state';
 
 /**

@@ -1,9 +1,8 @@
 // The steps of DESIGN.md, one function each. Every step is safe to run again: the activities read
 // the current state and change only what is missing, which is also what rollback relies on.
-import { ActivityFailure, ApplicationFailure, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
-import type { HostInspection, HostOutcome } from '../activities/types';
-import type { ServerState } from '../ports/lb';
-import { fleetInspection, hostProblems, hostRefs, lbProblems } from './preflight-rules';
+import { ActivityFailure, ApplicationFailure, patched, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
+import type { HostOutcome } from '../activities/types';
+import { hostRefs } from './preflight-rules';
 
 export { hostRefs };
 import type { Plan } from '../plan/schema';
@@ -11,7 +10,7 @@ import { INSTALL_TIMEOUT_SECONDS, attemptsOf, smokeBudgetSeconds, type Call } fr
 import type { Control } from './control';
 import type { Notifier } from './notifier';
 import { STEP } from './search-attributes';
-import { clusterOf, hostsOf, type DeploymentStatus, type HostStatus, type StepName } from './state';
+import { clusterOf, hostsOf, type DeploymentStatus, type StepName } from './state';
 
 export interface StepContext {
   plan: Plan;
@@ -22,11 +21,6 @@ export interface StepContext {
   notifier?: Notifier;
   /** "deploy of green": where the run was when its cancellation was requested. */
   cancelledDuring?: string;
-}
-
-function hostStatus(ctx: StepContext, name: string): HostStatus {
-  for (const c of ctx.status.clusters) for (const h of c.hosts) if (h.name === name) return h;
-  throw new Error(`unknown host ${name}`);
 }
 
 /** Marks the start of a step (status, search attribute, Temporal Web details); returns a closer. */
@@ -94,84 +88,42 @@ export function errorMessage(err: unknown): string {
   return (e instanceof Error ? e.message : String(e)) + suffix;
 }
 
-/**
- * The fleet as preflight and the recovery survey read it, both at once: the LB's pools, and every
- * host's release (SSH) and health (HTTP; a healthy host must report `expectRelease` when given).
- * Two promises, so each caller decides whether one failing fails both.
- */
-export function readFleet(ctx: StepContext, label: string, expectRelease?: string): [Promise<ServerState[]>, Promise<HostInspection[]>] {
-  const { plan, call } = ctx;
-  const input = fleetInspection(plan, expectRelease);
-  return [
-    call('readLoadBalancer', `${label}: read the load balancer pools`, plan.loadBalancer),
-    call('inspectHosts', `${label}: read the release and health of ${input.hosts.length} hosts`, input),
-  ];
-}
-
-/** Step 0: refuse to start unless the fleet is exactly as the plan says. Changes nothing. */
-export async function preflight(ctx: StepContext): Promise<void> {
-  const { plan } = ctx;
-  const all = plan.order.flatMap((c) => hostRefs(plan, c));
-  const [view, inspections, bakeProblem] = await Promise.all([...readFleet(ctx, 'Preflight', plan.currentRelease), canBake(ctx, all)]);
-  const problems: string[] = bakeProblem ? [bakeProblem] : [];
-  for (const h of all) problems.push(...lbProblems(view, h.name));
-  for (const r of inspections) {
-    const hs = hostStatus(ctx, r.host);
-    if (r.release !== undefined) hs.release = r.release;
-    if (r.error) hs.lastError = r.error;
-    else hs.phase = 'checked';
-    problems.push(...hostProblems(plan.currentRelease, r));
-  }
-  if (problems.length > 0) {
-    throw ApplicationFailure.nonRetryable(
-      `Preflight refused to start; nothing was changed:\n  - ${problems.join('\n  - ')}`,
-      'PreflightFailed',
-      { problems: problems.slice(0, MAX_LISTED_PROBLEMS) },
-    );
-  }
-}
-
-/** With a bake: prove now that the LB gives every server's counters, not after a cluster went live. */
-async function canBake(ctx: StepContext, all: ReturnType<typeof hostRefs>): Promise<string | undefined> {
-  if (!ctx.plan.bake) return undefined;
-  try {
-    await ctx.call('readCounters', 'Preflight: read the per-server counters the bake will watch', {
-      lb: ctx.plan.loadBalancer,
-      pool: 'live',
-      servers: all.map((h) => h.name),
-    });
-    return undefined;
-  } catch (err) {
-    return `the bake cannot read per-server counters from the load balancer: ${errorMessage(err)}`;
-  }
-}
-
-/** Problems listed in a failure's details (the message names them all, bounded by the fleet's size). */
-const MAX_LISTED_PROBLEMS = 200;
-
 /** Step 1: drain the cluster out of the live pool (sessions to 0, with a deadline), into standby. */
 export async function standby(ctx: StepContext, cluster: string): Promise<void> {
   const { plan, call } = ctx;
   const names = hostRefs(plan, cluster).map((h) => h.name);
   clusterOf(ctx.status, cluster).phase = 'standby';
   for (const h of hostsOf(ctx.status, cluster)) h.phase = 'draining';
-  await call('drainFromLive', `Standby: drain ${cluster} (${names.join(', ')}) out of the live pool`, {
-    lb: plan.loadBalancer,
-    servers: names,
-    deadlineSeconds: plan.drain.deadlineSeconds,
-  });
-  for (const h of hostsOf(ctx.status, cluster)) h.pool = 'none';
-  await call('enterPool', `Standby: put ${cluster} into the standby pool`, {
-    lb: plan.loadBalancer,
-    pool: 'standby',
-    servers: names,
-    deadlineSeconds: 0,
-  });
+  const lb = plan.loadBalancer;
+  const deadlineSeconds = plan.drain.deadlineSeconds;
+  if (patched(ONE_LB_CALL_PER_STEP)) {
+    await call('drainFromLive', `Standby: drain ${cluster} (${names.join(', ')}) out of the live pool, into standby`, {
+      lb,
+      servers: names,
+      deadlineSeconds,
+      enterStandby: true,
+    });
+  } else {
+    await call('drainFromLive', `Standby: drain ${cluster} (${names.join(', ')}) out of the live pool`, {
+      lb,
+      servers: names,
+      deadlineSeconds,
+    });
+    for (const h of hostsOf(ctx.status, cluster)) h.pool = 'none';
+    await call('enterPool', `Standby: put ${cluster} into the standby pool`, { lb, pool: 'standby', servers: names, deadlineSeconds: 0 });
+  }
   for (const h of hostsOf(ctx.status, cluster)) {
     h.pool = 'standby';
     h.phase = 'standby';
   }
 }
+
+/**
+ * Runs started before this patch made two LB activities in steps 1 and 4; newer runs make one
+ * each (a round trip through Temporal saved per step; the activity still changes only what is
+ * missing, so a retry of the whole is safe).
+ */
+const ONE_LB_CALL_PER_STEP = 'one-lb-call-per-step';
 
 /** Step 2: install the release on every host of the cluster (bounded parallelism) until each is healthy. */
 export async function deploy(ctx: StepContext, cluster: string, release: string): Promise<void> {
@@ -265,19 +217,25 @@ export async function promoteGate(ctx: StepContext, cluster: string): Promise<vo
 export async function live(ctx: StepContext, cluster: string): Promise<void> {
   const { plan, call } = ctx;
   const names = hostRefs(plan, cluster).map((h) => h.name);
-  await call('enterPool', `Live: put ${cluster} back into the live pool`, {
-    lb: plan.loadBalancer,
-    pool: 'live',
-    servers: names,
-    deadlineSeconds: plan.health.timeoutSeconds,
-  });
-  for (const h of hostsOf(ctx.status, cluster)) h.pool = 'live';
-  await call('leavePool', `Live: take ${cluster} out of the standby pool`, {
-    lb: plan.loadBalancer,
-    pool: 'standby',
-    servers: names,
-  });
-  for (const h of hostsOf(ctx.status, cluster)) h.phase = 'live';
+  const lb = plan.loadBalancer;
+  const deadlineSeconds = plan.health.timeoutSeconds;
+  if (patched(ONE_LB_CALL_PER_STEP)) {
+    await call('enterPool', `Live: put ${cluster} back into the live pool, then out of standby`, {
+      lb,
+      pool: 'live',
+      servers: names,
+      deadlineSeconds,
+      leaveStandby: true,
+    });
+  } else {
+    await call('enterPool', `Live: put ${cluster} back into the live pool`, { lb, pool: 'live', servers: names, deadlineSeconds });
+    for (const h of hostsOf(ctx.status, cluster)) h.pool = 'live';
+    await call('leavePool', `Live: take ${cluster} out of the standby pool`, { lb, pool: 'standby', servers: names });
+  }
+  for (const h of hostsOf(ctx.status, cluster)) {
+    h.pool = 'live';
+    h.phase = 'live';
+  }
   clusterOf(ctx.status, cluster).phase = 'live';
 }
 

@@ -1,6 +1,10 @@
 // The LB-agnostic helpers against an in-memory LoadBalancer: the paths a real HAProxy makes hard
 // to reach on cue (the LB failing mid-way, cancellation, a retry after a crash).
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
+import { createActivities } from '../../../src/activities';
+import type { ActivityDeps } from '../../../src/activities/deps';
+import type { LbConfig } from '../../../src/ports/lb';
 import { DrainTimeoutError, drainAndWait, ensureState } from '../../../src/activities/lb';
 import { LbUnavailableError, type AdminState, type LoadBalancer, type PoolName, type ServerState } from '../../../src/ports/lb';
 
@@ -131,5 +135,91 @@ describe('an LB that changes several servers at once (setStates)', () => {
     const err = await drainAndWait(lb, ['g1', 'g2'], { deadlineMs: 50, pollMs: 10 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DrainTimeoutError);
     expect(lb.batches).toEqual(['live/g1,g2=drain', 'live/g1,g2=ready']);
+  });
+});
+
+describe('steps 1 and 4 as one activity each', () => {
+  const stepFleet = () =>
+    new MemoryLb({
+      live: [srv('live', 'g1'), srv('live', 'g2'), srv('live', 'b1')],
+      standby: [srv('standby', 'g1', 'maint'), srv('standby', 'g2', 'maint'), srv('standby', 'b1', 'maint')],
+    });
+  const activitiesOn = (memory: MemoryLb) => createActivities({ lb: () => memory } as unknown as ActivityDeps);
+  const config = {
+    type: 'haproxy',
+    runtimeApi: 'tcp://127.0.0.1:1',
+    liveBackend: 'live',
+    standbyBackend: 'standby',
+  } as unknown as LbConfig;
+
+  it('drainFromLive with enterStandby drains, sets maint in live, and only then makes them ready in standby', async () => {
+    const lb = stepFleet();
+    await new MockActivityEnvironment().run(activitiesOn(lb).drainFromLive, {
+      lb: config,
+      servers: ['g1', 'g2'],
+      deadlineSeconds: 5,
+      enterStandby: true,
+    });
+    expect(lb.calls).toEqual(['live/g1=drain', 'live/g2=drain', 'live/g1=maint', 'live/g2=maint', 'standby/g1=ready', 'standby/g2=ready']);
+  });
+
+  it('a retry after the LB failed mid-way changes only what is still missing', async () => {
+    const lb = stepFleet();
+    lb.failSetsFrom = 5; // the fifth change (standby/g1=ready) fails
+    const input = { lb: config, servers: ['g1', 'g2'], deadlineSeconds: 5, enterStandby: true };
+    await expect(new MockActivityEnvironment().run(activitiesOn(lb).drainFromLive, input)).rejects.toBeInstanceOf(LbUnavailableError);
+    lb.failSetsFrom = Infinity;
+    lb.calls.length = 0;
+    await new MockActivityEnvironment().run(activitiesOn(lb).drainFromLive, input);
+    expect(lb.calls).toEqual(['standby/g1=ready', 'standby/g2=ready']);
+  });
+
+  it('enterPool live with leaveStandby leaves standby only once the servers are UP in live', async () => {
+    const lb = stepFleet();
+    for (const s of ['g1', 'g2']) {
+      const l = lb.servers.live.find((x) => x.server === s)!;
+      l.admin = 'maint';
+      l.status = 'MAINT';
+      lb.servers.standby.find((x) => x.server === s)!.admin = 'ready';
+    }
+    // Ready but not UP yet: HAProxy's checks have not passed.
+    const setState = lb.setState.bind(lb);
+    lb.setState = async (pool, server, state) => {
+      await setState(pool, server, state);
+      if (pool === 'live' && state === 'ready') lb.servers.live.find((x) => x.server === server)!.status = 'UP 1/2';
+    };
+    setTimeout(() => lb.servers.live.forEach((s) => (s.status = s.admin === 'ready' ? 'UP' : s.status)), 200);
+    const upBeforeLeaving: string[] = [];
+    lb.calls = new Proxy(lb.calls, {
+      set(target, key, value: string) {
+        if (typeof value === 'string' && value.startsWith('standby/'))
+          upBeforeLeaving.push(lb.servers.live.find((x) => x.server === value.slice(8, 10))!.status);
+        return Reflect.set(target, key, value);
+      },
+    });
+    await new MockActivityEnvironment().run(activitiesOn(lb).enterPool, {
+      lb: config,
+      pool: 'live' as const,
+      servers: ['g1', 'g2'],
+      deadlineSeconds: 5,
+      leaveStandby: true,
+    });
+    expect([...lb.calls]).toEqual(['live/g1=ready', 'live/g2=ready', 'standby/g1=maint', 'standby/g2=maint']);
+    expect(upBeforeLeaving).toEqual(['UP', 'UP']);
+  });
+
+  it('leaveStandby is refused, changing nothing, unless the pool entered is live and UP is awaited', async () => {
+    const lb = stepFleet();
+    const run = (pool: PoolName, deadlineSeconds: number) =>
+      new MockActivityEnvironment().run(activitiesOn(lb).enterPool, {
+        lb: config,
+        pool,
+        servers: ['g1'],
+        deadlineSeconds,
+        leaveStandby: true,
+      });
+    await expect(run('standby', 5)).rejects.toThrow(/leaveStandby needs pool live/);
+    await expect(run('live', 0)).rejects.toThrow(/leaveStandby needs pool live/);
+    expect(lb.calls).toEqual([]);
   });
 });
