@@ -77,7 +77,9 @@ export async function runWorker(env = process.env): Promise<void> {
     console.log(`worker: task queue ${settings.taskQueue} on ${settings.address} (namespace ${settings.namespace})`);
     // Worker.run() resolves after SIGINT/SIGTERM once in-flight tasks are done (graceful shutdown).
     ran = true;
-    await created.value.run();
+    const running = created.value.run();
+    void import('./worker-warm-up').then(({ warmUp }) => warmUp(connection, settings.namespace, settings.taskQueue, env));
+    await running;
   } finally {
     adapters?.close();
     // A worker created but never run keeps its hold on the connection (the SDK has no way to
