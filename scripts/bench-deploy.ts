@@ -3,8 +3,9 @@
 // the same lab, each under 200 req/s. Prints per case a table and one JSON line, then a summary.
 // Usage: npm run bench -- [sizes, default 2,25,50] [--parallelism 4] [--slow-login-ms 1000]
 //          [--slow-login-size 25] [--only bluegreen|baseline] [--baseline-first] [--rps 200] [--base-port 20000]
-//          [--baseline-preflight-width N, default 0: all hosts at once]
+//          [--baseline-preflight-width N, default 0: all hosts at once] [--history-dir DIR]
 // --slow-login-ms 0 skips the slow-login case.
+import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { startDevServer } from '../src/temporal/dev-server';
@@ -24,6 +25,7 @@ function cli() {
       rps: { type: 'string', default: '200' },
       'base-port': { type: 'string', default: process.env.BG_LAB_BASE_PORT || '20000' },
       'baseline-preflight-width': { type: 'string', default: '0' },
+      'history-dir': { type: 'string' },
     },
   });
   const int = (name: string, v: string) => {
@@ -49,6 +51,7 @@ function cli() {
     rps: int('rps', values.rps),
     basePort: int('base-port', values['base-port']),
     baselinePreflightWidth: int('baseline-preflight-width', values['baseline-preflight-width']),
+    historyDir: values['history-dir'],
   };
 }
 
@@ -95,6 +98,7 @@ async function main(): Promise<number> {
     });
   }
   const log = (msg: string) => console.error(`bench: ${msg}`);
+  if (opts.historyDir) fs.mkdirSync(opts.historyDir, { recursive: true });
   // The worker runs from dist/ as it ships: build it fresh, while the dev server starts.
   const temporal = opts.order.includes('bluegreen') ? await startTemporalAndBuild(log, onInterrupt) : undefined;
   const reports: CaseReport[] = [];

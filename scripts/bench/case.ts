@@ -15,6 +15,8 @@ export interface CaseOptions {
   basePort: number;
   order: Runner[];
   baselinePreflightWidth: number;
+  /** Where bluegreen runs' histories are written (--history-dir), if anywhere. */
+  historyDir?: string;
   /** Only needed when bluegreen runs. */
   temporal?: { address: string; client: Client };
   log: (msg: string) => void;
@@ -71,13 +73,14 @@ export async function benchCase(o: CaseOptions): Promise<CaseReport> {
         report.workerReadyMs = worker.readyMs;
       }
       o.log(`${name}: ${runner} ${current}→${to} under ${o.rps} req/s`);
+      const downsBefore = await bl.checkDowns();
       const load = startLoad({ url: bl.lab.liveUrl, rps: o.rps, dbPath: bl.lab.dbPath });
       let run: RunResult;
       try {
         await new Promise((r) => setTimeout(r, WARMUP_MS));
         run =
           runner === 'bluegreen'
-            ? await runBluegreen(o.temporal!.client, worker!, plan, worker!.taskQueue)
+            ? await runBluegreen(o.temporal!.client, worker!, plan, worker!.taskQueue, o.historyDir)
             : await runBaseline(
                 plan,
                 {
@@ -106,6 +109,7 @@ export async function benchCase(o: CaseOptions): Promise<CaseReport> {
       }
       const phase = report.phases[report.phases.length - 1] as Phase;
       phase.run = run;
+      phase.checkDowns = (await bl.checkDowns()) - downsBefore;
       phase.fleetProblems = await bl.check(to);
       o.log(
         `${name}: ${runner} ${run.outcome} in ${run.wallMs} ms, ${phase.failedRequests} failed requests, ${phase.lostWrites} lost writes`,

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { haproxyFromConfig } from '../../src/adapters/haproxy/load-balancer';
+import { runtimeCommand } from '../../src/adapters/haproxy/runtime-api';
 import { isUp } from '../../src/activities/lb';
 import { loadKnownHosts, type KnownHosts } from '../../src/adapters/ssh/known-hosts';
 import { hostCurrentRelease, labDown, labUp, type LabUpResult } from '../../src/lab';
@@ -24,6 +25,8 @@ export interface BenchLab {
   plan(from: string, to: string, parallelism: number): Promise<Plan>;
   /** Problems seen from outside: hosts not on `release`, servers not UP in live or left in standby. */
   check(release: string): Promise<string[]>;
+  /** HAProxy's count of UP→DOWN transitions by health check, summed over both pools' servers. */
+  checkDowns(): Promise<number>;
   down(): Promise<void>;
 }
 
@@ -53,6 +56,7 @@ export async function upLab(hostsPerCluster: number, basePort: number, slowLogin
       plan: async (from, to, parallelism) =>
         parsePlan({ ...((await loadPlanInput(lab.planPath)) as PlanInput), currentRelease: from, release: to, parallelism }),
       check: (release) => checkFleet(lab, release),
+      checkDowns: () => checkDowns(lab),
       down,
     };
   } catch (err) {
@@ -105,6 +109,24 @@ async function warmLab(lab: LabUpResult): Promise<number> {
     },
   );
   return Math.round(performance.now() - t);
+}
+
+/**
+ * `chkdown` of every server in both backends: a host whose restart outlasted HAProxy's `fall`
+ * checks went DOWN and needs `rise` checks to be UP again, which verify and live then wait for.
+ */
+async function checkDowns(lab: LabUpResult): Promise<number> {
+  const reply = await runtimeCommand({ socket: lab.haproxySocket }, 'show stat');
+  const lines = reply.replace(/^# /, '').trim().split('\n');
+  const header = lines[0]?.split(',') ?? [];
+  const [px, sv, down] = ['pxname', 'svname', 'chkdown'].map((c) => header.indexOf(c)) as [number, number, number];
+  if (px < 0 || sv < 0 || down < 0) throw new Error(`show stat: no pxname/svname/chkdown column in ${JSON.stringify(lines[0])}`);
+  let sum = 0;
+  for (const line of lines.slice(1)) {
+    const f = line.split(',');
+    if ((f[px] === 'live' || f[px] === 'standby') && f[sv] !== 'BACKEND' && f[sv] !== 'FRONTEND') sum += Number(f[down]) || 0;
+  }
+  return sum;
 }
 
 async function checkFleet(lab: LabUpResult, release: string): Promise<string[]> {

@@ -18,6 +18,8 @@ export interface Phase {
   failureSamples: string[];
   /** Problems seen from outside the runner after it finished (empty: every host on `to`, all live). */
   fleetProblems: string[];
+  /** Servers HAProxy's checks took DOWN during the run (restarts that outlasted `fall` checks). */
+  checkDowns?: number;
 }
 
 export interface CaseReport {
@@ -84,6 +86,7 @@ export function caseTable(r: CaseReport): string {
     'failed\nreqs',
     'lost\nwrites',
     'reqs',
+    'checks\nDOWN',
     'peak\nRSS MB',
     'history\nevents',
   ];
@@ -97,12 +100,13 @@ export function caseTable(r: CaseReport): string {
       String(p.failedRequests),
       String(p.lostWrites),
       String(p.requests),
+      p.checkDowns === undefined ? '' : String(p.checkDowns),
       p.run.peakRssMb.toFixed(1),
       p.run.historyLength === undefined ? '' : String(p.run.historyLength),
     ]);
   }
   if (r.ratio)
-    t.push(['ratio bg/base', '', r.ratio.wall.toFixed(3), ...keys.map((k) => r.ratio?.steps[k]?.toFixed(3) ?? ''), '', '', '', '', '']);
+    t.push(['ratio bg/base', '', r.ratio.wall.toFixed(3), ...keys.map((k) => r.ratio?.steps[k]?.toFixed(3) ?? ''), '', '', '', '', '', '']);
   const title =
     `${r.case}: ${r.hosts} hosts, parallelism ${r.parallelism}, ${r.rps} req/s, order ${r.order.join(' then ')}` +
     (r.loginMs !== undefined ? `, one SSH login ${r.loginMs} ms` : '') +

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { startDeployment } from '../../src/client/start';
 import { resultOfFailedRun } from '../../src/client/result';
 import type { Plan } from '../../src/plan/schema';
@@ -46,7 +47,14 @@ export async function startBenchWorker(address: string, taskQueue: string, keyPa
 
 const stepKey = (s: { step: string; cluster?: string }) => (s.cluster ? `${s.step}:${s.cluster}` : s.step);
 
-export async function runBluegreen(client: Client, worker: BenchWorker, plan: Plan, workflowId: string): Promise<RunResult> {
+export async function runBluegreen(
+  client: Client,
+  worker: BenchWorker,
+  plan: Plan,
+  workflowId: string,
+  /** Where to write the run's history as JSON (Temporal's own format), for a closer look. */
+  historyDir?: string,
+): Promise<RunResult> {
   const t0 = performance.now();
   const handle = await startDeployment(client, plan, { taskQueue: worker.taskQueue, workflowId });
   let result: DeploymentResult;
@@ -59,11 +67,13 @@ export async function runBluegreen(client: Client, worker: BenchWorker, plan: Pl
   }
   const wallMs = Math.round(performance.now() - t0);
   const { historyLength } = await handle.describe();
+  const history = await handle.fetchHistory();
+  if (historyDir) fs.writeFileSync(path.join(historyDir, `${workflowId}.json`), historyToJSON(history));
   return {
     outcome: result.outcome,
     reason: result.outcome === 'succeeded' ? undefined : result.reason,
     wallMs,
-    steps: { ...Object.fromEntries(result.steps.map((s) => [stepKey(s), s.ms])), ...(await activityTimes(handle, plan)) },
+    steps: { ...Object.fromEntries(result.steps.map((s) => [stepKey(s), s.ms])), ...activityTimes(history.events ?? [], plan) },
     peakRssMb: peakRssMb(worker.process.pid),
     historyLength,
   };
@@ -119,13 +129,9 @@ export async function runBaseline(
  * order, each deployHosts (install and health per host, without the step's bookkeeping) keyed
  * install:<cluster>, and preflight's inspectHosts (the hosts' SSH and HTTP reads), keyed inspect.
  */
-async function activityTimes(
-  handle: { fetchHistory(): Promise<{ events?: HistoryEvent[] | null }> },
-  plan: Plan,
-): Promise<Record<string, number>> {
+function activityTimes(events: HistoryEvent[], plan: Plan): Record<string, number> {
   const ms = (e: HistoryEvent | undefined) =>
     e?.eventTime?.seconds == null ? NaN : Number(e.eventTime.seconds.toString()) * 1000 + Math.floor((e.eventTime.nanos ?? 0) / 1e6);
-  const events = (await handle.fetchHistory()).events ?? [];
   const scheduled = (type: string) =>
     events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === type).map((e) => String(e.eventId));
   const took = (id: string | undefined) => {
@@ -145,7 +151,32 @@ async function activityTimes(
       if (t !== undefined) out[`${key}:${plan.order[i] ?? `#${i + 1}`}`] = t;
     });
   }
+  out.orchestration = orchestrationMs(events, ms);
   return out;
+}
+
+/**
+ * The run's time in which no activity was running: workflow tasks, dispatch and the round trips
+ * between the steps, which is what Temporal costs over a script (first to last event, minus the
+ * union of every activity's start-to-completion).
+ */
+function orchestrationMs(events: HistoryEvent[], ms: (e: HistoryEvent | undefined) => number): number {
+  const spans: [number, number][] = [];
+  for (const e of events) {
+    const id = e.activityTaskStartedEventAttributes?.scheduledEventId;
+    if (id == null) continue;
+    const end = events.find((x) => String(x.activityTaskCompletedEventAttributes?.scheduledEventId) === String(id));
+    if (end) spans.push([ms(e), ms(end)]);
+  }
+  spans.sort((a, b) => a[0] - b[0]);
+  let busy = 0;
+  let reach = -Infinity;
+  for (const [from, to] of spans) {
+    if (to <= reach) continue;
+    busy += to - Math.max(from, reach);
+    reach = to;
+  }
+  return ms(events[events.length - 1]) - ms(events[0]) - busy;
 }
 
 interface HistoryEvent {
