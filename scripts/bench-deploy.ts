@@ -3,7 +3,9 @@
 // the same lab, each under 200 req/s. Prints per case a table and one JSON line, then a summary.
 // Usage: npm run bench -- [sizes, default 2,25,50] [--parallelism 4] [--slow-login-ms 1000]
 //          [--slow-login-size 25] [--only bluegreen|baseline] [--baseline-first] [--rps 200] [--base-port 20000]
-//          [--baseline-preflight-width N, default 0: all hosts at once] [--history-dir DIR]
+//          [--baseline-preflight-width N, default 0: all hosts at once] [--history-dir DIR] [--rounds 3]
+// Each runner deploys --rounds times per size on the same lab, in alternating order; the report
+// compares the medians.
 // --slow-login-ms 0 skips the slow-login case.
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -26,6 +28,7 @@ function cli() {
       'base-port': { type: 'string', default: process.env.BG_LAB_BASE_PORT || '20000' },
       'baseline-preflight-width': { type: 'string', default: '0' },
       'history-dir': { type: 'string' },
+      rounds: { type: 'string', default: '3' },
     },
   });
   const int = (name: string, v: string) => {
@@ -52,6 +55,7 @@ function cli() {
     basePort: int('base-port', values['base-port']),
     baselinePreflightWidth: int('baseline-preflight-width', values['baseline-preflight-width']),
     historyDir: values['history-dir'],
+    rounds: Math.max(1, int('rounds', values.rounds)),
   };
 }
 

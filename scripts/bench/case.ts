@@ -15,6 +15,8 @@ export interface CaseOptions {
   basePort: number;
   order: Runner[];
   baselinePreflightWidth: number;
+  /** Times each runner deploys on the lab (the report compares medians). */
+  rounds: number;
   /** Where bluegreen runs' histories are written (--history-dir), if anywhere. */
   historyDir?: string;
   /** Only needed when bluegreen runs. */
@@ -24,7 +26,17 @@ export interface CaseOptions {
   onInterrupt: (fn: () => Promise<void> | void) => () => void;
 }
 
-const NEXT: Record<string, string> = { v1: 'v2', v2: 'v3' };
+/**
+ * The first phase goes v1→v2, then phases alternate v2→v3 and v3→v2: v3 needs the migration the
+ * first phase ran (every later migrate step is a no-op for both runners alike), and v2 runs on
+ * either schema.
+ */
+const targetOf = (phase: number) => (phase % 2 === 0 ? 'v2' : 'v3');
+
+/** Round r runs the runners in the given order when r is even, reversed when odd (order effects cancel). */
+export function phaseOrder(order: Runner[], rounds: number): Runner[] {
+  return Array.from({ length: rounds }, (_, r) => (r % 2 === 0 ? order : [...order].reverse())).flat();
+}
 // Traffic flows for a moment before the run, so the first drain has sessions to wait for.
 const WARMUP_MS = 1000;
 
@@ -38,6 +50,7 @@ export async function benchCase(o: CaseOptions): Promise<CaseReport> {
     slowLoginMs: o.slowLoginMs,
     rps: o.rps,
     order: o.order,
+    rounds: o.rounds,
     phases: [],
   };
   o.log(`${name}: lab up`);
@@ -53,9 +66,8 @@ export async function benchCase(o: CaseOptions): Promise<CaseReport> {
   o.log(`${name}: lab warmed (one login and one health request per host) in ${bl.warmMs} ms`);
   try {
     let current = 'v1';
-    for (const runner of o.order) {
-      const to = NEXT[current];
-      if (!to) throw new Error(`no release after ${current} in the lab`);
+    for (const [i, runner] of phaseOrder(o.order, o.rounds).entries()) {
+      const to = targetOf(i);
       const plan = await bl.plan(current, to, o.parallelism);
       let worker: BenchWorker | undefined;
       let removeWorker = () => {};
@@ -70,7 +82,7 @@ export async function benchCase(o: CaseOptions): Promise<CaseReport> {
         );
         const w = worker;
         removeWorker = o.onInterrupt(() => w.process.kill('SIGKILL'));
-        report.workerReadyMs = worker.readyMs;
+        (report.workerReadyMs ??= []).push(worker.readyMs);
       }
       o.log(`${name}: ${runner} ${current}→${to} under ${o.rps} req/s`);
       const downsBefore = await bl.checkDowns();

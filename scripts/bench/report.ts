@@ -31,9 +31,14 @@ export interface CaseReport {
   loginMs?: number;
   rps: number;
   order: Runner[];
-  workerReadyMs?: number;
+  rounds: number;
+  /** Spawn to ready, one per bluegreen phase (each phase starts its own worker). */
+  workerReadyMs?: number[];
   phases: Phase[];
-  ratio?: { wall: number; steps: Record<string, number> };
+  /** Median bluegreen over median baseline: the whole run and each step. */
+  ratio?: { wall: number; steps: Record<string, number>; perRound: number[] };
+  /** Per runner, the median of its phases: the whole run and each step. */
+  medians?: Partial<Record<Runner, { wallMs: number; steps: Record<string, number> }>>;
   targets?: Record<string, boolean>;
   error?: string;
 }
@@ -43,26 +48,49 @@ const TARGET_PREFLIGHT_MS = 1000;
 
 const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 1000) / 1000 : Number.NaN);
 
-export function addComparison(r: CaseReport): CaseReport {
-  const bg = r.phases.find((p) => p.runner === 'bluegreen');
-  const base = r.phases.find((p) => p.runner === 'baseline');
-  const clean = (p?: Phase) =>
-    p !== undefined && p.run.outcome === 'succeeded' && p.fleetProblems.length === 0 && p.failedRequests === 0 && p.lostWrites === 0;
-  const targets: Record<string, boolean> = {};
-  if (bg) {
-    targets.bluegreenSucceeded = bg.run.outcome === 'succeeded' && bg.fleetProblems.length === 0;
-    targets.zeroFailedRequests = bg.failedRequests === 0;
-    targets.zeroLostWrites = bg.lostWrites === 0;
-    if (r.hostsPerCluster === 25 && r.slowLoginMs === 0)
-      targets.preflightUnder1s = (bg.run.steps.preflight ?? Infinity) < TARGET_PREFLIGHT_MS;
+/** The middle value (the mean of the two middle ones for an even count). */
+export function median(values: number[]): number {
+  const v = [...values].sort((x, y) => x - y);
+  const m = Math.floor(v.length / 2);
+  return v.length === 0 ? Number.NaN : v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
+}
+
+function mediansOf(phases: Phase[]): { wallMs: number; steps: Record<string, number> } {
+  const keys = [...new Set(phases.flatMap((p) => Object.keys(p.run.steps)))];
+  const steps: Record<string, number> = {};
+  for (const k of keys) {
+    const v = phases.map((p) => p.run.steps[k]).filter((x): x is number => x !== undefined);
+    if (v.length) steps[k] = Math.round(median(v));
   }
-  if (bg && base && clean(base) && bg.run.wallMs > 0) {
-    r.ratio = { wall: ratio(bg.run.wallMs, base.run.wallMs), steps: {} };
-    for (const [k, ms] of Object.entries(bg.run.steps)) {
-      const b = base.run.steps[k];
-      if (b !== undefined) r.ratio.steps[k] = ratio(ms, b);
+  return { wallMs: Math.round(median(phases.map((p) => p.run.wallMs))), steps };
+}
+
+export function addComparison(r: CaseReport): CaseReport {
+  const of = (runner: Runner) => r.phases.filter((p) => p.runner === runner);
+  const [bg, base] = [of('bluegreen'), of('baseline')];
+  const clean = (p: Phase) => p.run.outcome === 'succeeded' && p.fleetProblems.length === 0 && p.failedRequests === 0 && p.lostWrites === 0;
+  const targets: Record<string, boolean> = {};
+  r.medians = {};
+  if (bg.length) {
+    const m = (r.medians.bluegreen = mediansOf(bg));
+    targets.bluegreenSucceeded = bg.every((p) => p.run.outcome === 'succeeded' && p.fleetProblems.length === 0);
+    targets.zeroFailedRequests = bg.every((p) => p.failedRequests === 0);
+    targets.zeroLostWrites = bg.every((p) => p.lostWrites === 0);
+    if (r.hostsPerCluster === 25 && r.slowLoginMs === 0) targets.preflightUnder1s = (m.steps.preflight ?? Infinity) < TARGET_PREFLIGHT_MS;
+  }
+  if (base.length) r.medians.baseline = mediansOf(base);
+  const bm = r.medians.bluegreen;
+  const basem = r.medians.baseline;
+  if (bm && basem && base.every(clean) && bg.every((p) => p.run.outcome === 'succeeded') && bm.wallMs > 0) {
+    const steps: Record<string, number> = {};
+    for (const [k, ms] of Object.entries(bm.steps)) {
+      const b = basem.steps[k];
+      if (b !== undefined) steps[k] = ratio(ms, b);
     }
-    targets.ratioAtMost1_3 = bg.run.wallMs / base.run.wallMs <= TARGET_RATIO;
+    const rounds = Math.min(bg.length, base.length);
+    const perRound = Array.from({ length: rounds }, (_, i) => ratio(bg[i]!.run.wallMs, base[i]!.run.wallMs));
+    r.ratio = { wall: ratio(bm.wallMs, basem.wallMs), steps, perRound };
+    targets.ratioAtMost1_3 = bm.wallMs / basem.wallMs <= TARGET_RATIO;
   }
   r.targets = targets;
   return r;
@@ -105,12 +133,30 @@ export function caseTable(r: CaseReport): string {
       p.run.historyLength === undefined ? '' : String(p.run.historyLength),
     ]);
   }
+  for (const runner of ['bluegreen', 'baseline'] as const) {
+    const m = r.medians?.[runner];
+    if (m && r.phases.filter((p) => p.runner === runner).length > 1)
+      t.push([`${runner}\nmedian`, '', s(m.wallMs), ...keys.map((k) => s(m.steps[k])), '', '', '', '', '', '']);
+  }
   if (r.ratio)
-    t.push(['ratio bg/base', '', r.ratio.wall.toFixed(3), ...keys.map((k) => r.ratio?.steps[k]?.toFixed(3) ?? ''), '', '', '', '', '', '']);
+    t.push([
+      'ratio bg/base\n(medians)',
+      '',
+      r.ratio.wall.toFixed(3),
+      ...keys.map((k) => r.ratio?.steps[k]?.toFixed(3) ?? ''),
+      '',
+      '',
+      '',
+      '',
+      '',
+      '',
+    ]);
   const title =
     `${r.case}: ${r.hosts} hosts, parallelism ${r.parallelism}, ${r.rps} req/s, order ${r.order.join(' then ')}` +
     (r.loginMs !== undefined ? `, one SSH login ${r.loginMs} ms` : '') +
-    (r.workerReadyMs !== undefined ? `, worker ready in ${r.workerReadyMs} ms` : '');
+    `, ${r.rounds} round${r.rounds === 1 ? '' : 's'}` +
+    (r.workerReadyMs?.length ? `, worker ready in ${r.workerReadyMs.join(', ')} ms` : '') +
+    (r.ratio && r.ratio.perRound.length > 1 ? `, ratio per round ${r.ratio.perRound.map((x) => x.toFixed(3)).join(', ')}` : '');
   const targets =
     r.targets && Object.keys(r.targets).length
       ? `\ntargets: ${Object.entries(r.targets)
@@ -134,34 +180,38 @@ export function summaryTable(reports: CaseReport[]): string {
   const t = new Table({
     head: [
       'case',
-      'bg wall s',
-      'base wall s',
-      'ratio',
+      'bg wall s\n(median)',
+      'base wall s\n(median)',
+      'ratio\n(medians)',
+      'ratio per round',
       'bg preflight s',
       'base preflight s',
       'failed bg/base',
       'lost bg/base',
-      'worker RSS MB',
+      'worker peak\nRSS MB',
       'history',
-      'worker ready ms',
+      'worker ready\nms (median)',
     ],
     style: { head: [], border: [] },
   });
   for (const r of reports) {
-    const bg = r.phases.find((p) => p.runner === 'bluegreen');
-    const base = r.phases.find((p) => p.runner === 'baseline');
+    const bg = r.phases.filter((p) => p.runner === 'bluegreen');
+    const base = r.phases.filter((p) => p.runner === 'baseline');
+    const sum = (ps: Phase[], f: (p: Phase) => number) => (ps.length ? String(ps.reduce((n, p) => n + f(p), 0)) : '-');
+    const history = [...new Set(bg.map((p) => p.run.historyLength).filter((h) => h !== undefined))];
     t.push([
       r.error ? `${r.case} (ERROR)` : r.case,
-      s(bg?.run.wallMs),
-      s(base?.run.wallMs),
+      s(r.medians?.bluegreen?.wallMs),
+      s(r.medians?.baseline?.wallMs),
       r.ratio?.wall.toFixed(3) ?? '',
-      s(bg?.run.steps.preflight),
-      s(base?.run.steps.preflight),
-      `${bg?.failedRequests ?? '-'}/${base?.failedRequests ?? '-'}`,
-      `${bg?.lostWrites ?? '-'}/${base?.lostWrites ?? '-'}`,
-      bg ? bg.run.peakRssMb.toFixed(1) : '',
-      bg?.run.historyLength === undefined ? '' : String(bg.run.historyLength),
-      r.workerReadyMs === undefined ? '' : String(r.workerReadyMs),
+      r.ratio?.perRound.map((x) => x.toFixed(3)).join(' ') ?? '',
+      s(r.medians?.bluegreen?.steps.preflight),
+      s(r.medians?.baseline?.steps.preflight),
+      `${sum(bg, (p) => p.failedRequests)}/${sum(base, (p) => p.failedRequests)}`,
+      `${sum(bg, (p) => p.lostWrites)}/${sum(base, (p) => p.lostWrites)}`,
+      bg.length ? Math.max(...bg.map((p) => p.run.peakRssMb)).toFixed(1) : '',
+      history.join(', '),
+      r.workerReadyMs?.length ? String(Math.round(median(r.workerReadyMs))) : '',
     ]);
   }
   return t.toString();
