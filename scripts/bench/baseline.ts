@@ -32,6 +32,8 @@ export interface BaselineResult {
   /** Every host was read back over SSH and HTTP after the run: it runs the release, healthy. */
   verified: true;
   peakRssMb: number;
+  /** This process's CPU time during the run, in ms. */
+  cpuMs: number;
   /** Hosts no smoke request reached through the standby pool (see verifyStep). */
   smokeUnreached: string[];
 }
@@ -181,6 +183,7 @@ export async function runBaseline(
 
   try {
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     await timed('preflight', preflight);
     for (const cluster of plan.order) {
       const hosts = hostsOf(cluster);
@@ -192,8 +195,19 @@ export async function runBaseline(
     }
     await timed('migrate', migrateStep);
     const wallMs = Math.round(performance.now() - t0);
+    const cpu = process.cpuUsage(cpu0);
+    const cpuMs = Math.round((cpu.user + cpu.system) / 1000);
     await verifyFleet(plan, lb, all, conn);
-    return { runner: 'baseline', outcome: 'succeeded', wallMs, steps, verified: true, peakRssMb: peakRssMb(process.pid), smokeUnreached };
+    return {
+      runner: 'baseline',
+      outcome: 'succeeded',
+      wallMs,
+      steps,
+      verified: true,
+      peakRssMb: peakRssMb(process.pid),
+      cpuMs,
+      smokeUnreached,
+    };
   } finally {
     for (const c of conns.values()) c.close();
   }

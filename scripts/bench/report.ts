@@ -115,6 +115,7 @@ export function caseTable(r: CaseReport): string {
     'lost\nwrites',
     'reqs',
     'checks\nDOWN',
+    'CPU s\n(runner)',
     'peak\nRSS MB',
     'history\nevents',
   ];
@@ -129,6 +130,7 @@ export function caseTable(r: CaseReport): string {
       String(p.lostWrites),
       String(p.requests),
       p.checkDowns === undefined ? '' : String(p.checkDowns),
+      s(p.run.cpuMs),
       p.run.peakRssMb.toFixed(1),
       p.run.historyLength === undefined ? '' : String(p.run.historyLength),
     ]);
@@ -136,7 +138,7 @@ export function caseTable(r: CaseReport): string {
   for (const runner of ['bluegreen', 'baseline'] as const) {
     const m = r.medians?.[runner];
     if (m && r.phases.filter((p) => p.runner === runner).length > 1)
-      t.push([`${runner}\nmedian`, '', s(m.wallMs), ...keys.map((k) => s(m.steps[k])), '', '', '', '', '', '']);
+      t.push([`${runner}\nmedian`, '', s(m.wallMs), ...keys.map((k) => s(m.steps[k])), '', '', '', '', '', '', '']);
   }
   if (r.ratio)
     t.push([
@@ -144,6 +146,7 @@ export function caseTable(r: CaseReport): string {
       '',
       r.ratio.wall.toFixed(3),
       ...keys.map((k) => r.ratio?.steps[k]?.toFixed(3) ?? ''),
+      '',
       '',
       '',
       '',

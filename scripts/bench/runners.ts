@@ -13,7 +13,7 @@ import type { Plan } from '../../src/plan/schema';
 import type { DeploymentResult } from '../../src/workflows/state';
 import { startWorkerProcess, type WorkerProcess } from '../../test/support/worker-process';
 import type { BaselineResult } from './baseline';
-import { peakRssMb } from './proc';
+import { cpuMs, peakRssMb } from './proc';
 
 export interface RunResult {
   outcome: string;
@@ -22,6 +22,8 @@ export interface RunResult {
   steps: Record<string, number>;
   /** bluegreen: the worker process; baseline: the script's own process. */
   peakRssMb: number;
+  /** CPU time of that process during the run (not of sshd, the hosts or Temporal's server). */
+  cpuMs?: number;
   historyLength?: number;
   /** Baseline only: hosts its smoke requests never reached. */
   smokeUnreached?: string[];
@@ -55,6 +57,7 @@ export async function runBluegreen(
   /** Where to write the run's history as JSON (Temporal's own format), for a closer look. */
   historyDir?: string,
 ): Promise<RunResult> {
+  const cpuBefore = cpuMs(worker.process.pid);
   const t0 = performance.now();
   const handle = await startDeployment(client, plan, { taskQueue: worker.taskQueue, workflowId });
   let result: DeploymentResult;
@@ -66,6 +69,7 @@ export async function runBluegreen(
     result = failed;
   }
   const wallMs = Math.round(performance.now() - t0);
+  const cpu = cpuMs(worker.process.pid) - cpuBefore;
   const { historyLength } = await handle.describe();
   const history = await handle.fetchHistory();
   if (historyDir) fs.writeFileSync(path.join(historyDir, `${workflowId}.json`), historyToJSON(history));
@@ -75,6 +79,7 @@ export async function runBluegreen(
     wallMs,
     steps: { ...Object.fromEntries(result.steps.map((s) => [stepKey(s), s.ms])), ...activityTimes(history.events ?? [], plan) },
     peakRssMb: peakRssMb(worker.process.pid),
+    cpuMs: cpu,
     historyLength,
   };
 }
@@ -120,7 +125,7 @@ export async function runBaseline(
   unregister();
   if (code !== 0) return { outcome: 'failed', reason: err.trim().slice(-2000) || `exit ${code}`, wallMs: 0, steps: {}, peakRssMb: 0 };
   const r = JSON.parse(out.trim().split('\n').pop() ?? '{}') as BaselineResult;
-  return { outcome: r.outcome, wallMs: r.wallMs, steps: r.steps, peakRssMb: r.peakRssMb, smokeUnreached: r.smokeUnreached };
+  return { outcome: r.outcome, wallMs: r.wallMs, steps: r.steps, peakRssMb: r.peakRssMb, cpuMs: r.cpuMs, smokeUnreached: r.smokeUnreached };
 }
 
 /**
