@@ -5,10 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { haproxyFromConfig } from '../../src/adapters/haproxy/load-balancer';
-import { runtimeCommand } from '../../src/adapters/haproxy/runtime-api';
 import { isUp } from '../../src/activities/lb';
 import { loadKnownHosts, type KnownHosts } from '../../src/adapters/ssh/known-hosts';
-import { hostCurrentRelease, labDown, labUp, type LabUpResult } from '../../src/lab';
+import { hostCurrentRelease, labDown, labUp, showStat, type LabUpResult } from '../../src/lab';
 import { loadPlanInput } from '../../src/plan/load';
 import type { Plan, PlanInput } from '../../src/plan/schema';
 import { parsePlan } from '../../src/plan/validate';
@@ -116,17 +115,12 @@ async function warmLab(lab: LabUpResult): Promise<number> {
  * checks went DOWN and needs `rise` checks to be UP again, which verify and live then wait for.
  */
 async function checkDowns(lab: LabUpResult): Promise<number> {
-  const reply = await runtimeCommand({ socket: lab.haproxySocket }, 'show stat');
-  const lines = reply.replace(/^# /, '').trim().split('\n');
-  const header = lines[0]?.split(',') ?? [];
-  const [px, sv, down] = ['pxname', 'svname', 'chkdown'].map((c) => header.indexOf(c)) as [number, number, number];
-  if (px < 0 || sv < 0 || down < 0) throw new Error(`show stat: no pxname/svname/chkdown column in ${JSON.stringify(lines[0])}`);
-  let sum = 0;
-  for (const line of lines.slice(1)) {
-    const f = line.split(',');
-    if ((f[px] === 'live' || f[px] === 'standby') && f[sv] !== 'BACKEND' && f[sv] !== 'FRONTEND') sum += Number(f[down]) || 0;
-  }
-  return sum;
+  const servers = (await showStat(lab.haproxySocket)).filter(
+    (r) => (r.pxname === 'live' || r.pxname === 'standby') && r.svname !== 'BACKEND' && r.svname !== 'FRONTEND',
+  );
+  const missing = servers.find((r) => r.chkdown === undefined);
+  if (missing) throw new Error(`show stat: no chkdown column for ${missing.pxname}/${missing.svname}`);
+  return servers.reduce((sum, r) => sum + (Number(r.chkdown) || 0), 0);
 }
 
 async function checkFleet(lab: LabUpResult, release: string): Promise<string[]> {

@@ -106,19 +106,10 @@ function stepKeys(r: CaseReport): string[] {
 
 export function caseTable(r: CaseReport): string {
   const keys = stepKeys(r);
-  const head = [
-    '',
-    'outcome',
-    'wall s',
-    ...keys.map((k) => k.replace(/:/, '\n')),
-    'failed\nreqs',
-    'lost\nwrites',
-    'reqs',
-    'checks\nDOWN',
-    'CPU s\n(runner)',
-    'peak\nRSS MB',
-    'history\nevents',
-  ];
+  // Per-run columns after the steps; the median and ratio rows leave them empty.
+  const perRun = ['failed\nreqs', 'lost\nwrites', 'reqs', 'checks\nDOWN', 'CPU s\n(runner)', 'peak\nRSS MB', 'history\nevents'];
+  const blank = perRun.map(() => '');
+  const head = ['', 'outcome', 'wall s', ...keys.map((k) => k.replace(/:/, '\n')), ...perRun];
   const t = new Table({ head, style: { head: [], border: [] } });
   for (const p of r.phases) {
     t.push([
@@ -138,22 +129,10 @@ export function caseTable(r: CaseReport): string {
   for (const runner of ['bluegreen', 'baseline'] as const) {
     const m = r.medians?.[runner];
     if (m && r.phases.filter((p) => p.runner === runner).length > 1)
-      t.push([`${runner}\nmedian`, '', s(m.wallMs), ...keys.map((k) => s(m.steps[k])), '', '', '', '', '', '', '']);
+      t.push([`${runner}\nmedian`, '', s(m.wallMs), ...keys.map((k) => s(m.steps[k])), ...blank]);
   }
   if (r.ratio)
-    t.push([
-      'ratio bg/base\n(medians)',
-      '',
-      r.ratio.wall.toFixed(3),
-      ...keys.map((k) => r.ratio?.steps[k]?.toFixed(3) ?? ''),
-      '',
-      '',
-      '',
-      '',
-      '',
-      '',
-      '',
-    ]);
+    t.push(['ratio bg/base\n(medians)', '', r.ratio.wall.toFixed(3), ...keys.map((k) => r.ratio?.steps[k]?.toFixed(3) ?? ''), ...blank]);
   const title =
     `${r.case}: ${r.hosts} hosts, parallelism ${r.parallelism}, ${r.rps} req/s, order ${r.order.join(' then ')}` +
     (r.loginMs !== undefined ? `, one SSH login ${r.loginMs} ms` : '') +

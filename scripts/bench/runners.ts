@@ -139,10 +139,10 @@ function activityTimes(events: HistoryEvent[], plan: Plan): Record<string, numbe
     e?.eventTime?.seconds == null ? NaN : Number(e.eventTime.seconds.toString()) * 1000 + Math.floor((e.eventTime.nanos ?? 0) / 1e6);
   const scheduled = (type: string) =>
     events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === type).map((e) => String(e.eventId));
+  const spans = activitySpans(events, ms);
   const took = (id: string | undefined) => {
-    const started = events.find((e) => String(e.activityTaskStartedEventAttributes?.scheduledEventId) === id);
-    const completed = events.find((e) => String(e.activityTaskCompletedEventAttributes?.scheduledEventId) === id);
-    return started && completed ? ms(completed) - ms(started) : undefined;
+    const span = id === undefined ? undefined : spans.get(id);
+    return span ? span[1] - span[0] : undefined;
   };
   const out: Record<string, number> = {};
   const inspect = took(scheduled('inspectHosts')[0]);
@@ -156,7 +156,7 @@ function activityTimes(events: HistoryEvent[], plan: Plan): Record<string, numbe
       if (t !== undefined) out[`${key}:${plan.order[i] ?? `#${i + 1}`}`] = t;
     });
   }
-  out.orchestration = orchestrationMs(events, ms);
+  out.orchestration = orchestrationMs(events, [...spans.values()], ms);
   return out;
 }
 
@@ -165,23 +165,29 @@ function activityTimes(events: HistoryEvent[], plan: Plan): Record<string, numbe
  * between the steps, which is what Temporal costs over a script (first to last event, minus the
  * union of every activity's start-to-completion).
  */
-function orchestrationMs(events: HistoryEvent[], ms: (e: HistoryEvent | undefined) => number): number {
-  const spans: [number, number][] = [];
-  for (const e of events) {
-    const id = e.activityTaskStartedEventAttributes?.scheduledEventId;
-    if (id == null) continue;
-    const end = events.find((x) => String(x.activityTaskCompletedEventAttributes?.scheduledEventId) === String(id));
-    if (end) spans.push([ms(e), ms(end)]);
-  }
-  spans.sort((a, b) => a[0] - b[0]);
+function orchestrationMs(events: HistoryEvent[], spans: [number, number][], ms: (e: HistoryEvent | undefined) => number): number {
   let busy = 0;
   let reach = -Infinity;
-  for (const [from, to] of spans) {
+  for (const [from, to] of [...spans].sort((a, b) => a[0] - b[0])) {
     if (to <= reach) continue;
     busy += to - Math.max(from, reach);
     reach = to;
   }
   return ms(events[events.length - 1]) - ms(events[0]) - busy;
+}
+
+/** Each activity that started and completed, by its scheduled event id: [started, completed] in ms. */
+function activitySpans(events: HistoryEvent[], ms: (e: HistoryEvent | undefined) => number): Map<string, [number, number]> {
+  const started = new Map<string, HistoryEvent>();
+  const spans = new Map<string, [number, number]>();
+  for (const e of events) {
+    const s = e.activityTaskStartedEventAttributes?.scheduledEventId;
+    if (s != null) started.set(String(s), e);
+    const c = e.activityTaskCompletedEventAttributes?.scheduledEventId;
+    const from = c == null ? undefined : started.get(String(c));
+    if (c != null && from) spans.set(String(c), [ms(from), ms(e)]);
+  }
+  return spans;
 }
 
 interface HistoryEvent {
