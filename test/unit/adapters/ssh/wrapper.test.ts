@@ -30,6 +30,18 @@ describe('wrapForKill', () => {
     expect(r.stdout()).toBe('hi\n');
   });
 
+  it('runs the command as sh -c would: no positional parameters, no wrapper variables, traps at default', async () => {
+    const r = runWrapped('echo "[$#][${1-unset}][${watcher-unset}]"; trap');
+    expect(await r.exited).toBe(0);
+    expect(r.stdout()).toBe('[0][unset][unset]\n');
+  });
+
+  it('reports a syntax error in the command as sh -c does, with exit code 2', async () => {
+    const r = runWrapped('echo (');
+    expect(await r.exited).toBe(2);
+    expect(r.stdout()).toBe('');
+  });
+
   it('kills the whole process group when its stdin closes (client hung up or connection died)', async () => {
     const r = runWrapped('(sleep 31.91) & sleep 31.92');
     await new Promise((res) => setTimeout(res, 300));
