@@ -4,8 +4,11 @@
 // command, the app's restart and HAProxy's own health checks (inter 500 ms, rise 2 in the lab).
 //
 // What it leaves out on purpose, because only a durable orchestrator needs it: retries, heartbeats,
-// the kill wrapper around remote commands, a fresh SSH connection per command, status bookkeeping.
-// Polls run every 25-50 ms instead of the plan's intervals.
+// the kill wrapper and the detached host job around remote commands, status bookkeeping. Polls run
+// every 25-50 ms instead of the plan's intervals. What it keeps because the steps need it of any
+// runner: after an install it asks the host which release runs (currentRelease, same session), since
+// an install script may print anything. Until 2026-12-02 it read install's last line instead, one
+// host command (a node start on the lab) fewer per host than the product.
 //
 // Usage: tsx scripts/bench/baseline.ts --plan FILE --key FILE --known-hosts FILE [--preflight-width N, default all]
 // Prints one JSON line (BaselineResult) on stdout.
@@ -138,8 +141,12 @@ export async function runBaseline(
 
   const deployStep = (hosts: HostSpec[]) =>
     bounded(hosts, plan.parallelism, async (h) => {
-      const now = await run(conn(h.name), h.name, renderCommand(plan.commands.install, { release: plan.release }), 5 * 60_000);
-      if (now !== plan.release) throw new Error(`${h.name}: install reported "${now}", not "${plan.release}"`);
+      // As the product must (issue 10): install may print anything, so the host is asked which
+      // release runs, in the same SSH session.
+      const install = renderCommand(plan.commands.install, { release: plan.release });
+      const script = `(\n${install}\n) || exit $?\n(\n${plan.commands.currentRelease}\n)`;
+      const now = await run(conn(h.name), h.name, script, 5 * 60_000);
+      if (now !== plan.release) throw new Error(`${h.name}: after install the host reports "${now}", not "${plan.release}"`);
       await waitUntilHealthy(h.healthUrl, {
         check: checkHealth,
         release: plan.release,
