@@ -123,6 +123,9 @@ const scenarios: Record<string, Scenario> = {
 // older files keep the two-activity runs replaying, these the new ones.
 scenarios['succeeded-one-lb-call-per-step'] = scenarios['succeeded-with-gates']!;
 scenarios['rolled-back-one-lb-call-per-step'] = scenarios['rolled-back-smoke-failure']!;
+// And after step 3 became one activity (patch one-activity-per-verify): wait for UP, then smoke.
+scenarios['succeeded-one-activity-per-verify'] = scenarios['succeeded-with-gates']!;
+scenarios['rolled-back-one-activity-per-verify'] = scenarios['rolled-back-smoke-failure']!;
 
 async function main() {
   Runtime.install({ logger: new DefaultLogger('ERROR') });

@@ -2,7 +2,7 @@
 // Each one is idempotent: it reads the current state and does only what is missing, so a retry or
 // a replay after a worker crash is harmless.
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import type { LbConfig, ServerCounters, ServerState } from '../ports/lb';
+import type { LbConfig, PoolName, ServerCounters, ServerState } from '../ports/lb';
 import type { ActivityDeps } from './deps';
 import type { WebhookPort } from '../ports/webhooks';
 import { assertSafeRelease, renderCommand } from './shell';
@@ -36,6 +36,25 @@ export function createActivities({ ssh, lb, http, webhooks }: ActivityDeps) {
     lookup: (name) => ({ error: `webhook ${name} is not configured: this worker was started without webhook settings` }),
     post: async () => ({ ok: false, retryable: false, error: 'no webhook settings' }),
   };
+  /**
+   * Ready in `pool` (only what is not), then UP there within `deadlineSeconds`. Deadline 0: no wait
+   * (step 1: the hosts are about to restart, UP is awaited in verify).
+   */
+  async function enterAndWaitUp(
+    config: LbConfig,
+    pool: PoolName,
+    servers: string[],
+    deadlineSeconds: number,
+    signal: AbortSignal,
+    onProgress?: (statuses: Record<string, string>) => void,
+  ) {
+    const balancer = lb(config);
+    await ensureState(balancer, pool, servers, 'ready');
+    if (deadlineSeconds > 0)
+      await waitUntilUp(balancer, pool, servers, { deadlineMs: deadlineSeconds * 1000, pollMs: 250, signal, onProgress });
+    return balancer;
+  }
+
   return {
     async readLoadBalancer(config: LbConfig): Promise<ServerState[]> {
       return readPools(lb(config));
@@ -88,18 +107,10 @@ export function createActivities({ ssh, lb, http, webhooks }: ActivityDeps) {
         // Out of standby only once UP in live: the cluster must never be in neither pool.
         throw ApplicationFailure.nonRetryable('leaveStandby needs pool live and a deadline to wait for UP', 'PlanError');
       }
-      const balancer = lb(config);
       const ctx = Context.current();
-      await ensureState(balancer, pool, servers, 'ready');
-      // deadlineSeconds 0: the hosts are about to restart, so UP is awaited later (verify).
-      if (deadlineSeconds > 0) {
-        await waitUntilUp(balancer, pool, servers, {
-          deadlineMs: deadlineSeconds * 1000,
-          pollMs: 250,
-          signal: ctx.cancellationSignal,
-          onProgress: (statuses) => ctx.heartbeat({ statuses }),
-        });
-      }
+      const balancer = await enterAndWaitUp(config, pool, servers, deadlineSeconds, ctx.cancellationSignal, (statuses) =>
+        ctx.heartbeat({ statuses }),
+      );
       if (leaveStandby) await ensureState(balancer, 'standby', servers, 'maint');
     },
 
@@ -151,12 +162,18 @@ export function createActivities({ ssh, lb, http, webhooks }: ActivityDeps) {
     async smokeTest(input: SmokeInput): Promise<SmokeReport> {
       const ctx = Context.current();
       const progress = resumedFrom(isSmokeProgress) ?? emptyProgress();
-      const budget = input.deadlineSeconds !== undefined ? AbortSignal.timeout(input.deadlineSeconds * 1000) : undefined;
-      const signal = budget ? AbortSignal.any([ctx.cancellationSignal, budget]) : ctx.cancellationSignal;
+      let budget: AbortSignal | undefined;
       try {
         return await withHeartbeat(
           () => progress,
-          () => runSmoke(http, input, { signal, progress }),
+          async () => {
+            // Its progress is the heartbeat's smoke progress, still empty: a retry waits again (cheap once UP).
+            const up = input.standbyUp;
+            if (up) await enterAndWaitUp(up.lb, 'standby', input.hosts, up.deadlineSeconds, ctx.cancellationSignal);
+            budget = input.deadlineSeconds !== undefined ? AbortSignal.timeout(input.deadlineSeconds * 1000) : undefined;
+            const signal = budget ? AbortSignal.any([ctx.cancellationSignal, budget]) : ctx.cancellationSignal;
+            return runSmoke(http, input, { signal, progress });
+          },
         );
       } catch (err) {
         if (err instanceof SmokeFailure) throw ApplicationFailure.nonRetryable(err.message, 'SmokeTestFailed');

@@ -124,6 +124,12 @@ export interface SmokeInput {
   hostUrls?: Record<string, string>;
   /** The activity's own limit from the plan (activity-calls.ts): it fails saying what is left before Temporal's timeout would. */
   deadlineSeconds?: number;
+  /**
+   * First make sure the hosts are ready in the standby pool and wait (up to `deadlineSeconds`) until
+   * they are UP there: all of step 3 in one call. Absent (runs started before): the workflow called
+   * enterPool first. The smoke budget starts once they are UP.
+   */
+  standbyUp?: { lb: LbConfig; deadlineSeconds: number };
 }
 
 export interface SmokeReport {

@@ -84,8 +84,9 @@ export function activityOptions(plan: Plan): Record<Name, ActivityOptions> {
     enterPool: lbWait(plan.health.timeoutSeconds),
     leavePool: quick,
     deployHosts: resumable(hostRounds * perHost),
-    // The activity stops itself at the budget with a clear message; this is only the backstop.
-    smokeTest: resumable(smokeBudgetSeconds(plan, largest)),
+    // The activity stops itself at the budget with a clear message; this is only the backstop. It
+    // first waits (up to the health timeout) for the cluster to be UP in standby.
+    smokeTest: resumable(smokeBudgetSeconds(plan, largest) + plan.health.timeoutSeconds),
     // A migration command must be idempotent (README); a non-zero exit is never retried.
     runMigration: { startToCloseTimeout: '1 hour', heartbeatTimeout, retry: { ...retry, maximumAttempts: 3 }, cancellationType },
     // Deliveries retry inside the activity; a second attempt is for a worker that died. The notifier

@@ -125,6 +125,9 @@ export async function standby(ctx: StepContext, cluster: string): Promise<void> 
  */
 const ONE_LB_CALL_PER_STEP = 'one-lb-call-per-step';
 
+/** Runs started before this patch waited for UP in standby (enterPool) apart from the smoke tests; newer ones in the same activity. */
+const ONE_ACTIVITY_PER_VERIFY = 'one-activity-per-verify';
+
 /** Step 2: install the release on every host of the cluster (bounded parallelism) until each is healthy. */
 export async function deploy(ctx: StepContext, cluster: string, release: string): Promise<void> {
   const { plan, call } = ctx;
@@ -188,13 +191,13 @@ export async function verify(ctx: StepContext, cluster: string, release: string,
   clusterOf(ctx.status, cluster).phase = 'verifying';
   const refs = hostRefs(plan, cluster);
   const names = refs.map((h) => h.name);
-  await call('enterPool', `Verify: wait until ${cluster} is UP in the standby pool`, {
-    lb: plan.loadBalancer,
-    pool: 'standby',
-    servers: names,
-    deadlineSeconds: plan.health.timeoutSeconds,
-  });
-  await call('smokeTest', `Verify: smoke-test ${cluster} on ${release} through the standby pool`, {
+  const standbyUp = { lb: plan.loadBalancer, deadlineSeconds: plan.health.timeoutSeconds };
+  const oneCall = patched(ONE_ACTIVITY_PER_VERIFY);
+  if (!oneCall)
+    await call('enterPool', `Verify: wait until ${cluster} is UP in the standby pool`, { ...standbyUp, pool: 'standby', servers: names });
+  const what = `smoke-test ${cluster} on ${release} through the standby pool`;
+  await call('smokeTest', oneCall ? `Verify: wait until ${cluster} is UP in the standby pool, then ${what}` : `Verify: ${what}`, {
+    ...(oneCall ? { standbyUp } : {}),
     standbyUrl: plan.loadBalancer.standbyUrl,
     tests: plan.smoke,
     release,

@@ -42,10 +42,12 @@ describe('smoke budget', () => {
     expect(smokeBudgetSeconds(plan(20, { smokeCoverage: { mode: 'pool' } }), 20)).toBe(75 + 30);
   });
 
-  it("grows with hosts and tests; the activity timeout is the largest cluster's budget plus 2 minutes", () => {
+  it("grows with hosts and tests; the activity timeout is the largest cluster's budget, the wait for UP in standby and 2 minutes", () => {
     const big = plan(500);
     expect(smokeBudgetSeconds(big, 500)).toBe(Math.ceil(1000 / 8) * 15 + Math.ceil(500 / 8) * 15 + 30);
-    expect(activityOptions(big).smokeTest.startToCloseTimeout).toBe(`${smokeBudgetSeconds(big, 500) + 120} seconds`);
+    expect(activityOptions(big).smokeTest.startToCloseTimeout).toBe(
+      `${smokeBudgetSeconds(big, 500) + big.health.timeoutSeconds + 120} seconds`,
+    );
     expect(smokeBudgetSeconds(plan(2), 2)).toBe(15 + 15 + 30);
   });
 });
