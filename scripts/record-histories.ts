@@ -123,9 +123,10 @@ const scenarios: Record<string, Scenario> = {
 // older files keep the two-activity runs replaying, these the new ones.
 scenarios['succeeded-one-lb-call-per-step'] = scenarios['succeeded-with-gates']!;
 scenarios['rolled-back-one-lb-call-per-step'] = scenarios['rolled-back-smoke-failure']!;
-// And after step 3 became one activity (patch one-activity-per-verify): wait for UP, then smoke.
-scenarios['succeeded-one-activity-per-verify'] = scenarios['succeeded-with-gates']!;
-scenarios['rolled-back-one-activity-per-verify'] = scenarios['rolled-back-smoke-failure']!;
+// And after preflight's reads became one activity and step 3 another (patches one-fleet-read and
+// one-activity-per-verify, made together: no run has one without the other).
+scenarios['succeeded-one-fleet-read'] = scenarios['succeeded-with-gates']!;
+scenarios['rolled-back-one-fleet-read'] = scenarios['rolled-back-smoke-failure']!;
 
 async function main() {
   Runtime.install({ logger: new DefaultLogger('ERROR') });

@@ -130,9 +130,9 @@ export async function runBaseline(
 
 /**
  * Activities alone, by history event times (start to completion), to tell their own time from the
- * step's: each smokeTest (verify also waits for UP in the standby pool), keyed smoke:<cluster> in plan
+ * step's: each smokeTest (since patch one-activity-per-verify it first waits for UP in standby), keyed smoke:<cluster> in plan
  * order, each deployHosts (install and health per host, without the step's bookkeeping) keyed
- * install:<cluster>, and preflight's inspectHosts (the hosts' SSH and HTTP reads), keyed inspect.
+ * install:<cluster>, and preflight's readFleet (inspectHosts before it: the hosts' SSH and HTTP reads), keyed inspect.
  */
 function activityTimes(events: HistoryEvent[], plan: Plan): Record<string, number> {
   const ms = (e: HistoryEvent | undefined) =>
@@ -145,7 +145,8 @@ function activityTimes(events: HistoryEvent[], plan: Plan): Record<string, numbe
     return span ? span[1] - span[0] : undefined;
   };
   const out: Record<string, number> = {};
-  const inspect = took(scheduled('inspectHosts')[0]);
+  // Runs since patch one-fleet-read read the pools and the hosts in one activity, readFleet.
+  const inspect = took(scheduled('readFleet')[0] ?? scheduled('inspectHosts')[0]);
   if (inspect !== undefined) out.inspect = inspect;
   for (const [type, key] of [
     ['deployHosts', 'install'],

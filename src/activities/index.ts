@@ -19,6 +19,8 @@ import {
   type DeployInput,
   type DeployReport,
   type DrainInput,
+  type FleetReadInput,
+  type FleetView,
   type HostInspection,
   type InspectInput,
   type MigrateInput,
@@ -86,6 +88,20 @@ export function createActivities({ ssh, lb, http, webhooks }: ActivityDeps) {
         () => ({ hosts: input.hosts.length }),
         () => inspectFleet({ ssh, lb, http }, input, ctx.cancellationSignal),
       );
+    },
+
+    /**
+     * All of preflight's reads in one activity, both at once: the pools (as readLoadBalancer) and
+     * every host (as inspectHosts). One Temporal round trip instead of two. Read-only, so a retry
+     * simply reads again.
+     */
+    async readFleet({ lb: config, ...input }: FleetReadInput): Promise<FleetView> {
+      const ctx = Context.current();
+      const [servers, hosts] = await withHeartbeat(
+        () => ({ hosts: input.hosts.length }),
+        () => Promise.all([readPools(lb(config)), inspectFleet({ ssh, lb, http }, input, ctx.cancellationSignal)]),
+      );
+      return { servers, hosts };
     },
 
     async drainFromLive({ lb: config, servers, deadlineSeconds, enterStandby }: DrainInput): Promise<void> {

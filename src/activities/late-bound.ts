@@ -11,6 +11,7 @@ export const ACTIVITY_NAMES = [
   'readLoadBalancer',
   'readCounters',
   'inspectHosts',
+  'readFleet',
   'drainFromLive',
   'enterPool',
   'leavePool',

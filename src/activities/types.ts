@@ -1,7 +1,7 @@
 // Inputs and outputs of the activities: the contract between the workflow and the worker.
 // Only data that is safe in history goes here: never keys, passwords or tokens.
 import type { Plan } from '../plan/schema';
-import type { LbConfig, PoolName } from '../ports/lb';
+import type { LbConfig, PoolName, ServerState } from '../ports/lb';
 import type { SshTarget } from '../ports/ssh';
 
 export interface HostRef {
@@ -21,6 +21,16 @@ export interface InspectInput {
   healthTimeoutSeconds: number;
   /** Hosts read at once. */
   concurrency: number;
+}
+
+/** Preflight's reads in one call: the LB's pools and every host (InspectInput). */
+export interface FleetReadInput extends InspectInput {
+  lb: LbConfig;
+}
+
+export interface FleetView {
+  servers: ServerState[];
+  hosts: HostInspection[];
 }
 
 export interface HostInspection {

@@ -80,6 +80,7 @@ export function activityOptions(plan: Plan): Record<Name, ActivityOptions> {
     // A bake's sample: one show stat; a missed sample is retried quickly, the next timer waits anyway.
     readCounters: { ...quick, startToCloseTimeout: '20 seconds' },
     inspectHosts: resumable(3 * 60 * Math.ceil((2 * largest) / 64) + 60),
+    readFleet: resumable(3 * 60 * Math.ceil((2 * largest) / 64) + 60),
     drainFromLive: lbWait(plan.drain.deadlineSeconds),
     enterPool: lbWait(plan.health.timeoutSeconds),
     leavePool: quick,
@@ -125,5 +126,9 @@ export function activityCaller(plan: Plan): Call {
 
 /** How many attempts a call of this activity gets (for messages after the last one failed). */
 export function attemptsOf(name: string): number {
-  return ['deployHosts', 'inspectHosts', 'smokeTest'].includes(name) ? WORKER_ATTEMPTS : name === 'runMigration' ? 3 : LB_ATTEMPTS;
+  return ['deployHosts', 'inspectHosts', 'readFleet', 'smokeTest'].includes(name)
+    ? WORKER_ATTEMPTS
+    : name === 'runMigration'
+      ? 3
+      : LB_ATTEMPTS;
 }

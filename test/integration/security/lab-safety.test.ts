@@ -184,9 +184,10 @@ describe('preflight against the real HAProxy and hosts', () => {
     expect(message).toContain('load balancer refused "show stat livee 4 -1": No such proxy.');
     expect(message).toMatch(/has no backend "livee"; its backends are: .*\blive\b.*\bstandby\b/);
     expect(message).toContain("Fix the plan's loadBalancer.liveBackend");
-    const reads = await activityEvents(handle, 'readLoadBalancer');
+    // One attempt of preflight's one read (pools and hosts at once): a missing backend is not retried.
+    const reads = await activityEvents(handle, 'readFleet');
     expect(reads.started.map((e) => e.activityTaskStartedEventAttributes?.attempt)).toEqual([1]);
-    // Preflight reads the hosts while it reads the LB (read-only); nothing past preflight ran.
+    // Nothing past preflight ran.
     expect((await activityEvents(handle, 'drainFromLive')).scheduled).toHaveLength(0);
     expect(await worldSnapshot()).toBe(before);
   });
@@ -240,7 +241,7 @@ describe('preflight against the real HAProxy and hosts', () => {
       expect(message).not.toMatch(/gave up after/);
       // One read per host, the refused ones included: a changed or unknown key is never retried.
       expect([...execs.values()]).toEqual(t.lab.hosts.map(() => 1));
-      const reads = await activityEvents(handle, 'inspectHosts');
+      const reads = await activityEvents(handle, 'readFleet');
       expect(reads.started.map((e) => e.activityTaskStartedEventAttributes?.attempt)).toEqual([1]);
       expect((await activityEvents(handle, 'drainFromLive')).scheduled).toHaveLength(0);
     } finally {
@@ -315,7 +316,7 @@ describe('garbage from hosts', () => {
     expect(ms).toBeLessThan(40_000);
     expect(grew).toBeLessThan(200 * 1024 * 1024);
     // Garbage is not retried: the fleet's reads ran once.
-    const reads = await activityEvents(handle, 'inspectHosts');
+    const reads = await activityEvents(handle, 'readFleet');
     expect(reads.started.map((e) => e.activityTaskStartedEventAttributes?.attempt)).toEqual([1]);
     // Heartbeats and failures in history stay small too.
     const historyBytes = JSON.stringify(await handle.fetchHistory(), (_k, v: unknown) =>
