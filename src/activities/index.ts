@@ -1,6 +1,7 @@
 // The activities, built by a factory from their dependencies (createActivities({ ssh, lb, http })).
 // Each one is idempotent: it reads the current state and does only what is missing, so a retry or
 // a replay after a worker crash is harmless.
+import { setMaxListeners } from 'node:events';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { LbConfig, PoolName, ServerCounters, ServerState } from '../ports/lb';
 import type { ActivityDeps } from './deps';
@@ -188,6 +189,7 @@ export function createActivities({ ssh, lb, http, webhooks }: ActivityDeps) {
             if (up) await enterAndWaitUp(up.lb, 'standby', input.hosts, up.deadlineSeconds, ctx.cancellationSignal);
             budget = input.deadlineSeconds !== undefined ? AbortSignal.timeout(input.deadlineSeconds * 1000) : undefined;
             const signal = budget ? AbortSignal.any([ctx.cancellationSignal, budget]) : ctx.cancellationSignal;
+            setMaxListeners(0, signal); // one listener per request in flight, as in withHeartbeat
             return runSmoke(http, input, { signal, progress });
           },
         );
