@@ -184,9 +184,14 @@ export function createActivities({ ssh, lb, http, webhooks }: ActivityDeps) {
         return await withHeartbeat(
           () => progress,
           async () => {
-            // Its progress is the heartbeat's smoke progress, still empty: a retry waits again (cheap once UP).
+            // A retry waits again (cheap once UP); meanwhile the heartbeat names who is not UP yet.
             const up = input.standbyUp;
-            if (up) await enterAndWaitUp(up.lb, 'standby', input.hosts, up.deadlineSeconds, ctx.cancellationSignal);
+            if (up) {
+              await enterAndWaitUp(up.lb, 'standby', input.hosts, up.deadlineSeconds, ctx.cancellationSignal, (statuses) => {
+                progress.notUp = Object.fromEntries(Object.entries(statuses).filter(([, st]) => st !== 'UP'));
+              });
+              delete progress.notUp;
+            }
             budget = input.deadlineSeconds !== undefined ? AbortSignal.timeout(input.deadlineSeconds * 1000) : undefined;
             const signal = budget ? AbortSignal.any([ctx.cancellationSignal, budget]) : ctx.cancellationSignal;
             setMaxListeners(0, signal); // one listener per request in flight, as in withHeartbeat

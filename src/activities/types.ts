@@ -160,6 +160,8 @@ export interface SmokeProgress {
   pool: number[];
   covered: Record<string, number[]>;
   direct: string[];
+  /** While step 3 waits for UP in standby (SmokeInput.standbyUp): the hosts not UP yet, with HAProxy's status. */
+  notUp?: Record<string, string>;
 }
 
 export function isSmokeProgress(d: unknown): d is SmokeProgress {
@@ -172,7 +174,9 @@ export function isSmokeProgress(d: unknown): d is SmokeProgress {
     p.covered !== null &&
     Object.values(p.covered).every(nums) &&
     Array.isArray(p.direct) &&
-    p.direct.every((x) => typeof x === 'string')
+    p.direct.every((x) => typeof x === 'string') &&
+    (p.notUp === undefined ||
+      (typeof p.notUp === 'object' && p.notUp !== null && Object.values(p.notUp).every((x) => typeof x === 'string')))
   );
 }
 

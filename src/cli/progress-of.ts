@@ -14,6 +14,8 @@ export interface LiveProgress {
   failed: string[];
   /** Hosts tested directly (verify). */
   direct?: number;
+  /** Verify still waits for these to be UP in the standby pool, with HAProxy's status of each. */
+  notUp?: Record<string, string>;
   attempt: number;
   /** When the activity last heartbeated (the details are at most that old). */
   lastHeartbeat?: string;
@@ -41,7 +43,8 @@ export function progressOf(
     };
   }
   if (activity === 'smokeTest' && isSmokeProgress(details)) {
-    return { ...common, done: details.pool.reduce((x, y) => x + y, 0), direct: details.direct.length, inFlight: [], failed: [] };
+    const notUp = details.notUp && Object.keys(details.notUp).length > 0 ? { notUp: details.notUp } : {};
+    return { ...common, done: details.pool.reduce((x, y) => x + y, 0), direct: details.direct.length, inFlight: [], failed: [], ...notUp };
   }
   return undefined;
 }

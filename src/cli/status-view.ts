@@ -141,6 +141,10 @@ export function progressText(p: LiveProgress, s: DeploymentStatus, now = new Dat
   const beat = p.lastHeartbeat ? `heartbeat ${ago(p.lastHeartbeat, now)}` : '';
   const attempt = p.attempt > 1 ? `attempt ${p.attempt}` : '';
   const tail = [attempt, beat].filter(Boolean).join(', ');
+  if (p.activity === 'smokeTest' && p.notUp) {
+    const waiting = Object.entries(p.notUp).map(([host, st]) => `${host} (${st})`);
+    return `verify ${cluster}: waiting for UP in the standby pool: ${listOf(waiting)}${tail ? ` (${tail})` : ''}`;
+  }
   if (p.activity === 'smokeTest') {
     const direct = p.direct ? `, ${p.direct} hosts tested directly` : '';
     return `verify ${cluster}: ${p.done} smoke requests passed through the standby pool${direct}${tail ? ` (${tail})` : ''}`;

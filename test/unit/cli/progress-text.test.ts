@@ -1,6 +1,7 @@
 // How `status` words a running step's live progress; and that older heartbeat details still read.
 import { describe, expect, it } from 'vitest';
 import { isDeployProgress } from '../../../src/activities/types';
+import { progressOf } from '../../../src/cli/progress-of';
 import { progressText } from '../../../src/cli/status-view';
 import type { DeploymentStatus } from '../../../src/workflows/state';
 
@@ -56,6 +57,23 @@ describe('live progress wording', () => {
   it('during a rollback, counts hosts healthy on the previous release', () => {
     const p = { activity: 'deployHosts', cluster: 'green', done: 2, total: 3, inFlight: [], failed: [], attempt: 1 };
     expect(progressText(p, status({ step: 'rollback' }), now)).toBe('deploy green: 2/3 hosts healthy on v1');
+  });
+
+  it('verify before its smoke tests: the hosts not UP in the standby pool yet, with their status', () => {
+    const p = progressOf('smokeTest', 1, undefined, {
+      pool: [0],
+      covered: {},
+      direct: [],
+      notUp: { 'green-1': 'UP 1/2', 'green-2': 'DOWN' },
+    });
+    expect(p && progressText(p, status({ step: 'verify' }), now)).toBe(
+      'verify green: waiting for UP in the standby pool: green-1 (UP 1/2), green-2 (DOWN)',
+    );
+    // Once all are UP the field is gone, and the smoke count shows again.
+    const later = progressOf('smokeTest', 1, undefined, { pool: [4], covered: {}, direct: [] });
+    expect(later && progressText(later, status({ step: 'verify' }), now)).toBe(
+      'verify green: 4 smoke requests passed through the standby pool',
+    );
   });
 
   it('smoke tests: requests passed through the pool and hosts tested directly', () => {
