@@ -27,6 +27,8 @@ async function fakeSocket(answer: (command: string) => Answer): Promise<string> 
   fake = net.createServer((sock) => {
     open.add(sock);
     sock.on('close', () => open.delete(sock));
+    // A client that stops reading at its reply cap resets the connection mid-reply, as it may with HAProxy.
+    sock.on('error', () => {});
     sock.once('data', (d) => {
       const command = d.toString('utf8');
       received.push(command);
@@ -63,7 +65,8 @@ describe('reading replies strictly', () => {
       { pool: 'live', server: 'a', admin: 'ready', status: 'UP', sessions: 3 },
       { pool: 'live', server: 'b', admin: 'drain', status: 'DOWN', sessions: 0 },
     ]);
-    expect(received).toEqual(['show stat live 4 -1\n', 'show servers state live\n']);
+    // Both commands, each on its own connection, sent at once (either may arrive first).
+    expect([...received].sort()).toEqual(['show servers state live\n', 'show stat live 4 -1\n']);
   });
 
   const garbage: Array<[string, Answer, RegExp]> = [
