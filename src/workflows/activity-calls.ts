@@ -4,6 +4,7 @@ import { ActivityCancellationType, proxyActivities, type ActivityOptions } from 
 import type { Activities } from '../activities';
 import { SMOKE_CONCURRENCY, smokePoolRounds } from '../plan/smoke-budget';
 import type { Plan } from '../plan/schema';
+import { INSPECT_CONCURRENCY } from './preflight-rules';
 
 type Name = keyof Activities;
 type Input<N extends Name> = Parameters<Activities[N]>[0];
@@ -73,14 +74,16 @@ export function activityOptions(plan: Plan): Record<Name, ActivityOptions> {
   const lbWait = (seconds: number): ActivityOptions => ({ ...resumable(seconds), retry });
   const largest = Math.max(...plan.order.map((c) => plan.clusters[c]?.hosts.length ?? 0));
   const hostRounds = Math.ceil(largest / plan.parallelism);
+  // Preflight's reads (inspectHosts, or readFleet with the pools too): 3 minutes per wave of hosts.
+  const fleetRead = resumable(3 * 60 * Math.ceil((2 * largest) / INSPECT_CONCURRENCY) + 60);
   // Three SSH attempts of up to the install timeout each, plus 1 + 2 s between them, then health.
   const perHost = 3 * INSTALL_TIMEOUT_SECONDS + 3 + plan.health.timeoutSeconds;
   return {
     readLoadBalancer: quick,
     // A bake's sample: one show stat; a missed sample is retried quickly, the next timer waits anyway.
     readCounters: { ...quick, startToCloseTimeout: '20 seconds' },
-    inspectHosts: resumable(3 * 60 * Math.ceil((2 * largest) / 64) + 60),
-    readFleet: resumable(3 * 60 * Math.ceil((2 * largest) / 64) + 60),
+    inspectHosts: fleetRead,
+    readFleet: fleetRead,
     drainFromLive: lbWait(plan.drain.deadlineSeconds),
     enterPool: lbWait(plan.health.timeoutSeconds),
     leavePool: quick,
