@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { defaultLabDir, labPaths, type LabHost } from './layout';
-import { isAlive, signal, stopPids, descendants, freezeTrees } from './procs';
+import { childrenOf, isAlive, signal, stopPids, descendants, freezeTrees } from './procs';
 import { startSshd } from './sshd';
 import { labOf, readState, updateState } from './state';
 import { runHostScript } from './host-script';
@@ -121,4 +121,16 @@ export async function applyFault(kind: FaultKind, host: string | undefined, undo
     case 'lb-ssh':
       return undo ? startLbSshdAgain(dir) : stopLbSshd(dir);
   }
+}
+
+/**
+ * Ends every open SSH connection to the lab's hosts from their side, as a network blip or an sshd
+ * restart would; the listeners keep accepting. sshd serves each connection in a child process of
+ * its listener, so those are stopped (an app is not among them: its install detached it, and the
+ * shell that started it has exited). Returns how many connections there were.
+ */
+export async function dropSshConnections(dir = defaultLabDir()): Promise<number> {
+  const state = readState(dir);
+  if (!state) throw new Error(`no lab is up in ${dir}`);
+  return (await stopPids(Object.values(state.sshdPids).flatMap(childrenOf))).length;
 }

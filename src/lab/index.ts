@@ -17,6 +17,7 @@ export {
   restoreHaproxyApi,
   stopLbSshd,
   startLbSshdAgain,
+  dropSshConnections,
   type FaultKind,
 } from './faults';
 export { startLoad, type Load, type LoadOptions, type LoadReport, type LoadFailure } from './loadgen';

@@ -48,6 +48,13 @@ export function readPidFile(file: string): number | undefined {
   }
 }
 
+/** The direct children of a process (an sshd listener's are its connections, one process each). */
+export function childrenOf(pid: number): number[] {
+  return processTable()
+    .filter(([, ppid]) => ppid === pid)
+    .map(([child]) => child);
+}
+
 /** Every descendant of the given PIDs (sshd forks a session process per connection, and those call setsid). */
 export function descendants(pids: number[]): number[] {
   const children = new Map<number, number[]>();

@@ -22,6 +22,7 @@ import {
   startApp,
   hideHaproxyApi,
   restoreHaproxyApi,
+  dropSshConnections,
   describeLab,
   type LabUpResult,
 } from '../../../src/lab';
@@ -269,6 +270,24 @@ describe('lab', () => {
     const after = await labStatus(dir);
     expect(after.up).toBe(true);
     expect(after.hosts.map((h) => h.currentRelease)).toEqual(['v1', 'v1', 'v1', 'v1']);
+  });
+
+  it("drops open SSH connections from the hosts' side; sshd keeps accepting and the apps keep serving", async () => {
+    const s = await labStatus(dir);
+    const listener = s.hosts.find((h) => h.name === 'blue-1')!.sshd.pid!;
+    const apps = s.hosts.map((h) => h.app.pid!);
+    const hanging = ssh('blue-1', 'sleep 600').then(
+      (r) => `exit ${r.code}`,
+      (err: Error) => err.message,
+    );
+    await until('session process', () => descendants([listener]).length > 0);
+
+    expect(await dropSshConnections(dir)).toBeGreaterThanOrEqual(1);
+    expect(await hanging).not.toBe('exit 0');
+    expect(descendants([listener])).toEqual([]);
+    expect(processExists(listener)).toBe(true);
+    expect(apps.every(processExists)).toBe(true);
+    expect((await ssh('blue-1', 'echo again')).stdout).toBe('again\n');
   });
 
   it('lab down leaves no process and no listener behind, and a second down does nothing', async () => {
