@@ -4,6 +4,7 @@
 // Usage: npm run bench -- [sizes, default 2,25,50] [--parallelism 4] [--slow-login-ms 1000]
 //          [--slow-login-size 25] [--only bluegreen|baseline] [--baseline-first] [--rps 200] [--base-port 20000]
 //          [--baseline-preflight-width N, default 0: all hosts at once] [--history-dir DIR] [--rounds 3]
+//          [--worker-per-run: a fresh worker for every bluegreen run, not one per size]
 // Each runner deploys --rounds times per size on the same lab, in alternating order; the report
 // compares the medians.
 // --slow-login-ms 0 skips the slow-login case.
@@ -29,6 +30,7 @@ function cli() {
       'baseline-preflight-width': { type: 'string', default: '0' },
       'history-dir': { type: 'string' },
       rounds: { type: 'string', default: '3' },
+      'worker-per-run': { type: 'boolean', default: false },
     },
   });
   const int = (name: string, v: string) => {
@@ -56,6 +58,7 @@ function cli() {
     baselinePreflightWidth: int('baseline-preflight-width', values['baseline-preflight-width']),
     historyDir: values['history-dir'],
     rounds: Math.max(1, int('rounds', values.rounds)),
+    workerPerRun: values['worker-per-run'],
   };
 }
 

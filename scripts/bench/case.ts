@@ -5,7 +5,8 @@ import type { Client } from '@temporalio/client';
 import { startLoad } from '../../src/lab';
 import { upLab, type BenchLab } from './lab';
 import { addComparison, type CaseReport, type Phase, type Runner } from './report';
-import { runBaseline, runBluegreen, startBenchWorker, type BenchWorker, type RunResult } from './runners';
+import { cpuMs } from './proc';
+import { runBaseline, runBluegreen, startBenchWorker, type BenchWorker } from './runners';
 
 export interface CaseOptions {
   hostsPerCluster: number;
@@ -15,6 +16,8 @@ export interface CaseOptions {
   basePort: number;
   order: Runner[];
   baselinePreflightWidth: number;
+  /** A fresh worker for every bluegreen run, instead of one per case. */
+  workerPerRun: boolean;
   /** Times each runner deploys on the lab (the report compares medians). */
   rounds: number;
   /** Where bluegreen runs' histories are written (--history-dir), if anywhere. */
@@ -40,8 +43,10 @@ export function phaseOrder(order: Runner[], rounds: number): Runner[] {
 // Traffic flows for a moment before the run, so the first drain has sessions to wait for.
 const WARMUP_MS = 1000;
 
+const caseName = (o: CaseOptions) => `2x${o.hostsPerCluster}${o.slowLoginMs ? ` slow-login ${o.slowLoginMs}ms` : ''}`;
+
 export async function benchCase(o: CaseOptions): Promise<CaseReport> {
-  const name = `2x${o.hostsPerCluster}${o.slowLoginMs ? ` slow-login ${o.slowLoginMs}ms` : ''}`;
+  const name = caseName(o);
   const report: CaseReport = {
     case: name,
     hostsPerCluster: o.hostsPerCluster,
@@ -64,78 +69,106 @@ export async function benchCase(o: CaseOptions): Promise<CaseReport> {
   const removeLab = o.onInterrupt(bl.down);
   report.loginMs = bl.loginMs;
   o.log(`${name}: lab warmed (one login and one health request per host) in ${bl.warmMs} ms`);
+  let shared: BenchWorker | undefined;
+  let removeWorker = () => {};
+  const stopWorker = async () => {
+    await shared?.process.kill('SIGTERM');
+    removeWorker();
+    shared = undefined;
+  };
   try {
     let current = 'v1';
     for (const [i, runner] of phaseOrder(o.order, o.rounds).entries()) {
       const to = targetOf(i);
-      const plan = await bl.plan(current, to, o.parallelism);
-      let worker: BenchWorker | undefined;
-      let removeWorker = () => {};
-      if (runner === 'bluegreen') {
+      // A worker is a service: one per case, started before its first run and warm for the next
+      // ones, idle beside the baseline's runs (--worker-per-run: a fresh one for every run).
+      if (runner === 'bluegreen' && !shared) {
         if (!o.temporal) throw new Error('bluegreen needs a Temporal server');
-        // Started right before its phase and stopped right after, so no idle worker runs beside the baseline.
-        worker = await startBenchWorker(
+        const w = await startBenchWorker(
           o.temporal.address,
           `bench-${o.hostsPerCluster}-${o.slowLoginMs}-${Date.now()}`,
           bl.lab.keyPath,
           bl.lab.knownHostsPath,
         );
-        const w = worker;
+        shared = w;
         removeWorker = o.onInterrupt(() => w.process.kill('SIGKILL'));
-        (report.workerReadyMs ??= []).push(worker.readyMs);
+        (report.workerReadyMs ??= []).push(w.readyMs);
       }
-      o.log(`${name}: ${runner} ${current}→${to} under ${o.rps} req/s`);
-      const downsBefore = await bl.checkDowns();
-      const load = startLoad({ url: bl.lab.liveUrl, rps: o.rps, dbPath: bl.lab.dbPath });
-      let run: RunResult;
-      try {
-        await new Promise((r) => setTimeout(r, WARMUP_MS));
-        run =
-          runner === 'bluegreen'
-            ? await runBluegreen(o.temporal!.client, worker!, plan, worker!.taskQueue, o.historyDir)
-            : await runBaseline(
-                plan,
-                {
-                  keyPath: bl.lab.keyPath,
-                  knownHostsPath: bl.lab.knownHostsPath,
-                  workDir: bl.lab.dir,
-                  preflightWidth: o.baselinePreflightWidth,
-                },
-                (kill) => o.onInterrupt(kill),
-              );
-      } finally {
-        const loadReport = await load.stop();
-        await worker?.process.kill('SIGTERM');
-        removeWorker();
-        report.phases.push({
-          runner,
-          from: current,
-          to,
-          run: { outcome: 'error', wallMs: 0, steps: {}, peakRssMb: 0 },
-          requests: loadReport.requests,
-          failedRequests: loadReport.failures.count,
-          lostWrites: loadReport.lostWrites.length,
-          failureSamples: loadReport.failures.list.slice(0, 3).map((f) => `${f.at} ${f.method} ${f.path}: ${f.reason}`),
-          fleetProblems: [],
-        });
-      }
-      const phase = report.phases[report.phases.length - 1] as Phase;
-      phase.run = run;
-      phase.checkDowns = (await bl.checkDowns()) - downsBefore;
-      phase.fleetProblems = await bl.check(to);
+      const idleBefore = runner === 'baseline' && shared ? cpuMs(shared.process.pid) : undefined;
+      const phase = await runPhase(o, bl, report.phases, runner, current, to, runner === 'bluegreen' ? shared : undefined);
+      if (idleBefore !== undefined && shared) phase.idleWorkerCpuMs = cpuMs(shared.process.pid) - idleBefore;
+      if (o.workerPerRun) await stopWorker();
       o.log(
-        `${name}: ${runner} ${run.outcome} in ${run.wallMs} ms, ${phase.failedRequests} failed requests, ${phase.lostWrites} lost writes`,
+        `${name}: ${runner} ${phase.run.outcome} in ${phase.run.wallMs} ms, ${phase.failedRequests} failed requests, ${phase.lostWrites} lost writes` +
+          (phase.idleWorkerCpuMs === undefined ? '' : ` (the idle worker meanwhile: ${phase.idleWorkerCpuMs} ms CPU)`),
       );
       // A run that did not finish leaves the fleet somewhere in between: the next runner could not start from a known release.
-      if (run.outcome !== 'succeeded' || phase.fleetProblems.length > 0) break;
+      if (phase.run.outcome !== 'succeeded' || phase.fleetProblems.length > 0) break;
       current = to;
     }
   } catch (err) {
     report.error = err instanceof Error ? err.message : String(err);
   } finally {
+    await stopWorker();
     o.log(`${name}: lab down`);
     await bl.down();
     removeLab();
   }
   return addComparison(report);
+}
+
+/**
+ * One runner's deployment on the lab under load. Every run starts with no SSH connection open to
+ * the hosts (a warm worker's pool would still hold the last run's for its idle time; a deployment
+ * hours after the last would find none), so both runners pay for their logins alike.
+ */
+async function runPhase(
+  o: CaseOptions,
+  bl: BenchLab,
+  phases: Phase[],
+  runner: Runner,
+  from: string,
+  to: string,
+  worker?: BenchWorker,
+): Promise<Phase> {
+  const plan = await bl.plan(from, to, o.parallelism);
+  const cut = await bl.cutSshSessions();
+  o.log(`${caseName(o)}: ${runner} ${from}→${to} under ${o.rps} req/s (${cut} SSH connections closed before it)`);
+  const downsBefore = await bl.checkDowns();
+  const load = startLoad({ url: bl.lab.liveUrl, rps: o.rps, dbPath: bl.lab.dbPath });
+  const phase: Phase = {
+    runner,
+    from,
+    to,
+    run: { outcome: 'error', wallMs: 0, steps: {}, peakRssMb: 0 },
+    requests: 0,
+    failedRequests: 0,
+    lostWrites: 0,
+    failureSamples: [],
+    fleetProblems: [],
+  };
+  phases.push(phase); // before the run: one that throws is still reported, as an error
+  try {
+    await new Promise((r) => setTimeout(r, WARMUP_MS));
+    if (runner === 'bluegreen') {
+      if (!o.temporal || !worker) throw new Error('bluegreen needs a Temporal server and a worker');
+      // One workflow id per run: the runs share the worker, and each keeps its own history file.
+      phase.run = await runBluegreen(o.temporal.client, worker, plan, `${worker.taskQueue}-${phases.length}`, o.historyDir);
+    } else {
+      phase.run = await runBaseline(
+        plan,
+        { keyPath: bl.lab.keyPath, knownHostsPath: bl.lab.knownHostsPath, workDir: bl.lab.dir, preflightWidth: o.baselinePreflightWidth },
+        (kill) => o.onInterrupt(kill),
+      );
+    }
+  } finally {
+    const loadReport = await load.stop();
+    phase.requests = loadReport.requests;
+    phase.failedRequests = loadReport.failures.count;
+    phase.lostWrites = loadReport.lostWrites.length;
+    phase.failureSamples = loadReport.failures.list.slice(0, 3).map((f) => `${f.at} ${f.method} ${f.path}: ${f.reason}`);
+  }
+  phase.checkDowns = (await bl.checkDowns()) - downsBefore;
+  phase.fleetProblems = await bl.check(to);
+  return phase;
 }

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { haproxyFromConfig } from '../../src/adapters/haproxy/load-balancer';
 import { isUp } from '../../src/activities/lb';
 import { loadKnownHosts, type KnownHosts } from '../../src/adapters/ssh/known-hosts';
-import { hostCurrentRelease, labDown, labUp, showStat, type LabUpResult } from '../../src/lab';
+import { dropSshConnections, hostCurrentRelease, labDown, labUp, showStat, type LabUpResult } from '../../src/lab';
 import { loadPlanInput } from '../../src/plan/load';
 import type { Plan, PlanInput } from '../../src/plan/schema';
 import { parsePlan } from '../../src/plan/validate';
@@ -26,6 +26,8 @@ export interface BenchLab {
   check(release: string): Promise<string[]>;
   /** HAProxy's count of UP→DOWN transitions by health check, summed over both pools' servers. */
   checkDowns(): Promise<number>;
+  /** Ends every open SSH connection to the hosts, from their side; returns how many there were. */
+  cutSshSessions(): Promise<number>;
   down(): Promise<void>;
 }
 
@@ -56,6 +58,7 @@ export async function upLab(hostsPerCluster: number, basePort: number, slowLogin
         parsePlan({ ...((await loadPlanInput(lab.planPath)) as PlanInput), currentRelease: from, release: to, parallelism }),
       check: (release) => checkFleet(lab, release),
       checkDowns: () => checkDowns(lab),
+      cutSshSessions: () => dropSshConnections(lab.dir),
       down,
     };
   } catch (err) {

@@ -20,6 +20,8 @@ export interface Phase {
   fleetProblems: string[];
   /** Servers HAProxy's checks took DOWN during the run (restarts that outlasted `fall` checks). */
   checkDowns?: number;
+  /** Baseline runs beside a warm bluegreen worker: the worker's CPU meanwhile (it only polls). */
+  idleWorkerCpuMs?: number;
 }
 
 export interface CaseReport {
