@@ -3,17 +3,17 @@
 // the same lab, each under 200 req/s. Prints per case a table and one JSON line, then a summary.
 // Usage: npm run bench -- [sizes, default 2,25,50] [--parallelism 4] [--slow-login-ms 1000]
 //          [--slow-login-size 25] [--only bluegreen|baseline] [--baseline-first] [--rps 200] [--base-port 20000]
-//          [--baseline-preflight-width N, default 0: all hosts at once] [--history-dir DIR] [--rounds 3]
+//          [--baseline-preflight-width N, default 0: all hosts at once] [--history-dir DIR] [--rounds N]
 //          [--worker-per-run: a fresh worker for every bluegreen run, not one per size]
-// Each runner deploys --rounds times per size on the same lab, in alternating order; the report
-// compares the medians.
+// Each runner deploys --rounds times per size on the same lab, in alternating order (default: 9
+// below 10 hosts per cluster, else 3; see defaultRounds); the report compares the medians.
 // --slow-login-ms 0 skips the slow-login case.
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { startDevServer } from '../src/temporal/dev-server';
 import { buildDist } from '../test/support/build';
-import { benchCase } from './bench/case';
+import { benchCase, defaultRounds } from './bench/case';
 import { caseTable, summaryTable, type CaseReport, type Runner } from './bench/report';
 
 function cli() {
@@ -29,7 +29,7 @@ function cli() {
       'base-port': { type: 'string', default: process.env.BG_LAB_BASE_PORT || '20000' },
       'baseline-preflight-width': { type: 'string', default: '0' },
       'history-dir': { type: 'string' },
-      rounds: { type: 'string', default: '3' },
+      rounds: { type: 'string' },
       'worker-per-run': { type: 'boolean', default: false },
     },
   });
@@ -47,8 +47,14 @@ function cli() {
       : ['bluegreen', 'baseline'];
   const sizes = (positionals[0] ?? '2,25,50').split(',').map((v) => int('sizes', v));
   const slowLoginMs = int('slow-login-ms', values['slow-login-ms']);
-  const cases = sizes.map((n) => ({ hostsPerCluster: n, slowLoginMs: 0 }));
-  if (slowLoginMs > 0) cases.push({ hostsPerCluster: int('slow-login-size', values['slow-login-size']), slowLoginMs });
+  const rounds = values.rounds === undefined ? undefined : Math.max(1, int('rounds', values.rounds));
+  const caseOf = (hostsPerCluster: number, ms: number) => ({
+    hostsPerCluster,
+    slowLoginMs: ms,
+    rounds: rounds ?? defaultRounds(hostsPerCluster),
+  });
+  const cases = sizes.map((n) => caseOf(n, 0));
+  if (slowLoginMs > 0) cases.push(caseOf(int('slow-login-size', values['slow-login-size']), slowLoginMs));
   return {
     cases,
     order,
@@ -57,7 +63,6 @@ function cli() {
     basePort: int('base-port', values['base-port']),
     baselinePreflightWidth: int('baseline-preflight-width', values['baseline-preflight-width']),
     historyDir: values['history-dir'],
-    rounds: Math.max(1, int('rounds', values.rounds)),
     workerPerRun: values['worker-per-run'],
   };
 }

@@ -40,6 +40,17 @@ const targetOf = (phase: number) => (phase % 2 === 0 ? 'v2' : 'v3');
 export function phaseOrder(order: Runner[], rounds: number): Runner[] {
   return Array.from({ length: rounds }, (_, r) => (r % 2 === 0 ? order : [...order].reverse())).flat();
 }
+/**
+ * Rounds when --rounds is not given. A small fleet's run takes 1.5-3 s, of which HAProxy's check
+ * timing alone can add 0.6 s or not (a server back to ready waits for its first check, anywhere
+ * in `inter`, and a restart that meets it goes DOWN for two more): a median of 3 there is mostly
+ * luck, and 6 rounds more cost under a minute. From 10 hosts per cluster a run's own length
+ * swamps it, and each round costs 20 s or more.
+ */
+export function defaultRounds(hostsPerCluster: number): number {
+  return hostsPerCluster < 10 ? 9 : 3;
+}
+
 // Traffic flows for a moment before the run, so the first drain has sessions to wait for.
 const WARMUP_MS = 1000;
 

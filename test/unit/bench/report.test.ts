@@ -1,6 +1,6 @@
 // The bench compares medians over rounds: how phases are ordered and how the ratio is formed.
 import { describe, expect, it } from 'vitest';
-import { phaseOrder } from '../../../scripts/bench/case';
+import { defaultRounds, phaseOrder } from '../../../scripts/bench/case';
 import { addComparison, median, type CaseReport, type Phase, type Runner } from '../../../scripts/bench/report';
 
 const phase = (runner: Runner, wallMs: number, preflight: number, failedRequests = 0): Phase => ({
@@ -60,5 +60,9 @@ describe('bench report', () => {
   it('counts a failed request in any round against the target', () => {
     const r = addComparison(report([phase('bluegreen', 1000, 500), phase('baseline', 1000, 500), phase('bluegreen', 1000, 500, 1)]));
     expect(r.targets?.zeroFailedRequests).toBe(false);
+  });
+
+  it('runs a small fleet, whose runs are short and the noisiest, for more rounds than a large one', () => {
+    expect([2, 9, 10, 25, 50].map(defaultRounds)).toEqual([9, 9, 3, 3, 3]);
   });
 });
