@@ -84,7 +84,10 @@ export async function deployFleet(deps: ActivityDeps, input: DeployInput, contro
     () => failed !== undefined || control.stopping(),
     async (host) => {
       control.inFlight?.add(host.name);
+      const standby = input.standbyHold ? deps.lb(input.standbyHold) : undefined;
       try {
+        // Idempotent, so a retried attempt simply sets it again.
+        await standby?.setState('standby', host.name, 'maint');
         // An install is not interrupted once started (a half-applied install is worse than a finished
         // one): it runs detached on the host, and a retry of a connection that failed collects it.
         await withRetries(SSH_ATTEMPTS, control.signal, () =>
@@ -94,6 +97,7 @@ export async function deployFleet(deps: ActivityDeps, input: DeployInput, contro
           }),
         );
         await waitHealthy(deps.http.checkHealth, host, input.release, input.health, control.signal);
+        await standby?.setState('standby', host.name, 'ready');
         control.done.add(host.name);
         outcomes.set(host.name, { host: host.name, ok: true, release: input.release });
       } catch (err) {

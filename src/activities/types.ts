@@ -54,6 +54,12 @@ export interface DeployInput {
   parallelism: number;
   installTimeoutSeconds: number;
   health: { timeoutSeconds: number; intervalMs: number };
+  /**
+   * Hold each host in maintenance in the standby pool from just before its install until it is
+   * healthy on the release, then ready again: the LB's active health checks never see the restart
+   * (no DOWN, no alert, no wait for `rise` checks in step 3). A host that fails stays held.
+   */
+  standbyHold?: LbConfig;
 }
 
 export interface HostOutcome {

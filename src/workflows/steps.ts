@@ -148,6 +148,9 @@ export async function deploy(ctx: StepContext, cluster: string, release: string)
       parallelism: plan.parallelism,
       installTimeoutSeconds: INSTALL_TIMEOUT_SECONDS,
       health: { timeoutSeconds: plan.health.timeoutSeconds, intervalMs: plan.health.intervalMs },
+      // HAProxy checks servers actively: held in maint while they restart, they never go DOWN. nginx
+      // (open source) has no active checks, and each change there is a reload: not worth two per host.
+      ...(plan.loadBalancer.type === 'haproxy' ? { standbyHold: plan.loadBalancer } : {}),
     }),
   );
   const reported = new Map(report.hosts.map((o: HostOutcome) => [o.host, o]));

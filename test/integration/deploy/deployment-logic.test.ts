@@ -67,6 +67,22 @@ describe('the six steps', () => {
     expect(blueDrain).toBeGreaterThan(greenLive);
   });
 
+  it('holds each host in maintenance in the standby pool while it installs, and makes it ready once healthy', async () => {
+    const fleet = new FakeFleet(HOSTS, 'v1');
+    const { result } = await run(fleet, fleet.plan());
+    expect(result?.outcome).toBe('succeeded');
+    for (const h of HOSTS) {
+      // HAProxy's checks never meet the restart: the server is out of rotation from just before it.
+      expect(fleet.changes.filter((c) => c.startsWith(`lb:standby:${h}:`) || c.startsWith(`install:${h}:`))).toEqual([
+        `lb:standby:${h}:ready`, // step 1: into standby
+        `lb:standby:${h}:maint`, // step 2: held while it installs
+        `install:${h}:v2`,
+        `lb:standby:${h}:ready`, // healthy on v2: back for the smoke tests
+        `lb:standby:${h}:maint`, // step 4: out of standby once live
+      ]);
+    }
+  });
+
   it('rolls a cluster whose smoke test fails back to the previous release and ends rolled back', async () => {
     const fleet = new FakeFleet(HOSTS, 'v1');
     fleet.smokeRelease = 'v1'; // the standby pool keeps answering with the old release

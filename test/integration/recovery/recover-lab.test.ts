@@ -57,7 +57,7 @@ describe('recovery after a rollback that could not finish', () => {
     expect(c.outcome).toBe('succeeded');
     expect(c.status.recovery?.survey.map((h) => `${h.host} ${h.release} ${h.live}/${h.standby}`)).toEqual([
       'green-1 v1 MAINT (admin maint)/UP',
-      'green-2 v1 MAINT (admin maint)/UP',
+      'green-2 v1 MAINT (admin maint)/MAINT (admin maint)', // held by its failed install
       'blue-1 v1 UP/MAINT (admin maint)',
       'blue-2 v1 UP/MAINT (admin maint)',
     ]);

@@ -142,7 +142,7 @@ describe('recoverFleet on a mixed fleet', () => {
     expect(result?.outcome).toBe('failed');
     expect(reason).toMatch(/^Recovery to v1 stopped: deploy of green failed on green-1: .*did not become healthy/);
     expect(reason).toMatch(
-      /Not attempted: blue\. State left: green-1 release unknown over SSH \(its health endpoint reports v1\), standby pool only; last error: green-1 did not become healthy.*; green-2 v1, standby pool only; blue-1 v2, live pool; blue-2 v2, live pool\. /,
+      /Not attempted: blue\. State left: green-1 release unknown over SSH \(its health endpoint reports v1\), in no pool; last error: green-1 did not become healthy.*; green-2 v1, standby pool only; blue-1 v2, live pool; blue-2 v2, live pool\. /,
     );
     expect(reason).toMatch(
       /Users are served by blue-1, blue-2; green is kept out of the live pool\. Fix what the error names, then run the recovery again: bluegreen recover fake --to v1 --plan PLAN\.$/,
