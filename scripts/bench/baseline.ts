@@ -144,6 +144,8 @@ export async function runBaseline(
       // As the product must (issue 10): install may print anything, so the host is asked which
       // release runs, in the same SSH session.
       const install = renderCommand(plan.commands.install, { release: plan.release });
+      // As the product does with HAProxy: out of the standby rotation while it restarts.
+      await lb.setState('standby', h.name, 'maint');
       const script = `(\n${install}\n) || exit $?\n(\n${plan.commands.currentRelease}\n)`;
       const now = await run(conn(h.name), h.name, script, 5 * 60_000);
       if (now !== plan.release) throw new Error(`${h.name}: after install the host reports "${now}", not "${plan.release}"`);
@@ -154,6 +156,7 @@ export async function runBaseline(
         intervalMs: 50,
         timeoutMs: 2000,
       });
+      await lb.setState('standby', h.name, 'ready');
     });
 
   const verifyStep = async (names: string[]) => {

@@ -24,7 +24,7 @@ export interface BenchLab {
   plan(from: string, to: string, parallelism: number): Promise<Plan>;
   /** Problems seen from outside: hosts not on `release`, servers not UP in live or left in standby. */
   check(release: string): Promise<string[]>;
-  /** HAProxy's count of UP→DOWN transitions by health check, summed over both pools' servers. */
+  /** HAProxy's `chkdown` (transitions to DOWN, entering maint included), summed over both pools' servers. */
   checkDowns(): Promise<number>;
   /** Ends every open SSH connection to the hosts, from their side; returns how many there were. */
   cutSshSessions(): Promise<number>;
@@ -114,8 +114,9 @@ async function warmLab(lab: LabUpResult): Promise<number> {
 }
 
 /**
- * `chkdown` of every server in both backends: a host whose restart outlasted HAProxy's `fall`
- * checks went DOWN and needs `rise` checks to be UP again, which verify and live then wait for.
+ * `chkdown` of every server in both backends. HAProxy counts a server entering maint as going
+ * DOWN too: a run makes 3 such changes per host, and any count above that is a DOWN by check (a
+ * restart the checks saw, which verify and live then wait `rise` checks for).
  */
 async function checkDowns(lab: LabUpResult): Promise<number> {
   const servers = (await showStat(lab.haproxySocket)).filter(

@@ -18,7 +18,10 @@ export interface Phase {
   failureSamples: string[];
   /** Problems seen from outside the runner after it finished (empty: every host on `to`, all live). */
   fleetProblems: string[];
-  /** Servers HAProxy's checks took DOWN during the run (restarts that outlasted `fall` checks). */
+  /**
+   * HAProxy's `chkdown` over the run: transitions to DOWN, entering maint included (each runner
+   * makes 3 per host: out of live, the hold in step 2, out of standby). Any more were DOWNs by check.
+   */
   checkDowns?: number;
   /** Baseline runs beside a warm bluegreen worker: the worker's CPU meanwhile (it only polls). */
   idleWorkerCpuMs?: number;
@@ -109,7 +112,7 @@ function stepKeys(r: CaseReport): string[] {
 export function caseTable(r: CaseReport): string {
   const keys = stepKeys(r);
   // Per-run columns after the steps; the median and ratio rows leave them empty.
-  const perRun = ['failed\nreqs', 'lost\nwrites', 'reqs', 'checks\nDOWN', 'CPU s\n(runner)', 'peak\nRSS MB', 'history\nevents'];
+  const perRun = ['failed\nreqs', 'lost\nwrites', 'reqs', 'HAProxy\nchkdown', 'CPU s\n(runner)', 'peak\nRSS MB', 'history\nevents'];
   const blank = perRun.map(() => '');
   const head = ['', 'outcome', 'wall s', ...keys.map((k) => k.replace(/:/, '\n')), ...perRun];
   const t = new Table({ head, style: { head: [], border: [] } });
