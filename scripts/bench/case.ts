@@ -143,7 +143,7 @@ async function runPhase(
   worker?: BenchWorker,
 ): Promise<Phase> {
   const plan = await bl.plan(from, to, o.parallelism);
-  const cut = await bl.cutSshSessions();
+  const cut = await bl.dropSshConnections();
   o.log(`${caseName(o)}: ${runner} ${from}→${to} under ${o.rps} req/s (${cut} SSH connections closed before it)`);
   const downsBefore = await bl.checkDowns();
   const load = startLoad({ url: bl.lab.liveUrl, rps: o.rps, dbPath: bl.lab.dbPath });

@@ -27,7 +27,7 @@ export interface BenchLab {
   /** HAProxy's `chkdown` (transitions to DOWN, entering maint included), summed over both pools' servers. */
   checkDowns(): Promise<number>;
   /** Ends every open SSH connection to the hosts, from their side; returns how many there were. */
-  cutSshSessions(): Promise<number>;
+  dropSshConnections(): Promise<number>;
   down(): Promise<void>;
 }
 
@@ -58,7 +58,7 @@ export async function upLab(hostsPerCluster: number, basePort: number, slowLogin
         parsePlan({ ...((await loadPlanInput(lab.planPath)) as PlanInput), currentRelease: from, release: to, parallelism }),
       check: (release) => checkFleet(lab, release),
       checkDowns: () => checkDowns(lab),
-      cutSshSessions: () => dropSshConnections(lab.dir),
+      dropSshConnections: () => dropSshConnections(lab.dir),
       down,
     };
   } catch (err) {

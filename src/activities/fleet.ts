@@ -78,13 +78,13 @@ export async function deployFleet(deps: ActivityDeps, input: DeployInput, contro
   for (const h of input.hosts) if (control.done.has(h.name)) outcomes.set(h.name, { host: h.name, ok: true, release: input.release });
   let failed: string | undefined;
   const todo = input.hosts.filter((h) => !control.done.has(h.name));
+  const standby = input.standbyHold ? deps.lb(input.standbyHold) : undefined;
   await eachBounded(
     todo,
     input.parallelism,
     () => failed !== undefined || control.stopping(),
     async (host) => {
       control.inFlight?.add(host.name);
-      const standby = input.standbyHold ? deps.lb(input.standbyHold) : undefined;
       try {
         // Idempotent, so a retried attempt simply sets it again.
         await standby?.setState('standby', host.name, 'maint');

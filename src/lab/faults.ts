@@ -132,5 +132,5 @@ export async function applyFault(kind: FaultKind, host: string | undefined, undo
 export async function dropSshConnections(dir = defaultLabDir()): Promise<number> {
   const state = readState(dir);
   if (!state) throw new Error(`no lab is up in ${dir}`);
-  return (await stopPids(Object.values(state.sshdPids).flatMap(childrenOf))).length;
+  return (await stopPids(childrenOf(Object.values(state.sshdPids)))).length;
 }

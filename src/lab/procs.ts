@@ -48,10 +48,11 @@ export function readPidFile(file: string): number | undefined {
   }
 }
 
-/** The direct children of a process (an sshd listener's are its connections, one process each). */
-export function childrenOf(pid: number): number[] {
+/** The direct children of these processes (an sshd listener's are its connections, one process each). */
+export function childrenOf(pids: number[]): number[] {
+  const parents = new Set(pids);
   return processTable()
-    .filter(([, ppid]) => ppid === pid)
+    .filter(([, ppid]) => parents.has(ppid))
     .map(([child]) => child);
 }
 
