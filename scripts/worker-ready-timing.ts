@@ -49,10 +49,14 @@ async function readyMs(entry: string, run: number): Promise<number> {
     child.stderr.on('data', on);
     child.on('exit', () => resolve());
   });
+  // A worker that failed to start has exited already: its 'exit' event is gone.
+  if (ms === undefined || child.exitCode !== null || child.signalCode !== null) {
+    child.kill('SIGKILL');
+    throw new Error(`${entry} did not start (exit ${child.exitCode ?? child.signalCode}):\n${out}`);
+  }
   const exited = once(child, 'exit');
   child.kill('SIGTERM');
   await exited;
-  if (ms === undefined) throw new Error(`${entry} did not start:\n${out}`);
   return ms;
 }
 
