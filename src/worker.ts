@@ -1,14 +1,16 @@
 // The worker process: runs deployment workflows and their activities. It alone holds the secrets
 // (SSH private key, known_hosts); they never travel in workflow input or history.
-// Start-up is ordered for speed (DESIGN.md, "Worker start-up"): only Temporal's worker loads before
-// Worker.create; ssh2, the adapters and the activities load while the workflow thread starts.
+// Start-up is ordered for speed (DESIGN.md, "Worker start-up"): the workflow thread starts first and
+// loads while this thread loads Temporal's worker; ssh2, the adapters and the activities load while
+// Worker.create runs.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
-import { lateBoundActivities } from './activities/late-bound';
+import type { LogLevel, NativeConnection, Worker } from '@temporalio/worker';
+import { ACTIVITY_NAMES, lateBoundActivities } from './activities/late-bound';
 import { connectionOptions, temporalSettings } from './config';
 import { secretsFromEnv } from './worker-secrets';
+import { startWorkflowThread } from './worker-thread';
 
 /**
  * Compiled (dist/worker.js): the workflow bundle that `npm run build` wrote beside it, so start-up
@@ -24,6 +26,9 @@ export function workflowSource(): { workflowBundle: { codePath: string } } | { w
   return { workflowsPath: fileURLToPath(new URL('./workflows/index.ts', import.meta.url)) };
 }
 
+/** The SDK's (not an option): a workflow activation still running after this long is a deadlock. */
+const DEADLOCK_MS = 5_000;
+
 /** BG_WORKER_TIMING=1: each start-up phase, in ms since the process started, on stderr. */
 function startupClock(env: NodeJS.ProcessEnv): (phase: string) => void {
   if (env.BG_WORKER_TIMING !== '1') return () => {};
@@ -32,39 +37,54 @@ function startupClock(env: NodeJS.ProcessEnv): (phase: string) => void {
 
 export async function runWorker(env = process.env): Promise<void> {
   const mark = startupClock(env);
-  mark('modules loaded');
   const level = (env.BG_LOG_LEVEL || 'INFO').toUpperCase();
   if (!['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'].includes(level))
     throw new Error(`BG_LOG_LEVEL=${env.BG_LOG_LEVEL}: expected one of trace, debug, info, warn, error`);
-  // A missing variable is named before anything connects or loads.
+  // A missing variable is named before anything starts, connects or loads.
   const secrets = secretsFromEnv(env);
   const settings = temporalSettings(env);
-  Runtime.install({ logger: new DefaultLogger(level as LogLevel) });
-  const connection = await NativeConnection.connect(connectionOptions(settings));
-  mark('connected');
-  const late = lateBoundActivities();
+  const source = workflowSource();
+  const thread = startWorkflowThread(
+    'workflowBundle' in source
+      ? { bundlePath: source.workflowBundle.codePath, isolateExecutionTimeoutMs: DEADLOCK_MS, activityNames: ACTIVITY_NAMES }
+      : undefined,
+  );
   let worker: Worker | undefined;
   let adapters: { close(): void } | undefined;
+  let connection: NativeConnection | undefined;
   let ran = false;
   try {
-    const creating = Worker.create({
-      connection,
+    const [{ DefaultLogger, NativeConnection, Runtime }, AdoptingWorker] = await Promise.all([
+      import('@temporalio/worker'),
+      thread.adoptingWorker(),
+    ]);
+    mark('modules loaded');
+    Runtime.install({ logger: new DefaultLogger(level as LogLevel) });
+    // ssh2, the adapters and the activities load while this thread would otherwise wait: for the
+    // connection, then for Worker.create's calls to the server. The key and known_hosts are parsed
+    // here: a bad one still stops the worker before it polls, and is reported before any other error.
+    const loading = import('./worker-deps').then(async ({ realActivities }) => {
+      const real = await realActivities(secrets);
+      mark('activities ready');
+      return real;
+    });
+    const conn = await NativeConnection.connect(connectionOptions(settings)).catch(async (err: unknown) => {
+      await loading;
+      throw err;
+    });
+    connection = conn;
+    mark('connected');
+    const late = lateBoundActivities();
+    const creating = AdoptingWorker.create({
+      connection: conn,
       namespace: settings.namespace,
       taskQueue: settings.taskQueue,
-      ...workflowSource(),
+      ...source,
       activities: late.activities,
       // Activities heartbeat; on SIGTERM running ones get this long to notice and finish.
       shutdownGraceTime: '10 seconds',
       // Heartbeats leave at least every 3 s, so the 15 s heartbeat timeout survives a rejected one.
       maxHeartbeatThrottleInterval: '3 seconds',
-    });
-    // Asked for after Worker.create has begun: its part on this thread (compiling the bundle,
-    // spawning the workflow thread) goes first, then this loads while that thread starts. The key
-    // and known_hosts are parsed here: a bad one still stops the worker before it polls.
-    const loading = import('./worker-deps').then(async ({ realActivities }) => {
-      const real = await realActivities(secrets);
-      mark('activities ready');
-      return real;
     });
     const [created, loaded] = await Promise.allSettled([creating, loading]);
     if (created.status === 'fulfilled') worker = created.value;
@@ -73,18 +93,19 @@ export async function runWorker(env = process.env): Promise<void> {
     if (loaded.status === 'rejected') throw loaded.reason;
     if (created.status === 'rejected') throw created.reason;
     late.bind(loaded.value.activities);
-    mark('worker created');
+    mark(thread.adopted() ? 'worker created, on the workflow thread started first' : 'worker created');
     console.log(`worker: task queue ${settings.taskQueue} on ${settings.address} (namespace ${settings.namespace})`);
     // Worker.run() resolves after SIGINT/SIGTERM once in-flight tasks are done (graceful shutdown).
     ran = true;
     const running = created.value.run();
-    void import('./worker-warm-up').then(({ warmUp }) => warmUp(connection, settings.namespace, settings.taskQueue, env));
+    void import('./worker-warm-up').then(({ warmUp }) => warmUp(conn, settings.namespace, settings.taskQueue, env));
     await running;
   } finally {
     adapters?.close();
+    await thread.discard();
     // A worker created but never run keeps its hold on the connection (the SDK has no way to
     // release it); the process exits right after, which closes both.
-    if (!worker || ran) await connection.close();
+    if (!worker || ran) await connection?.close();
   }
 }
 
