@@ -3,12 +3,16 @@
 // Every action is recorded in status.rollback as it completes; when a cluster cannot be restored
 // (a host unreachable, the LB gone), the run stops there, keeps that cluster out of the live pool,
 // and says host by host what state it left.
+import { patched } from '@temporalio/workflow';
 import type { ServerState } from '../ports/lb';
 import { deploy, errorMessage, hostRefs, live, standby, step, verify, type StepContext } from './steps';
 import { INSPECT_CONCURRENCY } from './preflight-rules';
 import { clusterOf, hostsOf, type HostPool, type RollbackRecord } from './state';
 
 type ClusterLog = RollbackRecord['clusters'][number];
+
+/** Runs from before this patch put a cluster that was not live `ready` into standby before reinstalling it. */
+const ROLLBACK_HOLDS_STANDBY = 'rollback-holds-standby-until-reinstalled';
 
 export async function rollback(ctx: StepContext, touched: string[], why: string): Promise<{ ok: boolean; reason: string }> {
   const { plan, status } = ctx;
@@ -77,6 +81,17 @@ async function rollbackCluster(ctx: StepContext, cluster: string, rec: ClusterLo
     doing(`drain ${cluster} out of the live pool`);
     await standby(ctx, cluster);
     did(`drained ${cluster} out of the live pool into the standby pool`);
+  } else if (patched(ROLLBACK_HOLDS_STANDBY)) {
+    // Out of the standby pool too until reinstalled: no smoke test or preview reaches a host still
+    // on the broken release. Step 2 (HAProxy: each host once healthy) or step 3 puts them back.
+    doing(`hold ${cluster} out of the standby pool until it is reinstalled`);
+    await call('leavePool', `Rollback: hold ${cluster} out of the standby pool until reinstalled`, {
+      lb: plan.loadBalancer,
+      pool: 'standby',
+      servers: names,
+    });
+    for (const h of hostsOf(ctx.status, cluster)) h.pool = 'none';
+    did(`kept ${cluster} out of the live pool (it was not in it), and out of the standby pool until reinstalled`);
   } else {
     doing(`put ${cluster} into the standby pool`);
     await call('enterPool', `Rollback: put ${cluster} into the standby pool`, {

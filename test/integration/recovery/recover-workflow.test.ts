@@ -56,6 +56,25 @@ function expectConverged(fleet: FakeFleet, release: string): void {
 }
 
 describe('recoverFleet on a mixed fleet', () => {
+  it('holds a stranded cluster out of the standby pool before it reinstalls any of its hosts', async () => {
+    const fleet = new FakeFleet(HOSTS, 'v1');
+    strand(fleet, 'green', 'v2'); // ready in standby, on v2
+    // One host at a time: green-2 waits while green-1 is reinstalled.
+    const { result, error } = await recover(fleet, 'v1', { ...fleet.plan(), parallelism: 1 });
+    expect(error).toBeUndefined();
+    expect(result?.outcome).toBe('succeeded');
+    const reinstall = fleet.changes.indexOf('install:green-1:v1');
+    expect(reinstall).toBeGreaterThan(-1);
+    const lastStandby = (host: string) =>
+      fleet.changes
+        .slice(0, reinstall)
+        .filter((c) => c.startsWith(`lb:standby:${host}:`))
+        .pop();
+    expect(lastStandby('green-1')).toBe('lb:standby:green-1:maint');
+    expect(lastStandby('green-2')).toBe('lb:standby:green-2:maint');
+    expectConverged(fleet, 'v1');
+  });
+
   it('converges the stranded cluster first, skips the one already right, and never empties the live pool', async () => {
     const fleet = new FakeFleet(HOSTS, 'v1');
     strand(fleet, 'green', 'v2');
