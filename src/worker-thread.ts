@@ -45,6 +45,7 @@ export function startWorkflowThread(early?: EarlyInit): EarlyWorkflowThread {
   // Until adopted it must not keep the process alive: a worker that failed to start exits.
   thread.unref();
   const sent = early && initEarly(thread, early);
+  let claimed = false;
   let adopted = false;
   let spoilt = false;
   return {
@@ -73,7 +74,7 @@ export function startWorkflowThread(early?: EarlyInit): EarlyWorkflowThread {
         ): Promise<WorkflowCreator> {
           const activityNames = new Set(options.activities.keys());
           const fits =
-            !adopted &&
+            !claimed &&
             !spoilt &&
             !options.debugMode && // workflows in this thread
             options.workflowThreadPoolSize === 1 &&
@@ -83,6 +84,8 @@ export function startWorkflowThread(early?: EarlyInit): EarlyWorkflowThread {
               (workflowBundle === sent.bundle &&
                 options.isolateExecutionTimeoutMs === sent.init.isolateExecutionTimeoutMs &&
                 sameSet(activityNames, sent.init.registeredActivityNames)));
+          // Claimed before the wait: a worker created meanwhile gets the SDK's own thread.
+          if (fits) claimed = true;
           if (fits && (await sent?.done) !== false) {
             adopted = true;
             thread.ref();
@@ -91,7 +94,7 @@ export function startWorkflowThread(early?: EarlyInit): EarlyWorkflowThread {
             return new ThreadedVMWorkflowCreator([client]);
           }
           // Initialised for something else (or failed to): of no use to any worker.
-          if (sent && !adopted && !spoilt) {
+          if (sent && (fits || !claimed) && !spoilt) {
             spoilt = true;
             await thread.terminate();
           }

@@ -80,6 +80,15 @@ describe('the workflow thread started before the SDK loads', () => {
     });
   });
 
+  it('goes to one of two workers created at once; the other gets the SDK’s own thread', async () => {
+    await withAdoptingWorkers(bundleEarly([]), {}, async (create, thread) => {
+      const [first, second] = [uniqueId('early-a'), uniqueId('early-b')];
+      const [w1, w2] = await Promise.all([create(first), create(second)]);
+      expect(thread.adopted()).toBe(true);
+      expect(await w1.runUntil(w2.runUntil(Promise.all([warmUp(first), warmUp(second)])))).toEqual([4, 4]);
+    });
+  });
+
   it('started for other activities than the worker has, is left: the SDK’s own thread runs the workflows', async () => {
     await withAdoptingWorkers(bundleEarly(['deployHosts']), {}, async (create, thread) => {
       const taskQueue = uniqueId('early-other');
