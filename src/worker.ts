@@ -1,8 +1,8 @@
 // The worker process: runs deployment workflows and their activities. It alone holds the secrets
 // (SSH private key, known_hosts); they never travel in workflow input or history.
 // Start-up is ordered for speed (DESIGN.md, "Worker start-up"): the workflow thread starts first and
-// loads while this thread loads Temporal's worker; ssh2, the adapters and the activities load while
-// Worker.create runs.
+// loads and compiles the bundle while this thread loads Temporal's worker; ssh2, the adapters and
+// the activities load while this thread connects and Worker.create runs.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
