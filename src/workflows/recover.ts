@@ -24,7 +24,7 @@ import { describeSurveyHost, readSurvey, releasesFound, type SurveyReading } fro
 import { describeFleet, poolOf, settleState } from './rollback';
 import { ENVIRONMENT, FROM_RELEASE, RELEASE } from './search-attributes';
 import { readFleet } from './preflight';
-import { deploy, errorMessage, hostRefs, live, standby, step, verify, type StepContext } from './steps';
+import { deploy, errorMessage, holdOutOfStandby, hostRefs, live, standby, step, verify, type StepContext } from './steps';
 import { clusterOf, hostsOf, initialStatus, type DeploymentResult, type StepName } from './state';
 
 /** Recoveries from before this patch put a cluster that was not live `ready` into standby before reinstalling it. */
@@ -200,19 +200,10 @@ async function converge(ctx: StepContext, cluster: string, inStandby: Set<string
     // Serves (or may serve) users: drained as in step 1; the LB refuses if that would empty the live pool.
     await recoveryStep(ctx, 'standby', cluster, () => standby(ctx, cluster));
   } else if (patched(RECOVERY_HOLDS_STANDBY)) {
-    // Held out of standby until each host is healthy on the release (step 2 puts it back; step 3
-    // for nginx): no smoke test or preview reaches a host on whatever it runs now.
     await recoveryStep(ctx, 'standby', cluster, async () => {
       clusterOf(status, cluster).phase = 'standby';
-      await call('leavePool', `Recovery: hold ${cluster} (out of the live pool) out of the standby pool until reinstalled`, {
-        lb: plan.loadBalancer,
-        pool: 'standby',
-        servers: names,
-      });
-      for (const h of hostsOf(status, cluster)) {
-        h.pool = 'none';
-        h.phase = 'standby';
-      }
+      await holdOutOfStandby(ctx, cluster, `Recovery: hold ${cluster} (out of the live pool) out of the standby pool until reinstalled`);
+      for (const h of hostsOf(status, cluster)) h.phase = 'standby';
     });
   } else {
     await recoveryStep(ctx, 'standby', cluster, async () => {

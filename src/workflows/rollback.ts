@@ -5,7 +5,7 @@
 // and says host by host what state it left.
 import { patched } from '@temporalio/workflow';
 import type { ServerState } from '../ports/lb';
-import { deploy, errorMessage, hostRefs, live, standby, step, verify, type StepContext } from './steps';
+import { deploy, errorMessage, holdOutOfStandby, hostRefs, live, standby, step, verify, type StepContext } from './steps';
 import { INSPECT_CONCURRENCY } from './preflight-rules';
 import { clusterOf, hostsOf, type HostPool, type RollbackRecord } from './state';
 
@@ -82,15 +82,8 @@ async function rollbackCluster(ctx: StepContext, cluster: string, rec: ClusterLo
     await standby(ctx, cluster);
     did(`drained ${cluster} out of the live pool into the standby pool`);
   } else if (patched(ROLLBACK_HOLDS_STANDBY)) {
-    // Out of the standby pool too until reinstalled: no smoke test or preview reaches a host still
-    // on the broken release. Step 2 (HAProxy: each host once healthy) or step 3 puts them back.
     doing(`hold ${cluster} out of the standby pool until it is reinstalled`);
-    await call('leavePool', `Rollback: hold ${cluster} out of the standby pool until reinstalled`, {
-      lb: plan.loadBalancer,
-      pool: 'standby',
-      servers: names,
-    });
-    for (const h of hostsOf(ctx.status, cluster)) h.pool = 'none';
+    await holdOutOfStandby(ctx, cluster, `Rollback: hold ${cluster} out of the standby pool until reinstalled`);
     did(`kept ${cluster} out of the live pool (it was not in it), and out of the standby pool until reinstalled`);
   } else {
     doing(`put ${cluster} into the standby pool`);

@@ -219,6 +219,17 @@ export async function promoteGate(ctx: StepContext, cluster: string): Promise<vo
   if (ctx.plan.gates.promote.enabled) await ctx.control.gate(`promote-${cluster}`, ctx.plan.gates.promote);
 }
 
+/**
+ * Out of the standby pool, for a rollback or recovery about to reinstall a cluster that is not live:
+ * no smoke test or preview reaches a host on what it runs now. Step 2 (HAProxy: each host once
+ * healthy) or step 3 puts the hosts back.
+ */
+export async function holdOutOfStandby(ctx: StepContext, cluster: string, summary: string): Promise<void> {
+  const names = hostRefs(ctx.plan, cluster).map((h) => h.name);
+  await ctx.call('leavePool', summary, { lb: ctx.plan.loadBalancer, pool: 'standby', servers: names });
+  for (const h of hostsOf(ctx.status, cluster)) h.pool = 'none';
+}
+
 /** Step 4: back into the live pool, wait until UP, out of the standby pool. */
 export async function live(ctx: StepContext, cluster: string): Promise<void> {
   const { plan, call } = ctx;
