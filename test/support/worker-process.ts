@@ -1,7 +1,11 @@
 // The worker as its own OS process, compiled as in production (dist/, built by the global set-up),
 // so tests can SIGKILL it mid-step.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll } from 'vitest';
 import { compiledWorker } from '../../src/paths';
 
 export interface WorkerProcess {
@@ -36,6 +40,33 @@ export async function startWorkerProcess(env: Record<string, string>, entry = co
       const exited = once(child, 'exit');
       child.kill(signal);
       await exited;
+    },
+  };
+}
+
+/**
+ * A test file's worker processes, each started with the secrets a worker checks before it polls (a
+ * fresh key, a known_hosts entry; no host is ever contacted); all stopped, and the secrets removed,
+ * after the file's tests.
+ */
+export function useWorkerProcesses(name: string): { start(env: Record<string, string>): Promise<WorkerProcess> } {
+  const workers: WorkerProcess[] = [];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bg-${name}-`));
+  afterAll(async () => {
+    for (const w of workers) await w.kill();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const key = path.join(dir, 'id_ed25519');
+  const knownHosts = path.join(dir, 'known_hosts');
+  return {
+    async start(env) {
+      if (!fs.existsSync(key)) {
+        execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+        fs.writeFileSync(knownHosts, `[127.0.0.1]:2222 ${fs.readFileSync(`${key}.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}\n`);
+      }
+      const worker = await startWorkerProcess({ BG_SSH_KEY: key, BG_KNOWN_HOSTS: knownHosts, ...env });
+      workers.push(worker);
+      return worker;
     },
   };
 }

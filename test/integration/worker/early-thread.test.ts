@@ -1,24 +1,15 @@
 // The worker starts its workflow thread before it loads Temporal's SDK, and Worker.create adopts it
 // (src/worker-thread.ts). It relies on two internals of the pinned SDK: these tests run workflows
 // on an adopted thread, and on the SDK's own threads where the early one does not fit.
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { NativeConnection, type Worker } from '@temporalio/worker';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { workflowBundlePath } from '../../../src/paths';
 import { startWorkflowThread } from '../../../src/worker-thread';
 import { quietTemporalLogs, uniqueId, useTemporal, workflowBundle } from '../../support/temporal';
-import { startWorkerProcess, type WorkerProcess } from '../../support/worker-process';
+import { useWorkerProcesses } from '../../support/worker-process';
 
 const temporal = useTemporal();
-const workers: WorkerProcess[] = [];
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bg-early-thread-'));
-afterAll(async () => {
-  for (const w of workers) await w.kill();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+const workers = useWorkerProcesses('early-thread');
 
 /** The warm-up workflow: it parses the sample plan (four hosts) with the deployment's own schema. */
 const warmUp = (taskQueue: string) =>
@@ -30,19 +21,13 @@ const warmUp = (taskQueue: string) =>
 
 describe('the workflow thread started before the SDK loads', () => {
   it('is the one the compiled worker runs its workflows on', async () => {
-    const key = path.join(dir, 'id_ed25519');
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
-    fs.writeFileSync(path.join(dir, 'known_hosts'), '');
     const taskQueue = uniqueId('early-thread');
-    const worker = await startWorkerProcess({
+    const worker = await workers.start({
       TEMPORAL_ADDRESS: inject('temporalAddress'),
       BG_TASK_QUEUE: taskQueue,
-      BG_SSH_KEY: key,
-      BG_KNOWN_HOSTS: path.join(dir, 'known_hosts'),
       BG_WORKER_TIMING: '1',
       BG_WORKER_WARM_UP: '0',
     });
-    workers.push(worker);
     expect(worker.output()).toContain('worker created, on the workflow thread started first');
     expect(await warmUp(taskQueue)).toBe(4);
   });

@@ -1,29 +1,11 @@
 // A worker process warms its workflow thread once it polls: one warmUpWorker run on its own task
 // queue (src/worker-warm-up.ts), so the first deployment after a start does not pay for cold code.
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { useTemporal, uniqueId } from '../../support/temporal';
-import { startWorkerProcess, type WorkerProcess } from '../../support/worker-process';
+import { useWorkerProcesses } from '../../support/worker-process';
 
 const temporal = useTemporal();
-const workers: WorkerProcess[] = [];
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bg-warm-up-'));
-afterAll(async () => {
-  for (const w of workers) await w.kill();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
-
-/** A key and a known_hosts entry: the worker checks both before it polls (no host is ever contacted). */
-function secrets(): Record<string, string> {
-  const key = path.join(dir, 'id_ed25519');
-  if (!fs.existsSync(key)) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
-  const knownHosts = path.join(dir, 'known_hosts');
-  fs.writeFileSync(knownHosts, `[127.0.0.1]:2222 ${fs.readFileSync(`${key}.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}\n`);
-  return { BG_SSH_KEY: key, BG_KNOWN_HOSTS: knownHosts };
-}
+const workers = useWorkerProcesses('warm-up');
 
 async function warmUpRuns(taskQueue: string): Promise<{ workflowId: string; status: string }[]> {
   const runs: { workflowId: string; status: string }[] = [];
@@ -35,9 +17,7 @@ async function warmUpRuns(taskQueue: string): Promise<{ workflowId: string; stat
 describe('worker start-up', () => {
   it('runs one warmUpWorker workflow on its task queue, which checks a sample plan and completes', async () => {
     const taskQueue = uniqueId('warm-up');
-    const env = { TEMPORAL_ADDRESS: inject('temporalAddress'), BG_TASK_QUEUE: taskQueue, BG_WORKER_TIMING: '1', ...secrets() };
-    const worker = await startWorkerProcess(env);
-    workers.push(worker);
+    const worker = await workers.start({ TEMPORAL_ADDRESS: inject('temporalAddress'), BG_TASK_QUEUE: taskQueue, BG_WORKER_TIMING: '1' });
     const deadline = Date.now() + 20_000;
     let runs = await warmUpRuns(taskQueue);
     while (!runs.some((r) => r.status === 'COMPLETED') && Date.now() < deadline) {
@@ -54,9 +34,7 @@ describe('worker start-up', () => {
 
   it('runs none with BG_WORKER_WARM_UP=0', async () => {
     const taskQueue = uniqueId('no-warm-up');
-    const env = { TEMPORAL_ADDRESS: inject('temporalAddress'), BG_TASK_QUEUE: taskQueue, BG_WORKER_WARM_UP: '0', ...secrets() };
-    const worker = await startWorkerProcess(env);
-    workers.push(worker);
+    await workers.start({ TEMPORAL_ADDRESS: inject('temporalAddress'), BG_TASK_QUEUE: taskQueue, BG_WORKER_WARM_UP: '0' });
     // A warm-up starts right after the worker polls and takes well under a second here.
     await new Promise((r) => setTimeout(r, 3000));
     expect(await warmUpRuns(taskQueue)).toEqual([]);
