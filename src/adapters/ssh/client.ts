@@ -2,8 +2,8 @@
 // Commands share one pooled connection per host (see pool.ts): the handshake is paid once per
 // host, not once per command. Every command runs on its own channel under a small wrapper that
 // makes it killable (see wrapper.ts).
-import ssh2 from 'ssh2';
 import type { ClientChannel } from 'ssh2';
+import keyParser from 'ssh2/lib/protocol/keyParser.js';
 import type { KnownHosts } from './known-hosts';
 import { HeadTailBuffer, OutputTail, safeCall, throttle } from './output';
 import type { ExecOptions, ExecResult, SshPort, SshTarget } from '../../ports/ssh';
@@ -13,7 +13,7 @@ import { wrapForKill } from './wrapper';
 
 export * from './errors';
 
-const { utils } = ssh2;
+const { parseKey } = keyParser;
 
 /**
  * Options of the client. Commands run under `/bin/sh` (via a small wrapper, see wrapper.ts)
@@ -71,7 +71,7 @@ const MAX_CHANNEL_REFUSALS = 8;
 export function createSshClient(options: SshClientOptions): SshClient {
   // Fail at startup, not on the first deployment; ssh2's message never quotes the key. Parsed (and
   // decrypted) once here, not on every connection.
-  const parsed = utils.parseKey(options.privateKey, options.passphrase);
+  const parsed = parseKey(options.privateKey, options.passphrase);
   if (parsed instanceof Error) throw new Error(`SSH private key is unusable: ${parsed.message}`);
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
   if (!key) throw new Error('SSH private key is unusable: no key in the file');

@@ -3,13 +3,16 @@
 // so reusing the connection removes most of the per-host cost. Each new connection checks the host
 // key (known_hosts as it is at that moment); a connection that fails or idles is dropped and the
 // next command opens a fresh one.
-import ssh2 from 'ssh2';
-import type { ConnectConfig, ParsedKey } from 'ssh2';
+import { createRequire } from 'node:module';
+import type { Client, ConnectConfig, ParsedKey } from 'ssh2';
 import { hostKeyAlgorithmsFor, verifyHostKey, type HostKeyVerdict, type KnownHosts } from './known-hosts';
 import { HostKeyError, SshConnectError, type SshConnectFailure, type SshError } from './errors';
 import type { SshTarget } from '../../ports/ssh';
 
-const { Client } = ssh2;
+const require = createRequire(import.meta.url);
+let SshClient: typeof Client | undefined;
+/** ssh2's client loads at the first connection, not when the worker starts (DESIGN.md, "Worker start-up"). */
+const newClient = () => new (SshClient ??= (require('ssh2') as typeof import('ssh2')).Client)();
 
 /** sshd's MaxSessions defaults to 10 channels per connection; stay under it, queue the rest. */
 export const MAX_CHANNELS_PER_CONNECTION = 8;
@@ -27,7 +30,7 @@ export interface PoolOptions {
 
 /** A channel slot on a ready connection; release it exactly once. */
 export interface Lease {
-  conn: ssh2.Client;
+  conn: Client;
   /** The connection was already established before this command: a failure to open a channel may just mean it went stale. */
   reused: boolean;
   /** Called if the connection dies while the lease is held. */
@@ -45,7 +48,7 @@ export interface Lease {
 
 interface HostConnection {
   target: SshTarget;
-  conn: ssh2.Client;
+  conn: Client;
   ready: Promise<void>;
   established: boolean;
   dead: boolean;
@@ -81,7 +84,7 @@ export function createConnectionPool(options: PoolOptions): ConnectionPool {
   }
 
   function open(key: string, target: SshTarget): HostConnection {
-    const conn = new Client();
+    const conn = newClient();
     let fail: (err: SshError) => void = () => {};
     const ready = new Promise<void>((resolve, reject) => {
       fail = (err) => {
