@@ -11,12 +11,20 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Worker as Thread } from 'node:worker_threads';
+import type * as Sdk from '@temporalio/worker';
 import type { Logger, Worker } from '@temporalio/worker';
 import type { CompiledWorkerOptions } from '@temporalio/worker/lib/worker-options';
 import type { WorkflowCreator } from '@temporalio/worker/lib/workflow/interface';
 import type { Init, WorkflowBundleWithSourceMapAndFilename } from '@temporalio/worker/lib/workflow/workflow-worker-thread/input';
 
 const require = createRequire(import.meta.url);
+
+/**
+ * The SDK, required rather than imported: an ESM import of its CommonJS index reads every export
+ * once, and so loads what src/worker-deferred-modules.ts left unloaded.
+ */
+export const requireSdk = () => require('@temporalio/worker') as typeof Sdk;
+
 const THREAD_ENTRY = '@temporalio/worker/lib/workflow/workflow-worker-thread';
 
 /** What the thread is initialised with before the SDK loads: each must match the worker's options. */
@@ -29,7 +37,7 @@ export interface EarlyInit {
 
 export interface EarlyWorkflowThread {
   /** Loads the SDK: its Worker, whose create adopts this thread (once) when the options allow it. */
-  adoptingWorker(): Promise<typeof Worker>;
+  adoptingWorker(): typeof Worker;
   /** Whether a worker took the thread (the others, if any, spawned their own). */
   adopted(): boolean;
   /** Ends the thread unless a worker adopted it (that worker ends it when it shuts down). */
@@ -53,11 +61,10 @@ export function startWorkflowThread(early?: EarlyInit): EarlyWorkflowThread {
     discard: async () => {
       if (!adopted) await thread.terminate();
     },
-    adoptingWorker: async () => {
-      const [{ Worker: SdkWorker }, { ThreadedVMWorkflowCreator, WorkerThreadClient }] = await Promise.all([
-        import('@temporalio/worker'),
-        import('@temporalio/worker/lib/workflow/threaded-vm.js'),
-      ]);
+    adoptingWorker: () => {
+      const { Worker: SdkWorker } = requireSdk();
+      const { ThreadedVMWorkflowCreator, WorkerThreadClient } =
+        require('@temporalio/worker/lib/workflow/threaded-vm.js') as typeof import('@temporalio/worker/lib/workflow/threaded-vm.js');
       return class AdoptingWorker extends SdkWorker {
         protected static override async getOrCreateBundle(options: CompiledWorkerOptions, logger: Logger) {
           // The same code, source map and file name as the SDK's parse of that file, less its

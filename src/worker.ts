@@ -10,7 +10,8 @@ import type { LogLevel, NativeConnection, Worker } from '@temporalio/worker';
 import { ACTIVITY_NAMES, lateBoundActivities } from './activities/late-bound';
 import { connectionOptions, temporalSettings } from './config';
 import { secretsFromEnv } from './worker-secrets';
-import { startWorkflowThread } from './worker-thread';
+import { deferModules } from './worker-deferred-modules';
+import { requireSdk, startWorkflowThread } from './worker-thread';
 
 /**
  * Compiled (dist/worker.js): the workflow bundle that `npm run build` wrote beside it, so start-up
@@ -54,10 +55,9 @@ export async function runWorker(env = process.env): Promise<void> {
   let connection: NativeConnection | undefined;
   let ran = false;
   try {
-    const [{ DefaultLogger, NativeConnection, Runtime }, AdoptingWorker] = await Promise.all([
-      import('@temporalio/worker'),
-      thread.adoptingWorker(),
-    ]);
+    deferModules();
+    const { DefaultLogger, NativeConnection, Runtime } = requireSdk();
+    const AdoptingWorker = thread.adoptingWorker();
     mark('modules loaded');
     Runtime.install({ logger: new DefaultLogger(level as LogLevel) });
     // ssh2, the adapters and the activities load while this thread would otherwise wait: for the

@@ -40,7 +40,7 @@ describe('the workflow thread started before the SDK loads', () => {
   ): Promise<void> {
     quietTemporalLogs();
     const thread = startWorkflowThread(early);
-    const AdoptingWorker = await thread.adoptingWorker();
+    const AdoptingWorker = thread.adoptingWorker();
     const connection = await NativeConnection.connect({ address: inject('temporalAddress') });
     try {
       await body(
