@@ -14,11 +14,13 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3 make g+
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
-COPY scripts/build.mjs scripts/build.mjs
+COPY scripts/build.mjs scripts/write-load-cache.mjs scripts/
 COPY bin ./bin
 COPY src ./src
-# dist/worker.js, dist/cli.js, dist/workflow-bundle.js; then only production dependencies stay.
-RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+# dist/worker.js, dist/cli.js, dist/workflow-bundle.js; then only production dependencies stay, and
+# the worker's load cache is written again for that tree (its resolutions hold only for the tree
+# they were made in; the runtime stage copies this tree as is, on the same Node image).
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund && node scripts/write-load-cache.mjs
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production

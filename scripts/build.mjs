@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
 import { build } from 'esbuild';
 import { bundleWorkflowCode } from '@temporalio/worker';
 
@@ -16,7 +17,12 @@ const staging = path.join(dist, `.build-${process.pid}`);
 fs.mkdirSync(staging, { recursive: true });
 
 await build({
-  entryPoints: { worker: 'src/worker.ts', cli: 'src/cli/main.ts' },
+  entryPoints: {
+    worker: 'src/worker.ts',
+    cli: 'src/cli/main.ts',
+    'worker-load-cache': 'src/worker-load-cache.ts',
+    'workflow-thread': 'src/workflow-thread.ts',
+  },
   absWorkingDir: root,
   outdir: staging,
   bundle: true,
@@ -35,10 +41,12 @@ await build({
 const quiet = { info() {}, warn: console.warn, error: console.error, debug() {}, trace() {}, log() {} };
 const { code } = await bundleWorkflowCode({ workflowsPath: path.join(root, 'src/workflows/index.ts'), logger: quiet });
 fs.writeFileSync(path.join(staging, 'workflow-bundle.js'), withoutSourcesContent(code));
+// How Node resolves and V8 compiles the npm packages the worker loads, by a Node of its own.
+execFileSync(process.execPath, [path.join(root, 'scripts/write-load-cache.mjs'), staging], { stdio: 'inherit' });
 fs.rmSync(path.join(dist, 'chunks'), { recursive: true, force: true });
 for (const f of fs.readdirSync(staging)) fs.renameSync(path.join(staging, f), path.join(dist, f));
 fs.rmSync(staging, { recursive: true, force: true });
-console.log(`build: dist/worker.js, dist/cli.js, dist/workflow-bundle.js in ${Date.now() - t0} ms`);
+console.log(`build: dist/worker.js, dist/cli.js, dist/workflow-bundle.js, dist/worker-load-cache.bin in ${Date.now() - t0} ms`);
 
 /**
  * The SDK requires the bundle's inline source map (it maps workflow stack traces), but only its

@@ -25,7 +25,7 @@ const require = createRequire(import.meta.url);
  */
 export const requireSdk = () => require('@temporalio/worker') as typeof Sdk;
 
-const THREAD_ENTRY = '@temporalio/worker/lib/workflow/workflow-worker-thread';
+export const THREAD_ENTRY = '@temporalio/worker/lib/workflow/workflow-worker-thread';
 
 /** What the thread is initialised with before the SDK loads: each must match the worker's options. */
 export interface EarlyInit {
@@ -46,10 +46,11 @@ export interface EarlyWorkflowThread {
 
 /**
  * Starts the thread now: call before anything loads @temporalio/worker. With `early`, the thread
- * also compiles the bundle now; without, it gets the bundle from Worker.create.
+ * also compiles the bundle now; without, it gets the bundle from Worker.create. `entry`: a file
+ * that loads the SDK's thread file (the built worker's src/workflow-thread.ts), or that file itself.
  */
-export function startWorkflowThread(early?: EarlyInit): EarlyWorkflowThread {
-  const thread = new Thread(require.resolve(THREAD_ENTRY));
+export function startWorkflowThread(early?: EarlyInit, entry = require.resolve(THREAD_ENTRY)): EarlyWorkflowThread {
+  const thread = new Thread(entry);
   // Until adopted it must not keep the process alive: a worker that failed to start exits.
   thread.unref();
   const sent = early && initEarly(thread, early);

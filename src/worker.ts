@@ -1,8 +1,10 @@
 // The worker process: runs deployment workflows and their activities. It alone holds the secrets
 // (SSH private key, known_hosts); they never travel in workflow input or history.
 // Start-up is ordered for speed (DESIGN.md, "Worker start-up"): the workflow thread starts first and
-// loads and compiles the bundle while this thread loads Temporal's worker; ssh2, the adapters and
-// the activities load while this thread connects and Worker.create runs.
+// loads and compiles the bundle while this thread loads Temporal's worker; both threads resolve and
+// compile npm packages as the build wrote down (the load cache), and this one leaves the SDK's
+// bundler and client for later; ssh2, the adapters and the activities load while this thread
+// connects and Worker.create runs.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +12,7 @@ import type { LogLevel, NativeConnection, Worker } from '@temporalio/worker';
 import { ACTIVITY_NAMES, lateBoundActivities } from './activities/late-bound';
 import { connectionOptions, temporalSettings } from './config';
 import { secretsFromEnv } from './worker-secrets';
+import { useLoadCache } from './worker-load-cache';
 import { deferModules } from './worker-deferred-modules';
 import { requireSdk, startWorkflowThread } from './worker-thread';
 
@@ -45,20 +48,31 @@ export async function runWorker(env = process.env): Promise<void> {
   const secrets = secretsFromEnv(env);
   const settings = temporalSettings(env);
   const source = workflowSource();
-  const thread = startWorkflowThread(
+  const thread =
     'workflowBundle' in source
-      ? { bundlePath: source.workflowBundle.codePath, isolateExecutionTimeoutMs: DEADLOCK_MS, activityNames: ACTIVITY_NAMES }
-      : undefined,
-  );
+      ? startWorkflowThread(
+          { bundlePath: source.workflowBundle.codePath, isolateExecutionTimeoutMs: DEADLOCK_MS, activityNames: ACTIVITY_NAMES },
+          path.join(path.dirname(source.workflowBundle.codePath), 'workflow-thread.js'),
+        )
+      : startWorkflowThread();
   let worker: Worker | undefined;
   let adapters: { close(): void } | undefined;
   let connection: NativeConnection | undefined;
   let ran = false;
   try {
+    // Compiled (dist/): the npm packages resolved and compiled as the build wrote down beside the bundle.
+    const cache =
+      'workflowBundle' in source
+        ? useLoadCache(path.join(path.dirname(source.workflowBundle.codePath), 'worker-load-cache.bin'), env)
+        : undefined;
     deferModules();
     const { DefaultLogger, NativeConnection, Runtime } = requireSdk();
     const AdoptingWorker = thread.adoptingWorker();
-    mark('modules loaded');
+    mark(
+      cache
+        ? `modules loaded (load cache: ${cache.used} files compiled from it, ${cache.stale} stale; ${cache.resolved} requires resolved from it)`
+        : 'modules loaded',
+    );
     Runtime.install({ logger: new DefaultLogger(level as LogLevel) });
     // ssh2, the adapters and the activities load while this thread would otherwise wait: for the
     // connection, then for Worker.create's calls to the server. The key and known_hosts are parsed

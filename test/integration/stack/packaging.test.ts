@@ -136,10 +136,13 @@ describe('the Dockerfile', () => {
     .slice(1);
   const final = stages.at(-1)!;
 
-  it('builds the compiled worker and CLI (npm run build), copies what exists, ships only production dependencies', () => {
+  it('builds the compiled worker and CLI (npm run build), copies what exists, ships only production dependencies and their load cache', () => {
     expect(stages).toHaveLength(2);
     expect(stages[0]).toMatch(/RUN npm ci/);
     expect(stages[0]).toMatch(/RUN npm run build && npm prune --omit=dev/);
+    // The worker's load cache, written again for the pruned tree (its resolutions hold only for the tree they were made in).
+    expect(stages[0]).toMatch(/npm prune --omit=dev[^\n]* && node scripts\/write-load-cache\.mjs$/m);
+    expect(stages[0]).toMatch(/^COPY scripts\/build\.mjs scripts\/write-load-cache\.mjs scripts\/$/m);
     for (const m of stages[0]!.matchAll(/^COPY (\S+)/gm)) expect(fs.existsSync(path.join(packageRoot, m[1]!)), m[1]).toBe(true);
     for (const f of ['dist', 'bin', 'node_modules', 'package.json']) expect(final).toContain(`COPY --from=build /src/${f}`);
   });
