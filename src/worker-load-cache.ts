@@ -87,13 +87,14 @@ function treeHash(tree: string): string | null {
 }
 
 /**
- * Debuggers and policies need Node's own compile (breakpoints, integrity checks); export conditions
- * and symlink options change what a require resolves to.
+ * Debuggers, policies and source maps need Node's own compile (breakpoints, integrity checks, maps
+ * read as files compile); export conditions and symlink options change what a require resolves to.
  */
 function nodeMustLoad(env: NodeJS.ProcessEnv): boolean {
   const options = [...process.execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)];
   return (
-    env.BG_LOAD_CACHE === '0' || options.some((a) => /^(--(inspect|debug|experimental-policy|conditions|preserve-symlinks)|-C)/.test(a))
+    env.BG_LOAD_CACHE === '0' ||
+    options.some((a) => /^(--(inspect|debug|experimental-policy|enable-source-maps|conditions|preserve-symlinks)|-C)/.test(a))
   );
 }
 

@@ -113,9 +113,10 @@ describe('the load cache', () => {
     expect(useAndLoad()).toEqual({ use: { used: 1, stale: 0, resolved: 0 }, value: 'v2' });
   });
 
-  it('is not used when made by another Node, or with BG_LOAD_CACHE=0', () => {
+  it('is not used when made by another Node, with BG_LOAD_CACHE=0, or when Node must compile (source maps)', () => {
     write();
     expect(useAndLoad({ BG_LOAD_CACHE: '0' })).toEqual({ value: 'built' });
+    expect(useAndLoad({ NODE_OPTIONS: '--enable-source-maps' })).toEqual({ value: 'built' });
     const index = JSON.parse(fs.readFileSync(`${cacheFile}.json`, 'utf8')) as { runtime: string };
     fs.writeFileSync(`${cacheFile}.json`, JSON.stringify({ ...index, runtime: 'v18.0.0 v8 10.1 linux-x64' }));
     expect(useAndLoad()).toEqual({ value: 'built' });
