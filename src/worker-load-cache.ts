@@ -36,8 +36,9 @@ export const WORKER_MODULES = [
 ] as const;
 
 /**
- * Paths are within node_modules (`ssh2/lib/client.js`), so the cache fits wherever the tree is
- * (this repository, an install of the tarball, a container that copied it).
+ * Paths are within node_modules (`ssh2/lib/client.js`), so the cache fits wherever the tree is: this
+ * repository, a container that copied it, a project whose npm hoisted the packages. A global install
+ * nests them one level deeper (`bluegreen/node_modules/ssh2/...`), and no key fits.
  */
 interface CacheIndex {
   runtime: string;
