@@ -49,6 +49,9 @@ interface CacheIndex {
   resolved: Record<string, string>;
 }
 
+/** Its file beside the built worker (and `.json` beside that): the worker's two threads read it. */
+export const LOAD_CACHE_FILE = 'worker-load-cache.bin';
+
 export interface LoadCacheUse {
   /** Files compiled from the cache. */
   used: number;
@@ -57,6 +60,10 @@ export interface LoadCacheUse {
   /** Requires answered from the cache (none when the node_modules tree is not the one it was made in). */
   resolved: number;
 }
+
+/** For BG_WORKER_TIMING's lines, one per thread. */
+export const describeLoadCacheUse = (use: LoadCacheUse) =>
+  `load cache: ${use.used} files compiled from it, ${use.stale} stale; ${use.resolved} requires resolved from it`;
 
 /** Node's own, undeclared in its typings: the loader resolves with _resolveFilename and compiles with _compile. */
 type CjsModule = InstanceType<typeof Module> & { filename: string; exports: unknown; require(id: string): unknown };

@@ -12,7 +12,7 @@ import type { LogLevel, NativeConnection, Worker } from '@temporalio/worker';
 import { ACTIVITY_NAMES, lateBoundActivities } from './activities/late-bound';
 import { connectionOptions, temporalSettings } from './config';
 import { secretsFromEnv } from './worker-secrets';
-import { useLoadCache } from './worker-load-cache';
+import { describeLoadCacheUse, LOAD_CACHE_FILE, useLoadCache } from './worker-load-cache';
 import { deferModules } from './worker-deferred-modules';
 import { requireSdk, startWorkflowThread } from './worker-thread';
 
@@ -62,17 +62,11 @@ export async function runWorker(env = process.env): Promise<void> {
   try {
     // Compiled (dist/): the npm packages resolved and compiled as the build wrote down beside the bundle.
     const cache =
-      'workflowBundle' in source
-        ? useLoadCache(path.join(path.dirname(source.workflowBundle.codePath), 'worker-load-cache.bin'), env)
-        : undefined;
+      'workflowBundle' in source ? useLoadCache(path.join(path.dirname(source.workflowBundle.codePath), LOAD_CACHE_FILE), env) : undefined;
     deferModules();
     const { DefaultLogger, NativeConnection, Runtime } = requireSdk();
     const AdoptingWorker = thread.adoptingWorker();
-    mark(
-      cache
-        ? `modules loaded (load cache: ${cache.used} files compiled from it, ${cache.stale} stale; ${cache.resolved} requires resolved from it)`
-        : 'modules loaded',
-    );
+    mark(cache ? `modules loaded (${describeLoadCacheUse(cache)})` : 'modules loaded');
     Runtime.install({ logger: new DefaultLogger(level as LogLevel) });
     // ssh2, the adapters and the activities load while this thread would otherwise wait: for the
     // connection, then for Worker.create's calls to the server. The key and known_hosts are parsed

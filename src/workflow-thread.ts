@@ -4,13 +4,11 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { useLoadCache } from './worker-load-cache';
+import { describeLoadCacheUse, LOAD_CACHE_FILE, useLoadCache } from './worker-load-cache';
 import { THREAD_ENTRY } from './worker-thread';
 
-const cache = useLoadCache(path.join(path.dirname(fileURLToPath(import.meta.url)), 'worker-load-cache.bin'));
+const cache = useLoadCache(path.join(path.dirname(fileURLToPath(import.meta.url)), LOAD_CACHE_FILE));
 createRequire(import.meta.url)(THREAD_ENTRY);
 if (cache && process.env.BG_WORKER_TIMING === '1') {
-  console.error(
-    `worker: start-up: workflow thread loaded (load cache: ${cache.used} files compiled from it, ${cache.stale} stale; ${cache.resolved} requires resolved from it)`,
-  );
+  console.error(`worker: start-up: workflow thread loaded (${describeLoadCacheUse(cache)})`);
 }
