@@ -7,9 +7,9 @@ import type { LbConfig, PoolName, ServerCounters, ServerState } from '../ports/l
 import type { ActivityDeps } from './deps';
 import type { WebhookPort } from '../ports/webhooks';
 import { assertSafeRelease, renderCommand } from './shell';
-import { UnknownServerError, drainAndWait, ensureState, readPools, waitUntilUp } from './lb';
+import { UnknownServerError, drainAndWait, ensureState, readPools, readyAndRoutable, waitUntilUp } from './lb';
 import { deployFleet, inspectFleet } from './fleet';
-import { emptyProgress, runSmoke, SmokeFailure } from './smoke';
+import { DEFAULT_COVERAGE, PoolNotConfirmed, emptyProgress, runSmoke, smokeBudget, SmokeFailure } from './smoke';
 import { withHeartbeat, resumedFrom } from './heartbeat';
 import { HostFailure, hostJobId, runJobOnHost } from './remote';
 import { deliver } from './notify';
@@ -179,29 +179,54 @@ export function createActivities({ ssh, lb, http, webhooks }: ActivityDeps) {
     async smokeTest(input: SmokeInput): Promise<SmokeReport> {
       const ctx = Context.current();
       const progress = resumedFrom(isSmokeProgress) ?? emptyProgress();
-      let budget: AbortSignal | undefined;
+      let budget: ReturnType<typeof smokeBudget> | undefined;
       try {
         return await withHeartbeat(
           () => progress,
           async () => {
-            // A retry waits again (cheap once UP); meanwhile the heartbeat names who is not UP yet.
             const up = input.standbyUp;
-            if (up) {
-              await enterAndWaitUp(up.lb, 'standby', input.hosts, up.deadlineSeconds, ctx.cancellationSignal, (statuses) => {
-                progress.notUp = Object.fromEntries(Object.entries(statuses).filter(([, st]) => st !== 'UP'));
+            const standby = up ? lb(up.lb) : undefined;
+            // A retry waits again (cheap once UP); meanwhile the heartbeat names who is not UP yet.
+            const waitUp = async (servers: string[]) => {
+              if (!standby || !up) return;
+              await waitUntilUp(standby, 'standby', servers, {
+                deadlineMs: up.deadlineSeconds * 1000,
+                pollMs: 250,
+                signal: ctx.cancellationSignal,
+                onProgress: (statuses) => {
+                  progress.notUp = Object.fromEntries(Object.entries(statuses).filter(([, st]) => st !== 'UP'));
+                },
               });
               delete progress.notUp;
-            }
-            budget = input.deadlineSeconds !== undefined ? AbortSignal.timeout(input.deadlineSeconds * 1000) : undefined;
-            const signal = budget ? AbortSignal.any([ctx.cancellationSignal, budget]) : ctx.cancellationSignal;
+            };
+            // HAProxy checks a server that left maint only at its next `inter` (2 s by default), and
+            // routes to it meanwhile ("UP 1/2"). When every host takes requests, the tests start at
+            // once: a passing response naming a host proves the path to it; only the hosts no
+            // response named wait for the check (pool mode needs every host named: it waits first).
+            const early =
+              standby !== undefined &&
+              (await readyAndRoutable(standby, 'standby', input.hosts)) &&
+              (input.coverage ?? DEFAULT_COVERAGE).mode !== 'pool';
+            if (standby && !early) await waitUp(input.hosts);
+            budget = input.deadlineSeconds !== undefined ? smokeBudget(input.deadlineSeconds * 1000) : undefined;
+            const b = budget;
+            const outside = <T>(fn: () => Promise<T>) => (b ? b.outside(fn) : fn());
+            const signal = b ? AbortSignal.any([ctx.cancellationSignal, b.signal]) : ctx.cancellationSignal;
             setMaxListeners(0, signal); // one listener per request in flight, as in withHeartbeat
-            return runSmoke(http, input, { signal, progress });
+            if (!early) return runSmoke(http, input, { signal, progress });
+            try {
+              return await runSmoke(http, input, { signal, progress, untilRoutable: (hosts) => outside(() => waitUp(hosts)) });
+            } catch (err) {
+              if (!(err instanceof PoolNotConfirmed)) throw err;
+              await outside(() => waitUp(input.hosts));
+              return await runSmoke(http, input, { signal, progress });
+            }
           },
         );
       } catch (err) {
         if (err instanceof SmokeFailure) throw ApplicationFailure.nonRetryable(err.message, 'SmokeTestFailed');
         if (ctx.cancellationSignal.aborted) throw new CancelledFailure('smoke tests stopped: the activity was cancelled');
-        if (budget?.aborted) {
+        if (budget?.signal.aborted) {
           const done = progress.pool.reduce((a, b) => a + b, 0);
           throw ApplicationFailure.nonRetryable(
             `smoke tests of ${input.hosts.length} hosts did not finish within their budget of ${input.deadlineSeconds} s (derived from the plan's smoke tests): ` +
@@ -210,6 +235,8 @@ export function createActivities({ ssh, lb, http, webhooks }: ActivityDeps) {
           );
         }
         throw err;
+      } finally {
+        budget?.clear();
       }
     },
 

@@ -74,6 +74,15 @@ export function isUp(s: ServerState): boolean {
   return s.admin === 'ready' && s.status === 'UP';
 }
 
+/**
+ * Ready and taking requests, if not yet proven by a check: plain "UP", or HAProxy's "UP 1/2" (it
+ * just left maint, or a check failed since). A passing response through the pool that names the
+ * server proves the path to it as well as a check would; isUp is the proof without such traffic.
+ */
+export function isRoutable(s: ServerState): boolean {
+  return s.admin === 'ready' && (s.status === 'UP' || s.status.startsWith('UP '));
+}
+
 function describe(s: ServerState): string {
   return s.admin === 'ready' ? s.status : `${s.status} (admin ${s.admin})`;
 }
@@ -99,6 +108,17 @@ export async function ensureState(lb: LoadBalancer, pool: PoolName, servers: str
   const changed = servers.filter((server) => current.get(server)?.admin !== state);
   await setMany(lb, pool, changed, state);
   return changed;
+}
+
+/**
+ * Ready in `pool` (setting only what is not); true when every server already was, and takes requests
+ * now (isRoutable). A server set ready just now was out of rotation: false.
+ */
+export async function readyAndRoutable(lb: LoadBalancer, pool: PoolName, servers: string[]): Promise<boolean> {
+  const current = await pick(lb, pool, servers);
+  const changed = servers.filter((server) => current.get(server)?.admin !== 'ready');
+  await setMany(lb, pool, changed, 'ready');
+  return changed.length === 0 && servers.every((server) => isRoutable(current.get(server)!));
 }
 
 async function setMany(lb: LoadBalancer, pool: PoolName, servers: string[], state: AdminState): Promise<void> {

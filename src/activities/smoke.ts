@@ -16,11 +16,27 @@ export class SmokeFailure extends Error {
   override readonly name = 'SmokeTestFailed';
 }
 
+/**
+ * A request through the pool failed without naming a server while the LB's check had not yet
+ * confirmed every host (SmokeControl.untilRoutable): the LB may not route to them yet. The caller
+ * waits for the check and runs the tests again, which diagnose such a failure as usual.
+ */
+export class PoolNotConfirmed extends Error {
+  override readonly name = 'PoolNotConfirmed';
+}
+
 export interface SmokeControl {
   /** Aborted on cancellation or when the budget runs out: requests in flight stop at once. */
   signal: AbortSignal;
   /** Resumed from the previous attempt's heartbeat, and updated in place as requests pass. */
   progress: SmokeProgress;
+  /**
+   * Set when the requests through the pool start before the LB's own check confirmed the hosts
+   * (each ready and taking requests, lb.ts isRoutable). Called with the hosts that no passing pool
+   * response of this attempt named, before they are tested directly: it waits for the check. A
+   * failure through the pool that names no server then throws PoolNotConfirmed.
+   */
+  untilRoutable?: (hosts: string[]) => Promise<void>;
 }
 
 export const DEFAULT_COVERAGE: SmokeCoverage = { mode: 'auto', responderHeader: 'X-Server' };
@@ -83,7 +99,10 @@ export async function runSmoke(http: HttpPort, input: SmokeInput, control: Smoke
           cover(r.host, i);
         }
       });
-      if (failure && unnamed) throw await diagnosed(http, input, i, failure, signal);
+      if (failure && unnamed) {
+        if (control.untilRoutable) throw new PoolNotConfirmed(failure.message);
+        throw await diagnosed(http, input, i, failure, signal);
+      }
       if (failure) throw failure;
       if (signal.aborted) throw signal.reason;
       if (coverage.mode === 'pool') {
@@ -91,11 +110,15 @@ export async function runSmoke(http: HttpPort, input: SmokeInput, control: Smoke
         if (missing.length > 0) throw new SmokeFailure(notReached(t.path, missing, rounds, coverage));
       }
     }
+    // The LB's path to these hosts is proven by this attempt's own responses; to the others, by its check.
+    const named = new Set(seen);
     // Seen by an earlier attempt counts as seen: the report says what the whole step proved.
     for (const h of hosts) if ((progress.covered[h]?.length ?? 0) > 0 && !progress.direct.includes(h)) seen.add(h);
 
     const directly = hosts.filter((h) => coverage.mode === 'direct' || tests.some((_, i) => !progress.covered[h]?.includes(i)));
     const todo = directly.filter((h) => !progress.direct.includes(h));
+    const unconfirmed = todo.filter((h) => !named.has(h));
+    if (control.untilRoutable && unconfirmed.length > 0 && !stop()) await control.untilRoutable(unconfirmed);
     await eachBounded(todo, SMOKE_CONCURRENCY, stop, async (host) => {
       const base = input.hostUrls?.[host];
       if (base === undefined) {
@@ -180,4 +203,27 @@ function notReached(path: string, missing: string[], rounds: number, c: SmokeCov
     `(smokeCoverage.mode is pool: every host must be named, by ${c.responderHeader}, X-Host or a JSON "host"; ` +
     `HAProxy adds one with \`http-response set-header ${c.responderHeader} %s\` in the standby backend)`
   );
+}
+
+/** The smoke tests' own time limit, as a signal whose clock stops while `outside` runs (a wait for the LB's check). */
+export function smokeBudget(ms: number): { signal: AbortSignal; outside<T>(fn: () => Promise<T>): Promise<T>; clear(): void } {
+  const ctl = new AbortController();
+  let left = ms;
+  let since = Date.now();
+  const arm = () => setTimeout(() => ctl.abort(new DOMException('smoke budget used up', 'TimeoutError')), Math.max(0, left));
+  let timer = arm();
+  return {
+    signal: ctl.signal,
+    async outside(fn) {
+      clearTimeout(timer);
+      left -= Date.now() - since;
+      try {
+        return await fn();
+      } finally {
+        since = Date.now();
+        if (!ctl.signal.aborted) timer = arm();
+      }
+    },
+    clear: () => clearTimeout(timer),
+  };
 }

@@ -9,6 +9,7 @@ import {
   EmptyLivePoolError,
   ensureState,
   NotUpError,
+  readyAndRoutable,
   UnknownServerError,
   waitUntilUp,
 } from '../../../src/activities/lb';
@@ -161,6 +162,16 @@ describe('HAProxy adapter on a real haproxy', () => {
     const err = await waitUntilUp(lb, 'standby', ['c'], { deadlineMs: 1200, pollMs: 100 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NotUpError);
     expect((err as NotUpError).statuses.c).toMatch(/^DOWN/);
+  });
+
+  it('out of maint a server takes requests before its next check: readyAndRoutable says so, and the pool reaches it', async () => {
+    // Only b is in the standby rotation; it is "UP 1/2" until its next check, and routed to meanwhile.
+    expect(await readyAndRoutable(lb, 'standby', ['b'])).toBe(false); // it was in maint: set ready now
+    expect(byName(await lb.readServers('standby')).b!.admin).toBe('ready');
+    expect(await readyAndRoutable(lb, 'standby', ['b'])).toBe(true);
+    expect(await request(`${hx!.standbyUrl}/`)).toMatchObject({ status: 200, host: 'b' });
+    // So routable proves no path by itself (the next test: c, whose check fails, is "UP 1/2" too):
+    // step 3 counts a host as reached only by a passing response that names it.
   });
 
   it('waitUntilUp fails at once for a server held in maint', async () => {
