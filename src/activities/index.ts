@@ -187,12 +187,12 @@ export function createActivities({ ssh, lb, http, webhooks }: ActivityDeps) {
             const up = input.standbyUp;
             const standby = up ? lb(up.lb) : undefined;
             // A retry waits again (cheap once UP); meanwhile the heartbeat names who is not UP yet.
-            const waitUp = async (servers: string[]) => {
+            const waitUp = async (servers: string[], enough?: AbortSignal) => {
               if (!standby || !up) return;
               await waitUntilUp(standby, 'standby', servers, {
                 deadlineMs: up.deadlineSeconds * 1000,
                 pollMs: 250,
-                signal: ctx.cancellationSignal,
+                signal: enough ? AbortSignal.any([ctx.cancellationSignal, enough]) : ctx.cancellationSignal,
                 onProgress: (statuses) => {
                   progress.notUp = Object.fromEntries(Object.entries(statuses).filter(([, st]) => st !== 'UP'));
                 },
@@ -215,7 +215,11 @@ export function createActivities({ ssh, lb, http, webhooks }: ActivityDeps) {
             setMaxListeners(0, signal); // one listener per request in flight, as in withHeartbeat
             if (!early) return runSmoke(http, input, { signal, progress });
             try {
-              return await runSmoke(http, input, { signal, progress, untilRoutable: (hosts) => outside(() => waitUp(hosts)) });
+              return await runSmoke(http, input, {
+                signal,
+                progress,
+                untilRoutable: (hosts, enough) => outside(() => waitUp(hosts, enough)),
+              });
             } catch (err) {
               if (!(err instanceof PoolNotConfirmed)) throw err;
               await outside(() => waitUp(input.hosts));

@@ -33,11 +33,15 @@ export interface SmokeControl {
   /**
    * Set when the requests through the pool start before the LB's own check confirmed the hosts
    * (each ready and taking requests, lb.ts isRoutable). Called with the hosts that no passing pool
-   * response of this attempt named, before they are tested directly: it waits for the check. A
-   * failure through the pool that names no server then throws PoolNotConfirmed.
+   * response of this attempt named, before they are tested directly: it waits for the check, or
+   * until `enough` aborts (more pool requests named them all). A failure through the pool that
+   * names no server then throws PoolNotConfirmed.
    */
-  untilRoutable?: (hosts: string[]) => Promise<void>;
+  untilRoutable?: (hosts: string[], enough: AbortSignal) => Promise<void>;
 }
+
+/** Early mode: more requests through the pool, per host of the cluster and open test, while the check is awaited. */
+export const EXTRA_POOL_REQUESTS_PER_HOST = 4;
 
 export const DEFAULT_COVERAGE: SmokeCoverage = { mode: 'auto', responderHeader: 'X-Server' };
 
@@ -56,6 +60,8 @@ export async function runSmoke(http: HttpPort, input: SmokeInput, control: Smoke
   const { progress, signal } = control;
   const members = new Set(hosts);
   const seen = new Set<string>();
+  // Named by a passing response through the pool in this attempt: the LB's path to them is proven.
+  const named = new Set<string>();
   let passed = 0;
   let failure: SmokeFailure | undefined;
   let unnamed = false;
@@ -64,40 +70,82 @@ export async function runSmoke(http: HttpPort, input: SmokeInput, control: Smoke
     const list = (progress.covered[host] ??= []);
     if (!list.includes(test)) list.push(test);
   };
+  const provenThroughPool = (host: string) => tests.every((_, i) => progress.covered[host]?.includes(i));
 
   const pool = sessionOf(http, SMOKE_CONCURRENCY);
+  const askPool = (i: number, requestSignal: AbortSignal) => {
+    const t = tests[i] as (typeof tests)[number];
+    return pool.smokeTest(input.standbyUrl, t, {
+      release,
+      timeoutMs: t.timeoutSeconds * 1000,
+      responderHeader: coverage.responderHeader,
+      signal: requestSignal,
+    });
+  };
+  /** One response through the pool: proves test i on the host it names, or fails the step. */
+  const judge = (r: CheckResult, i: number, opts: { unnamedFailures: boolean }) => {
+    const t = tests[i] as (typeof tests)[number];
+    if (r.host && !members.has(r.host)) {
+      failure ??= new SmokeFailure(
+        `smoke test ${t.path} was answered by ${describeValue(r.host)}, which is not in the cluster under test (${hosts.join(', ')})`,
+      );
+      return;
+    }
+    if (!r.ok) {
+      if (failure || (!r.host && !opts.unnamedFailures)) return;
+      failure = new SmokeFailure(`smoke test GET ${t.path} through the standby pool failed${r.host ? ` on ${r.host}` : ''}: ${r.reason}`);
+      unnamed = !r.host;
+      return;
+    }
+    passed++;
+    progress.pool[i] = (progress.pool[i] ?? 0) + 1;
+    if (r.host) {
+      seen.add(r.host);
+      named.add(r.host);
+      cover(r.host, i);
+    }
+  };
+
+  /**
+   * Early mode, hosts no response named yet: wait for the LB's check (control.untilRoutable) and,
+   * meanwhile, ask the pool a few more times. HAProxy's round robin often sends the first requests
+   * after servers leave maint to one of them (seen on the lab: up to 8 in a row), so a few more
+   * requests usually name the rest long before the check would. Failures that name no server are
+   * left to the check here.
+   */
+  const confirm = async (unconfirmed: string[], untilRoutable: NonNullable<SmokeControl['untilRoutable']>) => {
+    const race = new AbortController();
+    const requestSignal = AbortSignal.any([signal, race.signal]);
+    const open = () => tests.map((_, i) => i).filter((i) => unconfirmed.some((h) => !progress.covered[h]?.includes(i)));
+    const asking = (async () => {
+      const limit = EXTRA_POOL_REQUESTS_PER_HOST * hosts.length * open().length;
+      for (let n = 0; n < limit && !race.signal.aborted && !stop(); n++) {
+        const left = open();
+        if (left.length === 0) break;
+        const i = left[n % left.length] as number;
+        const r = await askPool(i, requestSignal);
+        if (race.signal.aborted || stop()) break;
+        judge(r, i, { unnamedFailures: false });
+      }
+      if (stop() || unconfirmed.every(provenThroughPool)) race.abort();
+    })();
+    try {
+      await untilRoutable(unconfirmed, race.signal);
+    } catch (err) {
+      if (!race.signal.aborted) throw err;
+    } finally {
+      race.abort();
+      await asking;
+    }
+  };
+
   try {
     for (const [i, t] of tests.entries()) {
       const rounds = smokePoolRounds(hosts.length);
       const todo = Array.from({ length: Math.max(0, rounds - (progress.pool[i] ?? 0)) }, (_, k) => k);
       await eachBounded(todo, SMOKE_CONCURRENCY, stop, async () => {
-        const r = await pool.smokeTest(input.standbyUrl, t, {
-          release,
-          timeoutMs: t.timeoutSeconds * 1000,
-          responderHeader: coverage.responderHeader,
-          signal,
-        });
-        if (stop()) return;
-        if (r.host && !members.has(r.host)) {
-          failure ??= new SmokeFailure(
-            `smoke test ${t.path} was answered by ${describeValue(r.host)}, which is not in the cluster under test (${hosts.join(', ')})`,
-          );
-          return;
-        }
-        if (!r.ok) {
-          if (failure) return;
-          failure = new SmokeFailure(
-            `smoke test GET ${t.path} through the standby pool failed${r.host ? ` on ${r.host}` : ''}: ${r.reason}`,
-          );
-          unnamed = !r.host;
-          return;
-        }
-        passed++;
-        progress.pool[i] = (progress.pool[i] ?? 0) + 1;
-        if (r.host) {
-          seen.add(r.host);
-          cover(r.host, i);
-        }
+        const r = await askPool(i, signal);
+        if (!stop()) judge(r, i, { unnamedFailures: true });
       });
       if (failure && unnamed) {
         if (control.untilRoutable) throw new PoolNotConfirmed(failure.message);
@@ -110,15 +158,16 @@ export async function runSmoke(http: HttpPort, input: SmokeInput, control: Smoke
         if (missing.length > 0) throw new SmokeFailure(notReached(t.path, missing, rounds, coverage));
       }
     }
-    // The LB's path to these hosts is proven by this attempt's own responses; to the others, by its check.
-    const named = new Set(seen);
+
+    const needsDirect = (h: string) => !progress.direct.includes(h) && (coverage.mode === 'direct' || !provenThroughPool(h));
+    const unconfirmed = hosts.filter((h) => needsDirect(h) && !named.has(h));
+    if (control.untilRoutable && unconfirmed.length > 0 && !stop()) await confirm(unconfirmed, control.untilRoutable);
+    if (failure) throw failure;
     // Seen by an earlier attempt counts as seen: the report says what the whole step proved.
     for (const h of hosts) if ((progress.covered[h]?.length ?? 0) > 0 && !progress.direct.includes(h)) seen.add(h);
 
     const directly = hosts.filter((h) => coverage.mode === 'direct' || tests.some((_, i) => !progress.covered[h]?.includes(i)));
     const todo = directly.filter((h) => !progress.direct.includes(h));
-    const unconfirmed = todo.filter((h) => !named.has(h));
-    if (control.untilRoutable && unconfirmed.length > 0 && !stop()) await control.untilRoutable(unconfirmed);
     await eachBounded(todo, SMOKE_CONCURRENCY, stop, async (host) => {
       const base = input.hostUrls?.[host];
       if (base === undefined) {

@@ -52,15 +52,21 @@ function fakeStandby(log: string[], statuses: Record<string, string>, checkAfter
 }
 
 /** Round robin over `poolHosts`; `routes()` false: the LB answers 503 itself, naming no server. */
-function fakeHttp(log: string[], opts: { poolHosts?: string[]; failOn?: string; routes?: () => boolean } = {}): HttpPort {
+function fakeHttp(
+  log: string[],
+  opts: { poolHosts?: string[]; failOn?: string; routes?: () => boolean; firstToOne?: number } = {},
+): HttpPort {
   let rr = 0;
+  let asked = 0;
   const smokeTest: HttpPort['smokeTest'] = async (base, test) => {
     const direct = base !== POOL ? new URL(base).hostname.split('.')[0] : undefined;
     if (!direct && opts.routes && !opts.routes()) {
       log.push('pool:503');
       return { ok: false, status: 503, reason: 'status 503, expected 200', ms: 1 };
     }
-    const host = direct ?? ((opts.poolHosts ?? hosts)[rr++ % (opts.poolHosts ?? hosts).length] as string);
+    const pool = opts.poolHosts ?? hosts;
+    // As HAProxy's round robin right after servers leave maint: the first requests all go to one.
+    const host = direct ?? (asked++ < (opts.firstToOne ?? 0) ? (pool[0] as string) : (pool[rr++ % pool.length] as string));
     log.push(`${direct ? 'direct' : 'pool'}:${host}`);
     const ok = host !== opts.failOn;
     const r: CheckResult = { ok, status: ok ? 200 : 500, reason: ok ? '' : `${test.path}: status 500, expected 200`, ms: 1, host };
@@ -96,6 +102,15 @@ describe('step 3: when the smoke tests wait for the standby check', () => {
     expect(checked).toBeGreaterThan(firstIndex(log, (e) => e.startsWith('pool')));
     expect(firstIndex(log, (e) => e === 'direct:g-3')).toBeGreaterThan(checked);
     expect(log.filter((e) => e.startsWith('direct'))).toEqual(['direct:g-3']);
+  });
+
+  it('hosts the first requests skipped are named by a few more, and nobody waits for the check', async () => {
+    const log: string[] = [];
+    const standby = fakeStandby(log, { 'g-1': 'UP 1/2', 'g-2': 'UP 1/2', 'g-3': 'UP 1/2' }); // never checked
+    const report = await smokeStep(fakeHttp(log, { firstToOne: 8 }), standby.lb, input());
+    expect(report.hostsSeen).toEqual(hosts);
+    expect(report.testedDirectly).toBeUndefined();
+    expect(log.filter((e) => e.startsWith('pool')).length).toBeLessThanOrEqual(6 + 4 * 3);
   });
 
   it('a pool failure that names no server before the check: waits until every host is UP, then tests again', async () => {
