@@ -5,7 +5,7 @@
 //          [--slow-login-size 25] [--only bluegreen|baseline] [--baseline-first] [--rps 200] [--base-port 20000]
 //          [--baseline-preflight-width N, default 0: all hosts at once] [--history-dir DIR] [--rounds N]
 //          [--worker-per-run: a fresh worker for every bluegreen run, not one per size]
-// Each runner deploys --rounds times per size on the same lab, in alternating order (default: 9
+// Each runner deploys --rounds times per size on the same lab, in alternating order (default: 15
 // below 10 hosts per cluster, else 3; see defaultRounds); the report compares the medians.
 // --slow-login-ms 0 skips the slow-login case.
 import fs from 'node:fs';

@@ -2,7 +2,7 @@
 // The first phase deploys v1→v2 (with the migration), the second v2→v3 (v3 needs that migration,
 // which the first phase did, so its own migrate step is a no-op for both runners alike).
 import type { Client } from '@temporalio/client';
-import { startLoad } from '../../src/lab';
+import { CHECK_INTER_MS, startLoad } from '../../src/lab';
 import { upLab, type BenchLab } from './lab';
 import { addComparison, type CaseReport, type Phase, type Runner } from './report';
 import { cpuMs } from './proc';
@@ -41,14 +41,13 @@ export function phaseOrder(order: Runner[], rounds: number): Runner[] {
   return Array.from({ length: rounds }, (_, r) => (r % 2 === 0 ? order : [...order].reverse())).flat();
 }
 /**
- * Rounds when --rounds is not given. A small fleet's run takes 1.5-3 s, of which HAProxy's check
- * timing alone can add 0.6 s or not (a server back to ready waits for its first check, anywhere
- * in `inter`, and a restart that meets it goes DOWN for two more): a median of 3 there is mostly
- * luck, and 6 rounds more cost under a minute. From 10 hosts per cluster a run's own length
- * swamps it, and each round costs 20 s or more.
+ * Rounds when --rounds is not given. A small fleet's run takes 1.3-2.5 s, of which HAProxy's check
+ * timing alone can add up to 0.5 s twice (step 4 waits for a check, anywhere in `inter`, once per
+ * cluster): a median of 3 there is mostly luck, and 12 rounds more cost about two minutes. From
+ * 10 hosts per cluster a run's own length swamps it, and each round costs 20 s or more.
  */
 export function defaultRounds(hostsPerCluster: number): number {
-  return hostsPerCluster < 10 ? 9 : 3;
+  return hostsPerCluster < 10 ? 15 : 3;
 }
 
 // Traffic flows for a moment before the run, so the first drain has sessions to wait for.
@@ -160,7 +159,11 @@ async function runPhase(
   };
   phases.push(phase); // before the run: one that throws is still reported, as an error
   try {
-    await new Promise((r) => setTimeout(r, WARMUP_MS));
+    // Plus a random part of HAProxy's check interval: each run would otherwise start a fixed time
+    // after the last one's final wait for a check, and so meet every check of its own at the same
+    // point of the interval, run after run (one runner always waiting 0.45 s for step 4, the other
+    // 0.25 s). With the pause each run meets them anywhere, as a deployment started by hand does.
+    await new Promise((r) => setTimeout(r, WARMUP_MS + Math.random() * CHECK_INTER_MS));
     if (runner === 'bluegreen') {
       if (!o.temporal || !worker) throw new Error('bluegreen needs a Temporal server and a worker');
       // One workflow id per run: the runs share the worker, and each keeps its own history file.

@@ -22,7 +22,7 @@ export {
 } from './faults';
 export { startLoad, type Load, type LoadOptions, type LoadReport, type LoadFailure } from './loadgen';
 export { hostCurrentRelease, hostRestarts, hostReleases, type Restart } from './hosts';
-export { haproxyCommand, showStat, serverRow, type StatRow } from './haproxy';
+export { CHECK_INTER_MS, haproxyCommand, showStat, serverRow, type StatRow } from './haproxy';
 export { RELEASES, type ReleaseName } from './releases';
 export { labPlan } from './plan';
 export { runHostScript, labUserOf } from './host-script';
