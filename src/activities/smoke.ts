@@ -129,6 +129,8 @@ export async function runSmoke(http: HttpPort, input: SmokeInput, control: Smoke
       }
       if (stop() || unconfirmed.every(provenThroughPool)) race.abort();
     })();
+    // Awaited below, after the wait: until then a rejection must not count as unhandled (it would end the worker).
+    asking.catch(() => {});
     try {
       await untilRoutable(unconfirmed, race.signal);
     } catch (err) {
