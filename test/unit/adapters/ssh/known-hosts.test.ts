@@ -148,6 +148,26 @@ describe('verifyHostKey', () => {
   });
 });
 
+describe('lookups per parsed file', () => {
+  it('answers a host again from the same parse, and a new parse (a changed file) afresh', () => {
+    const before = parseKnownHosts(`web1 ${keyPart(a)}`);
+    const after = parseKnownHosts([`web1 ${keyPart(b)}`, `@revoked * ${keyPart(a)}`].join('\n'));
+    for (let i = 0; i < 2; i++) {
+      expect(verifyHostKey(before, 'web1', 22, a.blob)).toEqual({ ok: true });
+      expect(verifyHostKey(after, 'web1', 22, a.blob)).toMatchObject({ reason: 'revoked', expected: [fingerprint(b.blob)] });
+      expect(verifyHostKey(after, 'web1', 22, b.blob)).toEqual({ ok: true });
+      expect(verifyHostKey(before, 'web1', 22, b.blob)).toMatchObject({ reason: 'changed-key' });
+    }
+  });
+
+  it('keeps a parsed file unchangeable, so a remembered lookup cannot go stale', () => {
+    const kh = parseKnownHosts(`web1 ${keyPart(a)}`);
+    expect(verifyHostKey(kh, 'web2', 22, a.blob)).toMatchObject({ reason: 'unknown-host' });
+    expect(() => (kh.entries as unknown[]).push(kh.entries[0])).toThrow(TypeError);
+    expect(verifyHostKey(kh, 'web2', 22, a.blob)).toMatchObject({ reason: 'unknown-host' });
+  });
+});
+
 describe('hostKeyAlgorithmsFor', () => {
   it('offers only the algorithms of pinned keys, with SHA-2 variants for RSA', () => {
     const kh = parseKnownHosts([`web1 ${keyPart(a)}`, `web1 ${keyPart(rsa)}`].join('\n'));
