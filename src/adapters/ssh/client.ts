@@ -9,6 +9,7 @@ import { HeadTailBuffer, OutputTail, safeCall, throttle } from './output';
 import type { ExecOptions, ExecResult, SshPort, SshTarget } from '../../ports/ssh';
 import { SshCancelledError, SshConnectError, SshTimeoutError, type SshError } from './errors';
 import { createConnectionPool, type Lease } from './pool';
+import { withDecodedKey } from './signing-key';
 import { wrapForKill } from './wrapper';
 
 export * from './errors';
@@ -73,8 +74,9 @@ export function createSshClient(options: SshClientOptions): SshClient {
   // decrypted) once here, not on every connection.
   const parsed = parseKey(options.privateKey, options.passphrase);
   if (parsed instanceof Error) throw new Error(`SSH private key is unusable: ${parsed.message}`);
-  const key = Array.isArray(parsed) ? parsed[0] : parsed;
-  if (!key) throw new Error('SSH private key is unusable: no key in the file');
+  const first = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (!first) throw new Error('SSH private key is unusable: no key in the file');
+  const key = withDecodedKey(first);
   const killGraceMs = options.killGraceMs ?? 2_000;
   const knownHosts = options.knownHosts;
   const pool = createConnectionPool({
