@@ -11,7 +11,8 @@ import { dropSshConnections, hostCurrentRelease, labDown, labUp, showStat, type 
 import { loadPlanInput } from '../../src/plan/load';
 import type { Plan, PlanInput } from '../../src/plan/schema';
 import { parsePlan } from '../../src/plan/validate';
-import { connect } from './ssh-conns';
+import type { ParsedKey } from 'ssh2';
+import { connect, loginKey } from './ssh-conns';
 import { eachBounded } from '../../src/activities/fleet';
 import { checkHealth } from '../../src/adapters/http/checks';
 
@@ -71,11 +72,11 @@ export async function upLab(hostsPerCluster: number, basePort: number, slowLogin
 async function labAccess(lab: LabUpResult) {
   const input = (await loadPlanInput(lab.planPath)) as PlanInput;
   const hosts = Object.values(input.clusters).flatMap((c) => c.hosts);
-  return { hosts, key: readFileSync(lab.keyPath), knownHosts: await loadKnownHosts(lab.knownHostsPath) };
+  return { hosts, key: loginKey(readFileSync(lab.keyPath)), knownHosts: await loadKnownHosts(lab.knownHostsPath) };
 }
 
 /** One SSH login to `host` and `true` on it. */
-async function loginOnce(host: PlanInput['clusters'][string]['hosts'][number], key: Buffer, knownHosts: KnownHosts): Promise<void> {
+async function loginOnce(host: PlanInput['clusters'][string]['hosts'][number], key: ParsedKey, knownHosts: KnownHosts): Promise<void> {
   const c = await connect({ ...host.ssh, port: host.ssh.port ?? 22 }, key, knownHosts);
   try {
     await c.exec('true', 30_000);
