@@ -11,8 +11,12 @@ import type { SshTarget } from '../../ports/ssh';
 
 const require = createRequire(import.meta.url);
 let SshClient: typeof Client | undefined;
-/** ssh2's client loads at the first connection, not when the worker starts (DESIGN.md, "Worker start-up"). */
-const newClient = () => new (SshClient ??= (require('ssh2') as typeof import('ssh2')).Client)();
+/**
+ * ssh2's client loads at the first connection or at the warm-up after the worker polls, whichever
+ * comes first; not before the worker polls (DESIGN.md, "Worker start-up").
+ */
+export const loadSshClient = () => (SshClient ??= (require('ssh2') as typeof import('ssh2')).Client);
+const newClient = () => new (loadSshClient())();
 
 /** sshd's MaxSessions defaults to 10 channels per connection; stay under it, queue the rest. */
 export const MAX_CHANNELS_PER_CONNECTION = 8;
