@@ -199,7 +199,10 @@ export async function verify(ctx: StepContext, cluster: string, release: string,
   if (!oneCall)
     await call('enterPool', `Verify: wait until ${cluster} is UP in the standby pool`, { ...standbyUp, pool: 'standby', servers: names });
   const what = `smoke-test ${cluster} on ${release} through the standby pool`;
-  await call('smokeTest', oneCall ? `Verify: wait until ${cluster} is UP in the standby pool, then ${what}` : `Verify: ${what}`, {
+  // The summary is Temporal Web's label only (not compared on replay). Since patch one-activity-per-verify
+  // the activity also waits for HAProxy's checks, but only for hosts no pool response reached.
+  const summary = oneCall ? `Verify: ${what} (a host no response reaches waits for its check)` : `Verify: ${what}`;
+  await call('smokeTest', summary, {
     ...(oneCall ? { standbyUp } : {}),
     standbyUrl: plan.loadBalancer.standbyUrl,
     tests: plan.smoke,
