@@ -24,7 +24,8 @@ import type { AdminState, LoadBalancer, PoolName } from '../../src/ports/lb';
 import { renderCommand } from '../../src/activities/shell';
 import { loadPlan } from '../../src/plan/load';
 import type { Plan } from '../../src/plan/schema';
-import { connect, loginKey, run, type HostConnection } from './ssh-conns';
+import { connect, run, type HostConnection } from './ssh-conns';
+import { parseLoginKey } from '../../src/adapters/ssh/signing-key';
 import { peakRssMb } from './proc';
 
 export interface BaselineResult {
@@ -82,7 +83,7 @@ export async function runBaseline(
   knownHostsPath: string,
   preflightWidth = DEFAULT_PREFLIGHT_WIDTH,
 ): Promise<BaselineResult> {
-  const key = loginKey(readFileSync(keyPath));
+  const key = parseLoginKey(readFileSync(keyPath));
   const knownHosts = await loadKnownHosts(knownHostsPath);
   // The baseline speaks HAProxy's Runtime API only: it is measured on the HAProxy lab.
   if (plan.loadBalancer.type !== 'haproxy') throw new Error('the baseline needs a plan with loadBalancer.type haproxy');

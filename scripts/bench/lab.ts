@@ -12,7 +12,8 @@ import { loadPlanInput } from '../../src/plan/load';
 import type { Plan, PlanInput } from '../../src/plan/schema';
 import { parsePlan } from '../../src/plan/validate';
 import type { ParsedKey } from 'ssh2';
-import { connect, loginKey } from './ssh-conns';
+import { connect } from './ssh-conns';
+import { parseLoginKey } from '../../src/adapters/ssh/signing-key';
 import { eachBounded } from '../../src/activities/fleet';
 import { checkHealth } from '../../src/adapters/http/checks';
 
@@ -72,7 +73,7 @@ export async function upLab(hostsPerCluster: number, basePort: number, slowLogin
 async function labAccess(lab: LabUpResult) {
   const input = (await loadPlanInput(lab.planPath)) as PlanInput;
   const hosts = Object.values(input.clusters).flatMap((c) => c.hosts);
-  return { hosts, key: loginKey(readFileSync(lab.keyPath)), knownHosts: await loadKnownHosts(lab.knownHostsPath) };
+  return { hosts, key: parseLoginKey(readFileSync(lab.keyPath)), knownHosts: await loadKnownHosts(lab.knownHostsPath) };
 }
 
 /** One SSH login to `host` and `true` on it. */

@@ -1,12 +1,11 @@
 // The baseline's SSH: one ssh2 connection per host, opened once and reused for every command on
 // that host, host keys checked against known_hosts with the project's own verifier. No kill
 // wrapper, no retries, no heartbeats: the point is the cheapest honest way to run a command. It logs
-// in as the product does (one key, parsed and decoded once, offered first), since a baseline that
+// in as the product does (one key, parsed and decoded once by parseLoginKey, offered first), since a baseline that
 // paid for more than the product would flatter it.
 import ssh2 from 'ssh2';
 import type { ConnectConfig, ParsedKey, PublicKeyAuthMethod } from 'ssh2';
 import { hostKeyAlgorithmsFor, verifyHostKey, type KnownHosts } from '../../src/adapters/ssh/known-hosts';
-import { withDecodedKey } from '../../src/adapters/ssh/signing-key';
 import type { SshTarget } from '../../src/ports/ssh';
 
 const { Client } = ssh2;
@@ -20,15 +19,6 @@ export interface ExecOutcome {
 export interface HostConnection {
   exec(command: string, timeoutMs: number): Promise<ExecOutcome>;
   close(): void;
-}
-
-/** The private key as every connection uses it: parsed once, signing with a decoded key. */
-export function loginKey(privateKey: Buffer): ParsedKey {
-  const parsed = ssh2.utils.parseKey(privateKey);
-  const first = Array.isArray(parsed) ? parsed[0] : parsed;
-  if (!first || first instanceof Error)
-    throw new Error(`baseline: the SSH key is unusable: ${first instanceof Error ? first.message : 'no key'}`);
-  return withDecodedKey(first);
 }
 
 export function connect(target: SshTarget, key: ParsedKey, knownHosts: KnownHosts, timeoutMs = 15_000): Promise<HostConnection> {

@@ -3,18 +3,15 @@
 // host, not once per command. Every command runs on its own channel under a small wrapper that
 // makes it killable (see wrapper.ts).
 import type { ClientChannel } from 'ssh2';
-import keyParser from 'ssh2/lib/protocol/keyParser.js';
 import type { KnownHosts } from './known-hosts';
 import { HeadTailBuffer, OutputTail, safeCall, throttle } from './output';
 import type { ExecOptions, ExecResult, SshPort, SshTarget } from '../../ports/ssh';
 import { SshCancelledError, SshConnectError, SshTimeoutError, type SshError } from './errors';
 import { createConnectionPool, type Lease } from './pool';
-import { withDecodedKey } from './signing-key';
+import { parseLoginKey } from './signing-key';
 import { wrapForKill } from './wrapper';
 
 export * from './errors';
-
-const { parseKey } = keyParser;
 
 /**
  * Options of the client. Commands run under `/bin/sh` (via a small wrapper, see wrapper.ts)
@@ -70,13 +67,8 @@ export const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024;
 const MAX_CHANNEL_REFUSALS = 8;
 
 export function createSshClient(options: SshClientOptions): SshClient {
-  // Fail at startup, not on the first deployment; ssh2's message never quotes the key. Parsed (and
-  // decrypted) once here, not on every connection.
-  const parsed = parseKey(options.privateKey, options.passphrase);
-  if (parsed instanceof Error) throw new Error(`SSH private key is unusable: ${parsed.message}`);
-  const first = Array.isArray(parsed) ? parsed[0] : parsed;
-  if (!first) throw new Error('SSH private key is unusable: no key in the file');
-  const key = withDecodedKey(first);
+  // Fail at startup, not on the first deployment. Parsed (and decrypted) once here, not on every connection.
+  const key = parseLoginKey(options.privateKey, options.passphrase);
   const killGraceMs = options.killGraceMs ?? 2_000;
   const knownHosts = options.knownHosts;
   const pool = createConnectionPool({

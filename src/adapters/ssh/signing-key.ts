@@ -3,6 +3,7 @@
 // made for every new connection, so a preflight of 1,000 hosts spent half a second decoding.
 import { createPrivateKey, sign, type KeyObject } from 'node:crypto';
 import type { ParsedKey } from 'ssh2';
+import keyParser from 'ssh2/lib/protocol/keyParser.js';
 
 /** The hash ssh2 signs with when it names none (its per-type default). */
 const DEFAULT_HASH: Record<string, string | null> = {
@@ -37,4 +38,16 @@ export function withDecodedKey(key: ParsedKey): ParsedKey {
     }
   };
   return Object.create(key, { sign: { value: fast } }) as ParsedKey;
+}
+
+/**
+ * The login key as every connection uses it: parsed (and decrypted) once, signing with a decoded
+ * key. Throws at once for an unusable key; ssh2's message never quotes the key.
+ */
+export function parseLoginKey(privateKey: Buffer | string, passphrase?: string): ParsedKey {
+  const parsed = keyParser.parseKey(privateKey, passphrase);
+  if (parsed instanceof Error) throw new Error(`SSH private key is unusable: ${parsed.message}`);
+  const first = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (!first) throw new Error('SSH private key is unusable: no key in the file');
+  return withDecodedKey(first);
 }
