@@ -15,6 +15,13 @@ export interface KeyPair {
   blob: Buffer;
 }
 
+/** A key's "type base64" part, as known_hosts and authorized_keys write it. */
+export const keyPart = (k: KeyPair): string => k.publicLine.split(/\s+/).slice(0, 2).join(' ');
+
+/** The known_hosts line that pins `sshd`'s port on 127.0.0.1 to its host key (or to `key`). */
+export const knownHostsLine = (sshd: Pick<Sshd, 'port' | 'hostKey'>, key: KeyPair = sshd.hostKey): string =>
+  `[127.0.0.1]:${sshd.port} ${keyPart(key)}`;
+
 export function makeTempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }

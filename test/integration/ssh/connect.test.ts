@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseKnownHosts, type KnownHosts } from '../../../src/adapters/ssh/known-hosts';
 import { createSshClient, SshConnectError, type SshClient } from '../../../src/adapters/ssh/client';
-import { freePort, makeKeyPair, makeTempDir, rejection, runCleanups, startSshd, type KeyPair, type Sshd } from '../../support/sshd';
+import { freePort, makeKeyPair, makeTempDir, rejection, runCleanups, startSshd, type Sshd, knownHostsLine } from '../../support/sshd';
 
 let sshd: Sshd;
 let known: KnownHosts;
@@ -15,7 +15,6 @@ let work: string;
 const cleanups: (() => void)[] = [];
 
 const target = () => ({ host: '127.0.0.1', port: sshd.port, user: sshd.user });
-const keyPart = (k: KeyPair) => k.publicLine.split(/\s+/).slice(0, 2).join(' ');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
@@ -23,7 +22,7 @@ beforeAll(async () => {
   cleanups.push(() => sshd.stop());
   work = makeTempDir('bluegreen-sshfail-');
   cleanups.push(() => rmSync(work, { recursive: true, force: true }));
-  known = parseKnownHosts(`[127.0.0.1]:${sshd.port} ${keyPart(sshd.hostKey)}\n`);
+  known = parseKnownHosts(`${knownHostsLine(sshd)}\n`);
   client = createSshClient({ privateKey: sshd.clientKey.privateKey, knownHosts: known, connectTimeoutMs: 5000 });
 });
 
@@ -83,7 +82,7 @@ describe('connection failures', () => {
     it('detects a host that freezes during a command by its keepalives', async () => {
       const c = createSshClient({
         privateKey: sshd.clientKey.privateKey,
-        knownHosts: parseKnownHosts(`[127.0.0.1]:${frozen.port} ${keyPart(frozen.hostKey)}`),
+        knownHosts: parseKnownHosts(knownHostsLine(frozen)),
         keepaliveIntervalMs: 300,
         keepaliveCountMax: 2,
       });
@@ -112,7 +111,7 @@ describe('connection failures', () => {
       process.kill(frozen.pid, 'SIGSTOP');
       const c = createSshClient({
         privateKey: sshd.clientKey.privateKey,
-        knownHosts: parseKnownHosts(`[127.0.0.1]:${frozen.port} ${keyPart(frozen.hostKey)}`),
+        knownHosts: parseKnownHosts(knownHostsLine(frozen)),
         connectTimeoutMs: 1500,
       });
       const started = Date.now();

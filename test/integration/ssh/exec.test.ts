@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fingerprint, parseKnownHosts, type KnownHosts } from '../../../src/adapters/ssh/known-hosts';
 import { renderCommand } from '../../../src/activities/shell';
 import { createSshClient, HostKeyError, SshCancelledError, SshTimeoutError, type SshClient } from '../../../src/adapters/ssh/client';
-import { makeKeyPair, makeTempDir, rejection, runCleanups, startSshd, type KeyPair, type Sshd } from '../../support/sshd';
+import { makeKeyPair, makeTempDir, rejection, runCleanups, startSshd, type Sshd, knownHostsLine, keyPart } from '../../support/sshd';
 
 let sshd: Sshd;
 let known: KnownHosts;
@@ -18,7 +18,6 @@ let work: string;
 const cleanups: (() => void)[] = [];
 
 const target = () => ({ host: '127.0.0.1', port: sshd.port, user: sshd.user });
-const keyPart = (k: KeyPair) => k.publicLine.split(/\s+/).slice(0, 2).join(' ');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** PIDs of processes whose command line starts with `prefix` (the wrapper shell's own line does not). */
 const pgrep = (prefix: string) => {
@@ -36,7 +35,7 @@ beforeAll(async () => {
   cleanups.push(() => sshd.stop());
   work = makeTempDir('bluegreen-ssh-');
   cleanups.push(() => rmSync(work, { recursive: true, force: true }));
-  known = parseKnownHosts(`[127.0.0.1]:${sshd.port} ${keyPart(sshd.hostKey)}\n`);
+  known = parseKnownHosts(`${knownHostsLine(sshd)}\n`);
   client = createSshClient({ privateKey: sshd.clientKey.privateKey, knownHosts: known, connectTimeoutMs: 5000, killGraceMs: 1000 });
   cleanups.push(() => client.close());
 });
@@ -95,7 +94,7 @@ describe('host key checking', () => {
     const other = makeKeyPair(work, 'impostor');
     const wrong = createSshClient({
       privateKey: sshd.clientKey.privateKey,
-      knownHosts: parseKnownHosts(`[127.0.0.1]:${sshd.port} ${keyPart(other)}`),
+      knownHosts: parseKnownHosts(knownHostsLine(sshd, other)),
     });
     const err = await rejection(wrong.exec(target(), 'touch /tmp/should-not-run', { timeoutMs: 10_000 }));
     expect(err).toBeInstanceOf(HostKeyError);
@@ -119,7 +118,7 @@ describe('host key checking', () => {
 
   it('accepts a hashed entry written by ssh-keygen -H', async () => {
     const path = join(work, 'known_hosts_hashed');
-    writeFileSync(path, `[127.0.0.1]:${sshd.port} ${keyPart(sshd.hostKey)}\n`);
+    writeFileSync(path, `${knownHostsLine(sshd)}\n`);
     execFileSync('ssh-keygen', ['-H', '-f', path], { stdio: 'ignore' });
     const hashedText = readFileSync(path, 'utf8');
     expect(hashedText).not.toContain('127.0.0.1');
@@ -130,7 +129,7 @@ describe('host key checking', () => {
   it('refuses a key marked @revoked', async () => {
     const revoked = createSshClient({
       privateKey: sshd.clientKey.privateKey,
-      knownHosts: parseKnownHosts(`[127.0.0.1]:${sshd.port} ${keyPart(sshd.hostKey)}\n@revoked * ${keyPart(sshd.hostKey)}`),
+      knownHosts: parseKnownHosts(`${knownHostsLine(sshd)}\n@revoked * ${keyPart(sshd.hostKey)}`),
     });
     const err = await rejection(revoked.exec(target(), 'true', { timeoutMs: 10_000 }));
     expect(err).toBeInstanceOf(HostKeyError);

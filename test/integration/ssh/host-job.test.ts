@@ -12,7 +12,7 @@ import { renderJob } from '../../../src/activities/host-job';
 import { HostFailure, runJobOnHost } from '../../../src/activities/remote';
 import { renderCommand, shellQuote } from '../../../src/activities/shell';
 import type { HostRef } from '../../../src/activities/types';
-import { makeTempDir, rejection, runCleanups, startSshd, type Sshd } from '../../support/sshd';
+import { makeTempDir, rejection, runCleanups, startSshd, type Sshd, knownHostsLine } from '../../support/sshd';
 
 let sshd: Sshd;
 let client: SshClient;
@@ -40,9 +40,8 @@ beforeAll(async () => {
   sshd = await startSshd({ env: { BLUEGREEN_JOBS_DIR: jobs.replace(/ /g, '_') } });
   jobs = jobs.replace(/ /g, '_');
   cleanups.push(() => sshd.stop());
-  const keyPart = sshd.hostKey.publicLine.split(/\s+/).slice(0, 2).join(' ');
   knownHostsPath = join(work, 'known_hosts');
-  writeFileSync(knownHostsPath, `[127.0.0.1]:${sshd.port} ${keyPart}\n`);
+  writeFileSync(knownHostsPath, `${knownHostsLine(sshd)}\n`);
   client = createSshClient({
     privateKey: sshd.clientKey.privateKey,
     knownHosts: parseKnownHosts(readFileSync(knownHostsPath, 'utf8')),

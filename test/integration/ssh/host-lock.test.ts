@@ -8,7 +8,7 @@ import { parseKnownHosts } from '../../../src/adapters/ssh/known-hosts';
 import { createSshClient, type SshClient } from '../../../src/adapters/ssh/client';
 import { renderJob } from '../../../src/activities/host-job';
 import { shellQuote } from '../../../src/activities/shell';
-import { makeTempDir, runCleanups, startSshd, type Sshd } from '../../support/sshd';
+import { makeTempDir, runCleanups, startSshd, type Sshd, knownHostsLine } from '../../support/sshd';
 
 let sshd: Sshd;
 let client: SshClient;
@@ -22,8 +22,7 @@ beforeAll(async () => {
   mkdirSync(jobs);
   sshd = await startSshd({ env: { BLUEGREEN_JOBS_DIR: jobs } });
   cleanups.push(() => sshd.stop());
-  const keyPart = sshd.hostKey.publicLine.split(/\s+/).slice(0, 2).join(' ');
-  client = createSshClient({ privateKey: sshd.clientKey.privateKey, knownHosts: parseKnownHosts(`[127.0.0.1]:${sshd.port} ${keyPart}\n`) });
+  client = createSshClient({ privateKey: sshd.clientKey.privateKey, knownHosts: parseKnownHosts(`${knownHostsLine(sshd)}\n`) });
   cleanups.push(() => client.close());
 });
 afterAll(() => runCleanups(cleanups));

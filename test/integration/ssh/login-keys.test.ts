@@ -7,20 +7,19 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseKnownHosts, type KnownHosts } from '../../../src/adapters/ssh/known-hosts';
 import { createSshClient } from '../../../src/adapters/ssh/client';
-import { makeKeyPair, makeTempDir, runCleanups, startSshd, type KeyPair, type Sshd } from '../../support/sshd';
+import { makeKeyPair, makeTempDir, runCleanups, startSshd, type Sshd, knownHostsLine } from '../../support/sshd';
 
 let sshd: Sshd;
 let known: KnownHosts;
 let work: string;
 const cleanups: (() => void)[] = [];
-const keyPart = (k: KeyPair) => k.publicLine.split(/\s+/).slice(0, 2).join(' ');
 
 beforeAll(async () => {
   sshd = await startSshd();
   cleanups.push(() => sshd.stop());
   work = makeTempDir('bluegreen-login-keys-');
   cleanups.push(() => rmSync(work, { recursive: true, force: true }));
-  known = parseKnownHosts(`[127.0.0.1]:${sshd.port} ${keyPart(sshd.hostKey)}\n`);
+  known = parseKnownHosts(`${knownHostsLine(sshd)}\n`);
 });
 
 afterAll(() => runCleanups(cleanups));

@@ -7,13 +7,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { knownHostsFile, parseKnownHosts } from '../../../src/adapters/ssh/known-hosts';
 import { createSshClient, HostKeyError, type SshClient } from '../../../src/adapters/ssh/client';
-import { makeKeyPair, makeTempDir, rejection, runCleanups, startSshd, type KeyPair, type Sshd } from '../../support/sshd';
+import { makeKeyPair, makeTempDir, rejection, runCleanups, startSshd, type KeyPair, type Sshd, knownHostsLine } from '../../support/sshd';
 
 let sshd: Sshd;
 let work: string;
 const cleanups: (() => void)[] = [];
 const target = () => ({ host: '127.0.0.1', port: sshd.port, user: sshd.user });
-const keyPart = (k: KeyPair) => k.publicLine.split(/\s+/).slice(0, 2).join(' ');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** The client's end of the connection, as the host sees it ($SSH_CLIENT: address, port, ...). */
 const clientPort = async (c: SshClient) =>
@@ -30,7 +29,7 @@ afterAll(() => runCleanups(cleanups));
 function client(opts: { idleMs?: number; knownHostsPath?: string } = {}): SshClient {
   const knownHosts = opts.knownHostsPath
     ? knownHostsFile(opts.knownHostsPath, parseKnownHosts(''), () => {})
-    : parseKnownHosts(`[127.0.0.1]:${sshd.port} ${keyPart(sshd.hostKey)}\n`);
+    : parseKnownHosts(`${knownHostsLine(sshd)}\n`);
   const c = createSshClient({ privateKey: sshd.clientKey.privateKey, knownHosts, connectTimeoutMs: 5000, idleMs: opts.idleMs });
   cleanups.push(() => c.close());
   return c;
@@ -72,16 +71,16 @@ describe('the connection pool', () => {
   it('checks known_hosts as it is now on every new connection: a corrected file needs no restart', async () => {
     const path = join(work, 'known_hosts');
     const impostor: KeyPair = makeKeyPair(work, 'impostor');
-    writeFileSync(path, `[127.0.0.1]:${sshd.port} ${keyPart(impostor)}\n`);
+    writeFileSync(path, `${knownHostsLine(sshd, impostor)}\n`);
     const c = client({ knownHostsPath: path, idleMs: 200 });
     const refused = await rejection(c.exec(target(), 'true', { timeoutMs: 10_000 }));
     expect(refused).toBeInstanceOf(HostKeyError);
     // The operator fixes the line; the same client (worker) connects on its next attempt.
-    writeFileSync(path, `# corrected\n[127.0.0.1]:${sshd.port} ${keyPart(sshd.hostKey)}\n`);
+    writeFileSync(path, `# corrected\n${knownHostsLine(sshd)}\n`);
     expect((await c.exec(target(), 'echo ok', { timeoutMs: 10_000 })).stdout.trim()).toBe('ok');
     // And a key changed back to a wrong one is refused again on the next new connection.
     await sleep(500);
-    writeFileSync(path, `[127.0.0.1]:${sshd.port} ${keyPart(impostor)}\n`);
+    writeFileSync(path, `${knownHostsLine(sshd, impostor)}\n`);
     expect(await rejection(c.exec(target(), 'true', { timeoutMs: 10_000 }))).toBeInstanceOf(HostKeyError);
   });
 });
@@ -92,7 +91,7 @@ describe('a host whose sshd allows fewer sessions than the pool assumes (MaxSess
     cleanups.push(() => small.stop());
     const c = createSshClient({
       privateKey: small.clientKey.privateKey,
-      knownHosts: parseKnownHosts(`[127.0.0.1]:${small.port} ${keyPart(small.hostKey)}\n`),
+      knownHosts: parseKnownHosts(`${knownHostsLine(small)}\n`),
       connectTimeoutMs: 5000,
     });
     cleanups.push(() => c.close());
